@@ -1,0 +1,132 @@
+"""The mistake vocabulary: the one place where mistake codes are defined.
+
+Codes are a public contract (rows, notebooks and users' scripts use them): add codes, never
+rename them. The README's reference table is generated from ``MISTAKES`` and checked by a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # mail can be lost, or senders ignore the policy
+    WARNING = "warning"  # works, but weaker or harder to operate than it should be
+
+
+@dataclass(frozen=True, slots=True)
+class Mistake:
+    code: str
+    severity: Severity
+    explanation: str
+    reference: str
+    fix: str
+    longitudinal: bool = False  # needs two snapshots (found by ``diff``, not by ``classify``)
+
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+_ALL = (
+    Mistake("txt_without_policy", _E,
+            "An _mta-sts TXT record is published but no valid policy can be fetched.",
+            "RFC 8461 §3.3", "Serve a valid policy at https://mta-sts.<domain>/.well-known/"
+            "mta-sts.txt, or remove the TXT record."),
+    Mistake("policy_without_txt", _E,
+            "A policy is served but there is no valid _mta-sts TXT record, so senders never "
+            "fetch it.", "RFC 8461 §3.1", 'Publish _mta-sts.<domain> TXT "v=STSv1; id=<id>".'),
+    Mistake("txt_multiple", _E,
+            "More than one TXT record at _mta-sts starts with v=STSv1; senders must treat this "
+            "as no record.", "RFC 8461 §3.1", "Keep exactly one v=STSv1 record."),
+    Mistake("txt_invalid", _E,
+            "The _mta-sts TXT record does not follow the grammar (version, id, separators).",
+            "RFC 8461 §3.1", 'Use exactly "v=STSv1; id=<1-32 letters or digits>".'),
+    Mistake("policy_invalid", _E,
+            "The policy file does not parse (missing or bad version, mode, max_age or mx).",
+            "RFC 8461 §3.2", "Fix the policy: version: STSv1, mode, max_age and mx lines."),
+    Mistake("policy_unreachable", _E,
+            "The policy host does not resolve or does not answer over HTTPS in time.",
+            "RFC 8461 §3.3", "Make mta-sts.<domain> resolve and serve HTTPS on port 443."),
+    Mistake("policy_http_error", _E,
+            "The policy URL answers with an HTTP status other than 200.", "RFC 8461 §3.3",
+            "Serve the policy with status 200 at /.well-known/mta-sts.txt."),
+    Mistake("policy_redirect", _E,
+            "The policy URL answers with a redirect, which senders must not follow.",
+            "RFC 8461 §3.3", "Serve the policy directly, without a 3xx redirect."),
+    Mistake("policy_content_type", _W,
+            "The policy is not served as text/plain.", "RFC 8461 §3.2",
+            "Serve the policy with Content-Type: text/plain."),
+    Mistake("policy_too_large", _E,
+            "The policy body exceeds 64 KiB, more than senders are expected to read.",
+            "RFC 8461 §3.3", "Keep the policy small: only version, mode, max_age and mx."),
+    Mistake("policy_cert_expired", _E,
+            "The policy host's certificate has expired (or is not yet valid).", "RFC 8461 §3.3",
+            "Renew the certificate of mta-sts.<domain>."),
+    Mistake("policy_cert_untrusted", _E,
+            "The policy host's certificate does not chain to a trusted CA (self-signed or "
+            "private CA).", "RFC 8461 §3.3",
+            "Use a certificate from a publicly trusted CA, with the full chain."),
+    Mistake("policy_cert_name_mismatch", _E,
+            "The policy host's certificate is not valid for mta-sts.<domain>.", "RFC 8461 §3.3",
+            "Include mta-sts.<domain> in the certificate's subjectAltName."),
+    Mistake("max_age_out_of_range", _E,
+            "max_age is not 1-10 digits between 0 and 31557600 seconds.", "RFC 8461 §3.2",
+            "Use a max_age between 86400 and 31557600 (one day to one year)."),
+    Mistake("max_age_short", _W,
+            "max_age is under one day, which gives little protection against downgrade.",
+            "RFC 8461 §3.2", "Use a max_age of at least 86400, ideally weeks."),
+    Mistake("mx_not_in_policy", _E,
+            "A DNS MX host matches no mx pattern of the policy: in enforce, mail to it is "
+            "refused.", "RFC 8461 §4.1", "Add the MX host (or a matching *. pattern) to the "
+            "policy, then bump the id."),
+    Mistake("policy_mx_unused", _W,
+            "An mx pattern of the policy matches no DNS MX host.", "RFC 8461 §4.1",
+            "Remove stale mx lines from the policy, then bump the id."),
+    Mistake("no_mx", _W,
+            "The domain publishes MTA-STS but has no MX records (or a null MX).",
+            "RFC 8461 §4", "Publish MX records, or remove the MTA-STS records."),
+    Mistake("enforce_without_tlsrpt", _W,
+            "Enforce mode without a TLS-RPT record: delivery failures go unreported.",
+            "RFC 8460 §3", 'Publish _smtp._tls.<domain> TXT "v=TLSRPTv1; rua=mailto:...".'),
+    Mistake("testing_without_tlsrpt", _W,
+            "Testing mode without a TLS-RPT record: testing is silent without reports.",
+            "RFC 8461 §5", 'Publish _smtp._tls.<domain> TXT "v=TLSRPTv1; rua=mailto:...".'),
+    Mistake("tlsrpt_invalid", _W,
+            "The _smtp._tls TXT record does not follow the grammar (version, rua URIs).",
+            "RFC 8460 §3", 'Use "v=TLSRPTv1; rua=mailto:reports@example.com".'),
+    Mistake("tlsrpt_multiple", _W,
+            "More than one TXT record at _smtp._tls starts with v=TLSRPTv1; none is used.",
+            "RFC 8460 §3", "Keep exactly one v=TLSRPTv1 record."),
+    Mistake("mx_starttls_missing", _E,
+            "An MX host does not offer STARTTLS (or refuses it): in enforce, mail to it fails.",
+            "RFC 8461 §5", "Enable STARTTLS on every MX host."),
+    Mistake("mx_cert_invalid", _E,
+            "An MX host's certificate is not valid for its name or not trusted: in enforce, "
+            "mail to it fails.", "RFC 8461 §4.2",
+            "Use a publicly trusted certificate valid for the MX host name."),
+    Mistake("id_not_bumped", _E,
+            "The policy changed between two snapshots but the TXT id did not, so senders keep "
+            "the old policy.", "RFC 8461 §3.1", "Change the id whenever the policy changes.",
+            longitudinal=True),
+    Mistake("enforce_without_testing", _W,
+            "First seen in enforce mode, never in testing: the rollout skipped the safe step.",
+            "RFC 8461 §5", "Deploy in testing with TLS-RPT first, then move to enforce.",
+            longitudinal=True),
+)
+
+MISTAKES: dict[str, Mistake] = {m.code: m for m in _ALL}
+
+
+def severity_of(code: str) -> Severity:
+    return MISTAKES[code].severity
+
+
+def reference_table_markdown() -> str:
+    """The README's mistake table, generated so the docs cannot drift from the code."""
+    lines = ["| code | severity | meaning | reference | fix |", "|---|---|---|---|---|"]
+    for m in _ALL:
+        scope = " (snapshot comparison)" if m.longitudinal else ""
+        lines.append(
+            f"| `{m.code}` | {m.severity}{scope} | {m.explanation} | {m.reference} | {m.fix} |"
+        )
+    return "\n".join(lines)

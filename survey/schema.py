@@ -1,0 +1,259 @@
+"""The result schema: one Arrow schema, versioned, the contract of every output.
+
+Each column carries its documentation in the field metadata (``doc``); the README's column
+reference is generated from it (``column_reference_markdown``) and a test keeps them equal.
+``to_row`` is the only place that turns observations and a verdict into a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from survey.observations import Certificate, DnsResult, DomainObservations
+from survey.policy import (
+    POLICY_MAX_BYTES,
+    Policy,
+    RecordSelection,
+    parse_policy,
+    select_sts_record,
+    select_tlsrpt_record,
+)
+from survey.verdict import Verdict
+
+#: Bump the major part when a column changes meaning or type, the minor part when one is added.
+SCHEMA_VERSION = "1.0"
+
+_TS = pa.timestamp("ms", tz="UTC")
+
+_CERT_FIELDS = [
+    ("cert_subject", pa.string(), "Subject of the presented leaf certificate (RFC 4514)."),
+    ("cert_issuer", pa.string(), "Issuer of the presented leaf certificate (RFC 4514)."),
+    ("cert_names", pa.list_(pa.string()), "DNS names of the certificate (subjectAltName)."),
+    ("cert_not_after", _TS, "Expiry of the presented certificate (UTC)."),
+]
+
+SMTP_STRUCT = pa.struct(
+    [
+        pa.field("host", pa.string()),
+        pa.field("address", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("error_detail", pa.string()),
+        pa.field("banner", pa.string()),
+        pa.field("starttls_offered", pa.bool_()),
+        pa.field("tls_version", pa.string()),
+        *(pa.field(name, typ) for name, typ, _ in _CERT_FIELDS),
+        pa.field("elapsed_ms", pa.float32()),
+    ]
+)
+
+MX_STRUCT = pa.struct([pa.field("preference", pa.int32()), pa.field("host", pa.string())])
+
+
+def _dns_columns(prefix: str, what: str, answer: tuple[str, pa.DataType, str]) -> list[pa.Field]:
+    return [
+        _f(f"{prefix}_dns_status", pa.string(),
+           f"Outcome of the {what} lookup: NOERROR, NXDOMAIN, SERVFAIL, TIMEOUT, ERROR, ..."),
+        _f(f"{prefix}_rcode", pa.int16(),
+           f"DNS rcode of the {what} answer; -1 when no answer arrived (timeout)."),
+        _f(f"{prefix}_{answer[0]}", answer[1], answer[2]),
+        _f(f"{prefix}_cname", pa.list_(pa.string()),
+           f"CNAME chain followed from the {what} query name, in order."),
+        _f(f"{prefix}_dns_error", pa.string(), f"Error text of the {what} lookup, if any."),
+    ]
+
+
+def _f(name: str, typ: pa.DataType, doc: str) -> pa.Field:
+    return pa.field(name, typ, metadata={"doc": doc})
+
+
+TXT_LIST = pa.list_(pa.list_(pa.string()))
+
+SCHEMA = pa.schema(
+    [
+        _f("run_id", pa.string(), "Identifier of the scan run that produced the row."),
+        _f("scanned_at", _TS, "When the domain's probes finished (UTC)."),
+        _f("toplist", pa.string(), "Name of the input list (e.g. tranco-6P7X, or the file name)."),
+        _f("toplist_date", pa.date32(), "Date of the input list, when known."),
+        _f("rank", pa.int64(), "Rank in the input list (line order for plain lists)."),
+        _f("domain", pa.string(), "The domain, lower case ASCII (IDNA 2008 A-labels)."),
+        # verdict
+        _f("status", pa.string(), "absent | invalid | none | testing | enforce | error."),
+        _f("mode", pa.string(), "Mode written in the fetched, parsed policy; null otherwise."),
+        _f("grade", pa.string(), "pass (enforce) | warn (testing) | fail; null for error."),
+        _f("mistakes", pa.list_(pa.string()), "Mistake codes (see the mistake reference)."),
+        _f("error_reason", pa.string(), "Why status is error: which lookup failed and how."),
+        # DNS evidence
+        *_dns_columns("sts", "_mta-sts TXT", ("txt", TXT_LIST,
+                      "Raw _mta-sts TXT records, each as its character-strings (latin-1).")),
+        _f("sts_id", pa.string(), "id of the selected v=STSv1 record."),
+        _f("sts_record_errors", pa.list_(pa.string()),
+           "Parse error codes of the selected record, or the selection failure."),
+        *_dns_columns("tlsrpt", "_smtp._tls TXT", ("txt", TXT_LIST,
+                      "Raw _smtp._tls TXT records, each as its character-strings (latin-1).")),
+        _f("tlsrpt_rua", pa.list_(pa.string()), "rua URIs of the selected TLS-RPT record."),
+        _f("tlsrpt_record_errors", pa.list_(pa.string()),
+           "Parse error codes of the selected TLS-RPT record, or the selection failure."),
+        *_dns_columns("mx", "MX", ("hosts", pa.list_(MX_STRUCT),
+                      "MX records (preference, host), host lower case without trailing dot.")),
+        *_dns_columns("policy_host", "mta-sts.<domain> A/AAAA", ("addresses",
+                      pa.list_(pa.string()), "Addresses of the policy host (A, then AAAA).")),
+        # HTTPS evidence
+        _f("https_attempted", pa.bool_(), "Whether the policy fetch was attempted."),
+        _f("https_address", pa.string(), "IP address the policy fetch connected to."),
+        _f("https_error", pa.string(),
+           "Why the fetch got no HTTP response (connection-refused, certificate-expired, "
+           "io-timeout, ...); null when a response arrived."),
+        _f("https_error_detail", pa.string(), "Error text of the fetch."),
+        _f("https_status", pa.int16(), "HTTP status code."),
+        _f("https_content_type", pa.string(), "Content-Type header of the response."),
+        _f("https_location", pa.string(), "Location header of a redirect (never followed)."),
+        _f("https_tls_version", pa.string(), "Negotiated TLS version."),
+        *(_f(f"https_{n}", t, d.replace("presented", "policy host's")) for n, t, d in _CERT_FIELDS),
+        _f("https_elapsed_ms", pa.float32(), "Duration of the fetch in milliseconds."),
+        # policy
+        _f("policy_text", pa.string(),
+           f"Raw policy body (latin-1), capped at {POLICY_MAX_BYTES} bytes."),
+        _f("policy_truncated", pa.bool_(), "The body exceeded the cap and was cut."),
+        _f("policy_sha256", pa.string(), "SHA-256 (hex) of the policy body as received."),
+        _f("policy_version", pa.string(), "Parsed version field."),
+        _f("policy_mode", pa.string(), "Parsed mode field (as written, even if invalid)."),
+        _f("policy_max_age", pa.int64(), "Parsed max_age in seconds."),
+        _f("policy_mx", pa.list_(pa.string()), "Parsed mx patterns."),
+        _f("policy_errors", pa.list_(pa.string()), "Parse error codes of the policy."),
+        # SMTP evidence
+        _f("smtp", pa.list_(SMTP_STRUCT),
+           "One entry per MX host probed with STARTTLS (empty unless --smtp)."),
+    ],
+    metadata={"schema_version": SCHEMA_VERSION},
+)
+
+COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """The per-run values every row repeats."""
+
+    run_id: str
+    toplist: str
+    toplist_date: dt.date | None = None
+
+
+def _dns(prefix: str, result: DnsResult) -> dict[str, Any]:
+    return {
+        f"{prefix}_dns_status": str(result.status),
+        f"{prefix}_rcode": result.rcode,
+        f"{prefix}_cname": list(result.cname_chain),
+        f"{prefix}_dns_error": result.error,
+    }
+
+
+def _cert(prefix: str, cert: Certificate | None) -> dict[str, Any]:
+    if cert is None:
+        return {f"{prefix}cert_subject": None, f"{prefix}cert_issuer": None,
+                f"{prefix}cert_names": None, f"{prefix}cert_not_after": None}
+    return {f"{prefix}cert_subject": cert.subject, f"{prefix}cert_issuer": cert.issuer,
+            f"{prefix}cert_names": list(cert.names), f"{prefix}cert_not_after": cert.not_after}
+
+
+def _record_errors(selection: RecordSelection[Any] | None) -> list[str]:
+    if selection is None:
+        return []
+    if selection.record is None:
+        return [selection.reason or "no_record"]
+    return [e.code for e in selection.record.errors]
+
+
+def to_row(
+    context: RunContext,
+    rank: int | None,
+    obs: DomainObservations,
+    verdict: Verdict,
+    scanned_at: dt.datetime,
+) -> dict[str, Any]:
+    """One row (a dict keyed by ``COLUMNS``) for one domain.
+
+    The parsed-record columns are derived here from the raw evidence (parsing is pure and only
+    runs for the few domains that publish something), so a row never disagrees with its evidence.
+    """
+    fetch = obs.policy_fetch
+    body = fetch.body if fetch is not None else None
+    policy: Policy | None = parse_policy(body) if body is not None else None
+    sts = select_sts_record(obs.sts_txt.txt) if obs.sts_txt.txt else None
+    tlsrpt = select_tlsrpt_record(obs.tlsrpt_txt.txt) if obs.tlsrpt_txt.txt else None
+    row: dict[str, Any] = {
+        "run_id": context.run_id,
+        "scanned_at": scanned_at,
+        "toplist": context.toplist,
+        "toplist_date": context.toplist_date,
+        "rank": rank,
+        "domain": obs.domain,
+        "status": str(verdict.status),
+        "mode": verdict.mode,
+        "grade": None if verdict.grade is None else str(verdict.grade),
+        "mistakes": list(verdict.mistakes),
+        "error_reason": verdict.error_reason,
+        **_dns("sts", obs.sts_txt),
+        "sts_txt": [list(r) for r in obs.sts_txt.txt],
+        "sts_id": sts.record.id if sts and sts.record else None,
+        "sts_record_errors": _record_errors(sts),
+        **_dns("tlsrpt", obs.tlsrpt_txt),
+        "tlsrpt_txt": [list(r) for r in obs.tlsrpt_txt.txt],
+        "tlsrpt_rua": list(tlsrpt.record.rua) if tlsrpt and tlsrpt.record else [],
+        "tlsrpt_record_errors": _record_errors(tlsrpt),
+        **_dns("mx", obs.mx),
+        "mx_hosts": [{"preference": m.preference, "host": m.host} for m in obs.mx.mx],
+        **_dns("policy_host", obs.policy_host),
+        "policy_host_addresses": list(obs.policy_host.addresses),
+        "https_attempted": fetch is not None,
+        "https_address": fetch.address if fetch else None,
+        "https_error": str(fetch.error) if fetch and fetch.error else None,
+        "https_error_detail": fetch.error_detail if fetch else None,
+        "https_status": fetch.http_status if fetch else None,
+        "https_content_type": fetch.content_type if fetch else None,
+        "https_location": fetch.location if fetch else None,
+        "https_tls_version": fetch.tls_version if fetch else None,
+        **_cert("https_", fetch.certificate if fetch else None),
+        "https_elapsed_ms": fetch.elapsed_ms if fetch else None,
+        "policy_text": body[:POLICY_MAX_BYTES].decode("latin-1") if body is not None else None,
+        "policy_truncated": fetch.body_truncated if fetch and body is not None else None,
+        "policy_sha256": hashlib.sha256(body).hexdigest() if body is not None else None,
+        "policy_version": policy.version if policy else None,
+        "policy_mode": policy.mode if policy else None,
+        "policy_max_age": policy.max_age if policy else None,
+        "policy_mx": list(policy.mx) if policy else None,
+        "policy_errors": [e.code for e in policy.errors] if policy else None,
+        "smtp": [
+            {
+                "host": s.host,
+                "address": s.address,
+                "error": str(s.error) if s.error else None,
+                "error_detail": s.error_detail,
+                "banner": s.banner,
+                "starttls_offered": s.starttls_offered,
+                "tls_version": s.tls_version,
+                **_cert("", s.certificate),
+                "elapsed_ms": s.elapsed_ms,
+            }
+            for s in obs.smtp
+        ],
+    }
+    return row
+
+
+def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def column_reference_markdown() -> str:
+    """The README's column table, generated from the schema's field docs."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    for fld in SCHEMA:
+        doc = (fld.metadata or {}).get(b"doc", b"").decode()
+        lines.append(f"| `{fld.name}` | `{fld.type}` | {doc} |")
+    return "\n".join(lines)

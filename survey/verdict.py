@@ -1,0 +1,40 @@
+"""The verdict vocabulary: what the classifier concludes about one domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    ABSENT = "absent"  # nothing published
+    INVALID = "invalid"  # something published, but a compliant sender applies no policy
+    NONE = "none"  # a compliant sender applies a policy in mode none
+    TESTING = "testing"
+    ENFORCE = "enforce"
+    ERROR = "error"  # our measurement failed (resolver timeout, SERVFAIL): nothing can be said
+
+
+class Grade(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+GRADE_OF_STATUS: dict[Status, Grade | None] = {
+    Status.ENFORCE: Grade.PASS,
+    Status.TESTING: Grade.WARN,
+    Status.NONE: Grade.FAIL,
+    Status.ABSENT: Grade.FAIL,
+    Status.INVALID: Grade.FAIL,
+    Status.ERROR: None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: Status
+    mode: str | None  # the mode written in a fetched, parsed policy
+    grade: Grade | None
+    mistakes: tuple[str, ...]  # codes from survey.mistakes, in a stable order
+    error_reason: str | None = None  # why status is error (which lookup failed, how)
