@@ -1,0 +1,164 @@
+"""A self-contained HTML report of one dataset, and the headline table for the terminal.
+
+One file with inline SVG figures and plain tables: it opens anywhere, offline, and can be mailed
+to an operator or attached to a CERT advisory. Every number comes from ``survey.stats``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from survey import __version__, charts, stats
+from survey.mistakes import MISTAKES
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSection:
+    title: str
+    intro: str
+    table: pl.DataFrame | None = None
+    figure_svg: str | None = None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    if isinstance(value, list):
+        return html.escape(", ".join(str(v) for v in value))
+    return html.escape(str(value))
+
+
+def table_html(df: pl.DataFrame, max_rows: int = 50) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+        for row in df.head(max_rows).iter_rows()
+    )
+    more = f"<p class=more>{df.height - max_rows} more rows</p>" if df.height > max_rows else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def headline(lf: pl.LazyFrame) -> pl.DataFrame:
+    """Domains per status with shares: the table printed at the end of a report."""
+    return stats.status_counts(lf)
+
+
+def format_headline(df: pl.DataFrame) -> str:
+    lines = [f"{'status':<10} {'domains':>10} {'share':>9}"]
+    for status, domains, share in df.select("status", "domains", "share").iter_rows():
+        pct = f"{share:.3%}" if share is not None else "-"
+        lines.append(f"{status:<10} {domains:>10,} {pct:>9}")
+    lines.append(f"{'total':<10} {int(df['domains'].sum()):>10,}")
+    return "\n".join(lines)
+
+
+def read_manifest(dataset: Path) -> dict[str, Any]:
+    for candidate in (dataset / "manifest.json", dataset / "run-manifest.json"):
+        if candidate.is_file():
+            loaded: dict[str, Any] = json.loads(candidate.read_text())
+            return loaded
+    return {}
+
+
+def build_sections(lf: pl.LazyFrame) -> list[ReportSection]:
+    funnel = stats.funnel(lf)
+    status = stats.status_counts(lf)
+    by_rank = stats.adoption_by_rank(lf)
+    tlsrpt = stats.tlsrpt_by_status(lf)
+    freq = stats.mistake_frequency(lf)
+    mx_prov = stats.mx_providers(lf)
+    hosting = stats.policy_hosting(lf)
+    expiry = stats.certificate_expiry(lf)
+    explained = freq.with_columns(
+        pl.col("code").replace_strict(
+            {c: m.explanation for c, m in MISTAKES.items()}, default="").alias("meaning")
+    )
+    return [
+        ReportSection("Domains by status", "What a compliant sending MTA would do for each "
+                      "domain; errors are our measurement failures, counted apart.", status,
+                      charts.to_svg(charts.status_chart(status))),
+        ReportSection("Adoption funnel", "Each step as a count and a share of measured domains.",
+                      funnel, charts.to_svg(charts.funnel_chart(funnel))),
+        ReportSection("Adoption by rank", "Share of measured domains with a policy in effect, "
+                      "with Wilson 95% confidence intervals.", by_rank,
+                      charts.to_svg(charts.rank_chart(by_rank))),
+        ReportSection("TLS-RPT", "TLS reporting (RFC 8460) by MTA-STS status.",
+                      tlsrpt, charts.to_svg(charts.tlsrpt_chart(tlsrpt))),
+        ReportSection("Mistakes", "Domains affected by each mistake code.", explained,
+                      charts.to_svg(charts.mistakes_chart(freq)) if freq.height else None),
+        ReportSection("Worst offenders", "Highest-ranked domains with mistakes that lose mail "
+                      "or void the policy.", stats.worst_offenders(lf)),
+        ReportSection("MX consistency", "Enforce policies that would block one of the domain's "
+                      "own MX hosts.", stats.mx_consistency(lf)),
+        ReportSection("MX providers", "Most preferred MX host's suffix.", mx_prov,
+                      charts.to_svg(charts.providers_chart(mx_prov, "mx_provider",
+                                                           "MX providers")) if mx_prov.height
+                      else None),
+        ReportSection("Policy hosting", "Who serves the policies (CNAME target, else the "
+                      "certificate issuer).", hosting),
+        ReportSection("Policy host certificates", "Time from the scan to expiry.", expiry,
+                      charts.to_svg(charts.expiry_chart(expiry))),
+        ReportSection("HTTPS outcomes", "Policy fetches of publishing domains.",
+                      stats.https_errors(lf)),
+    ]
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#f3f3f3} .figure{margin:1em 0} .meta{color:#555;font-size:.9em}
+"""
+
+
+def render_html(sections: list[ReportSection], manifest: dict[str, Any], dataset: Path) -> str:
+    meta = {
+        "dataset": str(dataset),
+        "toplist": manifest.get("toplist", {}).get("name") if isinstance(
+            manifest.get("toplist"), dict) else manifest.get("toplist"),
+        "run": manifest.get("run_id"),
+        "started": manifest.get("started_at"),
+        "finished": manifest.get("finished_at"),
+        "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "tool": f"mta-sts-survey {__version__}",
+    }
+    meta_html = "".join(
+        f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in meta.items() if v
+    )
+    parts = [
+        "<!doctype html><html><head><meta charset=utf-8>",
+        "<title>MTA-STS and TLS-RPT adoption report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>MTA-STS and TLS-RPT adoption report</h1>",
+        f"<ul class=meta>{meta_html}</ul>",
+    ]
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2><p>{html.escape(section.intro)}</p>")
+        if section.figure_svg:
+            parts.append(f"<div class=figure>{section.figure_svg}</div>")
+        if section.table is not None:
+            parts.append(table_html(section.table) if section.table.height else "<p>none</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(dataset: str | Path, out: str | Path | None = None) -> tuple[Path, str]:
+    """Write the HTML report; returns its path and the headline table as text."""
+    root = Path(dataset)
+    lf = stats.load(root)
+    target = Path(out) if out is not None else root / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page = render_html(build_sections(lf), read_manifest(root), root)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(target)
+    return target, format_headline(headline(lf))

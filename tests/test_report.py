@@ -1,0 +1,60 @@
+"""The HTML report renders from a dataset: valid HTML, every section, every figure inline."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from survey.cli import main
+from survey.report import build_sections
+from survey.schema import rows_to_table
+from tests.test_stats import ROWS
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.h2: list[str] = []
+        self._in_h2 = False
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        self.tags.append(tag)
+        self._in_h2 = tag == "h2"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_h2:
+            self.h2.append(data)
+            self._in_h2 = False
+
+
+def test_report_command_writes_self_contained_html(tmp_path: Path, capsys) -> None:
+    (tmp_path / "parts").mkdir()
+    pq.write_table(rows_to_table(ROWS), tmp_path / "parts" / "part-1.parquet")
+    assert main(["report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "enforce" in out and "total" in out and "10" in out
+    page = (tmp_path / "report.html").read_text()
+    parser = _Collector()
+    parser.feed(page)
+    import polars as pl
+
+    from survey import stats
+
+    sections = build_sections(stats.load(tmp_path))
+    assert parser.h2 == [s.title for s in sections]
+    figures = sum(1 for s in sections if s.figure_svg)
+    assert figures >= 6
+    assert parser.tags.count("svg") == figures
+    assert "<script" not in page  # static: no JavaScript, opens offline
+    assert "h.test" in page  # the MX-consistency offender is listed
+    assert isinstance(stats.funnel(stats.load(tmp_path)), pl.DataFrame)
+
+
+def test_report_refuses_missing_dataset(tmp_path: Path, capsys) -> None:
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no Parquet files" in capsys.readouterr().err
