@@ -1,0 +1,53 @@
+"""`mta-sts-survey diff OLD NEW`: adoption changes and longitudinal mistakes between snapshots."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "diff", help="compare two snapshots or runs",
+        description="Domains that adopted, dropped, changed mode or policy between OLD and NEW, "
+        "and the longitudinal mistakes id_not_bumped and enforce_without_testing. Writes the "
+        "changes as Parquet and prints a summary.",
+    )
+    parser.add_argument("old", type=Path)
+    parser.add_argument("new", type=Path)
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="Parquet file for the changes (default: NEW/diff-<OLD name>.parquet)")
+    parser.add_argument("--show", type=int, default=10, metavar="N",
+                        help="list the N highest-ranked domains of each change (default 10)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from survey.diff import diff
+
+    for path in (args.old, args.new):
+        if not path.is_dir():
+            print(f"diff: {path}: not a directory", file=sys.stderr)
+            return 2
+    try:
+        result = diff(args.old, args.new)
+    except FileNotFoundError as exc:
+        print(f"diff: {exc}", file=sys.stderr)
+        return 2
+    out = args.output or args.new / f"diff-{args.old.resolve().name}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.changes.write_parquet(out, compression="zstd")
+    print(f"{'change':<26} {'domains':>9}")
+    for change, domains in result.summary.iter_rows():
+        print(f"{change:<26} {domains:>9,}")
+        if domains and args.show:
+            sample = result.changes.filter(pl.col("change") == change).head(args.show)
+            for row in sample.iter_rows(named=True):
+                print(f"    {row['rank'] or '-':>8}  {row['domain']}  "
+                      f"{row['old_status']} -> {row['new_status']}")
+    print(f"\nchanges written to {out}")
+    return 0

@@ -1,0 +1,34 @@
+"""`mta-sts-survey verify SNAPSHOT`: check every file against SHA256SUMS."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "verify", help="check a snapshot against its SHA256SUMS",
+        description="Exit 0 when every file of the snapshot matches SHA256SUMS and no file is "
+        "unlisted; otherwise list the problems and exit 1.",
+    )
+    parser.add_argument("snapshot", type=Path)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from survey.publish import verify
+
+    if not args.snapshot.is_dir():
+        print(f"verify: {args.snapshot}: not a directory", file=sys.stderr)
+        return 2
+    problems = verify(args.snapshot)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"verify: {len(problems)} problem(s) in {args.snapshot}", file=sys.stderr)
+        return 1
+    print(f"{args.snapshot}: OK")
+    return 0

@@ -1,0 +1,150 @@
+"""publish → verify → corruption detected; refused publishes write nothing; diff finds changes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from survey.cli import main
+from survey.diff import diff, series_first_modes
+from survey.publish import PublishError, publish, verify
+from survey.schema import SCHEMA_VERSION, rows_to_table
+from tests.test_stats import ROWS
+
+
+def make_run(root: Path, rows: list[dict[str, Any]], *, state: str = "complete",
+             run_id: str = "0123456789abcdef", finished: str = "2026-11-28T10:00:00+00:00") -> Path:
+    (root / "parts").mkdir(parents=True)
+    table = rows_to_table(rows)
+    pq.write_table(table.slice(0, 4), root / "parts" / "part-000001.parquet")
+    pq.write_table(table.slice(4), root / "parts" / "part-000002.parquet")
+    manifest = {"run_id": run_id, "state": state, "schema_version": SCHEMA_VERSION,
+                "toplist": {"name": "tranco-6P7X", "date": "2026-11-27"},
+                "started_at": "2026-11-28T09:00:00+00:00", "finished_at": finished,
+                "options": {"rate": 1000, "resolvers": ["127.0.0.1:53"]}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_publish_then_verify_then_detect_corruption(tmp_path: Path, capsys) -> None:
+    run = make_run(tmp_path / "run", ROWS)
+    datasets = tmp_path / "datasets"
+    assert main(["publish", str(run), "--to", str(datasets)]) == 0
+    snap = datasets / "2026-11-28-tranco-6p7x-01234567"
+    assert snap.is_dir()
+    assert sorted(p.name for p in (snap / "data").iterdir()) == [
+        "status=absent", "status=enforce", "status=error", "status=invalid", "status=none",
+        "status=testing"]
+    enforce = pl.read_parquet(snap / "data" / "status=enforce")
+    assert sorted(enforce["domain"].to_list()) == ["a.test", "h.test"]
+    whole = pl.scan_parquet(str(snap / "data" / "**" / "*.parquet"), hive_partitioning=False)
+    assert whole.select(pl.len()).collect().item() == len(ROWS)
+    for name in ("funnel", "status", "mistakes", "rank_buckets", "mx_providers"):
+        assert (snap / "aggregates" / f"{name}.csv").is_file()
+        assert json.loads((snap / "aggregates" / f"{name}.json").read_text())
+    sheet = (snap / "README.md").read_text()
+    for heading in ("Motivation", "Composition", "Collection process", "Preprocessing", "Uses",
+                    "Distribution", "Maintenance", "How to cite", "Columns", "Mistake codes"):
+        assert f"## {heading}" in sheet
+    assert "tranco-6P7X" in sheet and "| enforce | 2 |" in sheet
+    assert "2026-11-28-tranco-6p7x-01234567" in (datasets / "README.md").read_text()
+    assert verify(snap) == []
+    assert main(["verify", str(snap)]) == 0
+    # one flipped byte in a data file is found
+    victim = snap / "data" / "status=enforce" / "part-0.parquet"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    assert verify(snap) == ["data/status=enforce/part-0.parquet: checksum mismatch"]
+    assert main(["verify", str(snap)]) == 1
+    (snap / "extra.txt").write_text("x")
+    (snap / "aggregates" / "funnel.csv").unlink()
+    problems = verify(snap)
+    assert "aggregates/funnel.csv: missing" in problems
+    assert "extra.txt: not listed in SHA256SUMS" in problems
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.update(state="running"), "not finished"),
+        (lambda m: m.update(schema_version="0.9"), "schema version"),
+    ],
+)
+def test_refused_publish_writes_nothing(tmp_path: Path, change, message: str) -> None:
+    run = make_run(tmp_path / "run", ROWS)
+    manifest = json.loads((run / "manifest.json").read_text())
+    change(manifest)
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PublishError, match=message):
+        publish(run, tmp_path / "datasets")
+    assert not (tmp_path / "datasets").exists()
+
+
+def test_refused_publish_on_schema_mismatch_and_existing_target(tmp_path: Path, capsys) -> None:
+    run = make_run(tmp_path / "run", ROWS)
+    publish(run, tmp_path / "datasets")
+    before = sorted(p.as_posix() for p in (tmp_path / "datasets").rglob("*"))
+    assert main(["publish", str(run), "--to", str(tmp_path / "datasets")]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert sorted(p.as_posix() for p in (tmp_path / "datasets").rglob("*")) == before
+    bad = make_run(tmp_path / "bad", ROWS, run_id="ffff0000")
+    pq.write_table(pa.table({"domain": ["x.test"]}), bad / "parts" / "part-000003.parquet")
+    with pytest.raises(PublishError, match="schema mismatch"):
+        publish(bad, tmp_path / "datasets2")
+    assert not (tmp_path / "datasets2").exists()
+
+
+def evolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The next snapshot: known changes only."""
+    new = copy.deepcopy(rows)
+    by = {r["domain"]: r for r in new}
+    by["b.test"].update(status="enforce", mode="enforce")  # testing -> enforce
+    by["e.test"].update(status="enforce", mode="enforce", sts_id="7", policy_sha256="e1")
+    by["c.test"].update(status="absent", mode=None)  # dropped
+    by["a.test"].update(sts_id="1", policy_sha256="new")  # body changed, id kept
+    by["h.test"].update(sts_id="2", policy_sha256="new-h")  # body changed, id bumped
+    new.remove(by["f.test"])
+    new.append({**copy.deepcopy(by["i.test"]), "domain": "k.test", "rank": 7, "status": "absent"})
+    return new
+
+
+def test_diff_finds_exactly_the_changes(tmp_path: Path, capsys) -> None:
+    old_rows = copy.deepcopy(ROWS)
+    for r in old_rows:
+        if r["domain"] in ("a.test", "h.test"):
+            r.update(sts_id="1", policy_sha256=f"old-{r['domain']}")
+    old = make_run(tmp_path / "old", old_rows)
+    new = make_run(tmp_path / "new", evolve(old_rows))
+    result = diff(old, new)
+    found = {(c, d) for c, d in result.changes.select("change", "domain").iter_rows()}
+    assert found == {
+        ("mode_changed", "b.test"),
+        ("adopted", "e.test"), ("enforce_without_testing", "e.test"),
+        ("dropped", "c.test"),
+        ("policy_changed", "a.test"), ("id_not_bumped", "a.test"),
+        ("policy_changed", "h.test"),
+        ("disappeared", "f.test"), ("appeared", "k.test"),
+    }
+    summary = dict(result.summary.iter_rows())
+    assert summary["adopted"] == 1 and summary["id_not_bumped"] == 1 and summary["dropped"] == 1
+    assert main(["diff", str(old), str(new), "-o", str(tmp_path / "d.parquet")]) == 0
+    assert pl.read_parquet(tmp_path / "d.parquet").height == len(found)
+    assert "id_not_bumped" in capsys.readouterr().out
+
+
+def test_series_enforce_without_testing(tmp_path: Path) -> None:
+    first = make_run(tmp_path / "s1", ROWS)
+    second = make_run(tmp_path / "s2", evolve(ROWS))
+    series = series_first_modes([first, second])
+    flags = dict(series.select("domain", "enforce_without_testing").iter_rows())
+    # a.test and h.test start in enforce; b.test went through testing; e.test jumped in later
+    assert flags == {"a.test": True, "h.test": True, "b.test": False, "c.test": False,
+                     "e.test": True}
