@@ -6,6 +6,8 @@ It also finds the longitudinal mistakes one snapshot cannot show (``id_not_bumpe
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,4 +123,62 @@ def series_first_modes(snapshots: Sequence[str | Path]) -> pl.DataFrame:
             .alias("enforce_without_testing")
         )
         .sort("domain")
+    )
+
+
+def snapshot_label(path: str | Path) -> str:
+    """A snapshot's date label: its manifest's finish date, else the directory name."""
+
+    root = Path(path)
+    manifest = root / "manifest.json"
+    if manifest.is_file():
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            data = {}
+        for key in ("finished_at", "started_at"):
+            value = data.get(key)
+            if isinstance(value, str) and len(value) >= 10:
+                return value[:10]
+    return root.name
+
+
+def adoption_over_time(snapshots: Sequence[str | Path]) -> pl.DataFrame:
+    """Domains per status in each snapshot of a series, with the adopted share of measured."""
+    frames = []
+    for path in snapshots:
+        counts = stats.status_counts(stats.load(path))
+        frames.append(counts.with_columns(pl.lit(snapshot_label(path)).alias("snapshot")))
+    data = pl.concat(frames)
+    wide = data.pivot(on="status", index="snapshot", values="domains", aggregate_function="sum")
+    measured = pl.sum_horizontal(*(pl.col(s) for s in stats.STATUSES if s != "error"))
+    adopted = pl.sum_horizontal(*(pl.col(s) for s in stats.ADOPTED))
+    return wide.with_columns((adopted / measured).alias("adopted_share")).select(
+        "snapshot", *stats.STATUSES, "adopted_share"
+    )
+
+
+def transitions(snapshots: Sequence[str | Path]) -> pl.DataFrame:
+    """Changes between consecutive snapshots of a series: (from, to, change, domains)."""
+    frames = []
+    for old, new in itertools.pairwise(snapshots):
+        summary = diff(old, new).summary
+        frames.append(summary.with_columns(
+            pl.lit(snapshot_label(old)).alias("from"), pl.lit(snapshot_label(new)).alias("to")))
+    if not frames:
+        return pl.DataFrame(schema={"from": pl.String, "to": pl.String, "change": pl.String,
+                                    "domains": pl.Int64})
+    return pl.concat(frames).select("from", "to", "change", pl.col("domains").cast(pl.Int64))
+
+
+def mode_transitions(old: str | Path, new: str | Path) -> pl.DataFrame:
+    """Status transition matrix between two snapshots: (old_status, new_status, domains)."""
+    a = stats.load(old).select("domain", pl.col("status").alias("old_status"))
+    b = stats.load(new).select("domain", pl.col("status").alias("new_status"))
+    return (
+        a.join(b, on="domain", how="inner")
+        .group_by("old_status", "new_status")
+        .agg(pl.len().alias("domains"))
+        .sort("old_status", "new_status")
+        .collect()
     )

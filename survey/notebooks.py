@@ -57,5 +57,14 @@ def execute_notebook(
     return nb
 
 
+#: Notebooks over one dataset (parameter ``DATASET``) and over a series (``SNAPSHOTS``).
+SINGLE_DATASET = ("adoption", "mistakes", "providers")
+SERIES = ("trends",)
+
+
 def analysis_notebooks() -> list[Path]:
-    return sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    return [NOTEBOOK_DIR / f"{name}.ipynb" for name in SINGLE_DATASET]
+
+
+def series_notebooks() -> list[Path]:
+    return [NOTEBOOK_DIR / f"{name}.ipynb" for name in SERIES]

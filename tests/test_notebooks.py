@@ -8,11 +8,13 @@ import nbformat
 import pyarrow.parquet as pq
 import pytest
 
-from survey.notebooks import analysis_notebooks, execute_notebook
+from survey.notebooks import analysis_notebooks, execute_notebook, series_notebooks
+from survey.publish import publish
 from survey.schema import rows_to_table
 from tests.test_stats import ROWS
 
 NOTEBOOKS = analysis_notebooks()
+ALL_NOTEBOOKS = sorted(Path(NOTEBOOKS[0]).parent.glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +25,13 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_the_three_analysis_notebooks_exist() -> None:
-    names = {p.stem for p in NOTEBOOKS}
-    assert {"adoption", "mistakes", "providers"} <= names
+def test_every_notebook_is_known_and_exists() -> None:
+    names = {p.stem for p in ALL_NOTEBOOKS}
+    assert names == {p.stem for p in NOTEBOOKS + series_notebooks()}
+    assert {"adoption", "mistakes", "providers", "trends"} <= names
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", ALL_NOTEBOOKS, ids=[p.stem for p in ALL_NOTEBOOKS])
 def test_notebook_is_stored_without_outputs_and_has_parameters(notebook: Path) -> None:
     nb = nbformat.read(notebook, as_version=4)
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
@@ -46,3 +49,22 @@ def test_notebook_executes_on_dataset(notebook: Path, dataset: Path, tmp_path: P
     svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert svgs, "each notebook shows at least one figure"
     assert html.stat().st_size > 10_000
+
+
+def test_trends_notebook_on_a_series(tmp_path: Path) -> None:
+    from tests.test_publish import evolve, make_run
+
+    first = make_run(tmp_path / "r1", ROWS, run_id="aaaa1111", finished="2026-10-01T00:00:00Z")
+    second = make_run(tmp_path / "r2", evolve(ROWS), run_id="bbbb2222",
+                      finished="2026-11-01T00:00:00Z")
+    for run in (first, second):
+        publish(run, tmp_path / "datasets")
+    notebook = series_notebooks()[0]
+    nb = execute_notebook(notebook, {"SNAPSHOTS": str(tmp_path / "datasets")},
+                          out_html=tmp_path / "trends.html", timeout=180)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "2 snapshots" in text
+    assert "enforce without testing: 3 of 5" in text
+    assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) >= 2

@@ -148,3 +148,19 @@ def test_series_enforce_without_testing(tmp_path: Path) -> None:
     # a.test and h.test start in enforce; b.test went through testing; e.test jumped in later
     assert flags == {"a.test": True, "h.test": True, "b.test": False, "c.test": False,
                      "e.test": True}
+
+
+def test_series_tables(tmp_path: Path) -> None:
+    from survey.diff import adoption_over_time, mode_transitions, transitions
+
+    first = make_run(tmp_path / "s1", ROWS, finished="2026-10-01T00:00:00Z")
+    second = make_run(tmp_path / "s2", evolve(ROWS), finished="2026-11-01T00:00:00Z")
+    over = adoption_over_time([first, second])
+    assert over["snapshot"].to_list() == ["2026-10-01", "2026-11-01"]
+    assert over["enforce"].to_list() == [2, 4]
+    assert over["adopted_share"].to_list() == [pytest.approx(4 / 9), pytest.approx(4 / 9)]
+    moves = transitions([first, second])
+    assert dict(moves.select("change", "domains").iter_rows())["adopted"] == 1
+    matrix = mode_transitions(first, second)
+    pairs = {(a, b): n for a, b, n in matrix.iter_rows()}
+    assert pairs[("testing", "enforce")] == 1 and pairs[("none", "absent")] == 1
