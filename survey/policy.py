@@ -120,8 +120,21 @@ class RecordSelection(Generic[R]):
 TxtStrings = Sequence[str | bytes]
 
 
-#: Error codes of ``parse_policy`` that name a field left out of the body.
+#: Keys every policy has exactly once (RFC 8461 §3.2); ``mx`` is repeatable.
 REQUIRED_POLICY_KEYS = ("version", "mode", "max_age")
+#: Every ``ParseError.code`` each parser can give (the module docstring says what each means).
+STS_RECORD_ERROR_CODES = frozenset({
+    "non_ascii", "version_missing", "version_invalid", "version_not_first", "syntax",
+    "field_invalid", "id_missing", "id_invalid", "id_duplicate"})
+TLSRPT_RECORD_ERROR_CODES = frozenset({
+    "non_ascii", "version_missing", "version_invalid", "version_not_first", "syntax",
+    "field_invalid", "rua_missing", "rua_duplicate", "rua_invalid_uri", "rua_scheme"})
+POLICY_ERROR_CODES = frozenset({
+    "empty", "too_large", "not_utf8", "bom", "syntax", "duplicate_key", "version_missing",
+    "version_invalid", "mode_missing", "mode_invalid", "max_age_missing", "max_age_out_of_range",
+    "mx_missing", "mx_invalid"})
+#: ``RecordSelection.reason`` values.
+SELECTION_REASONS = frozenset({"no_record", "multiple_records"})
 POLICY_MODES = ("enforce", "testing", "none")
 STS_VERSION = "v=STSv1"
 TLSRPT_VERSION = "v=TLSRPTv1"
