@@ -151,9 +151,13 @@ _URI_CHARS = _ALNUM | frozenset("-._~:/?#[]@$&'()*+=%")
 _SCHEME_REST = _ALNUM | frozenset("+-.")
 _LDH = _ALNUM | frozenset("-")
 _POLICY_KEY = _ALNUM | frozenset("_-.")
-_POLICY_VALUE = frozenset(chr(c) for c in range(0x21, 0x7F))
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _BOM = b"\xef\xbb\xbf"
+
+
+def _show(text: str) -> str:
+    """``repr`` of input quoted in an error message, shortened: inputs can be 64 KiB long."""
+    return repr(text) if len(text) <= 80 else repr(text[:80]) + "..."
 
 
 def _text(txt_strings: TxtStrings) -> str:
@@ -198,9 +202,9 @@ def _record_fields(text: str, tag: str, errors: list[ParseError]) -> list[tuple[
     version, rest = first[:cut], first[cut:].strip(_WSP)
     if version == tag:
         if rest:
-            errors.append(ParseError("syntax", f"missing ';' after {tag!r}: {first!r}"))
+            errors.append(ParseError("syntax", f"missing ';' after {tag!r}: {_show(first)}"))
     elif version.startswith("v="):
-        errors.append(ParseError("version_invalid", f"version field {version!r} is not {tag!r}"))
+        errors.append(ParseError("version_invalid", f"version {_show(version)} is not {tag!r}"))
     elif any(s.strip(_WSP) == tag for s in segments[1:]):
         errors.append(ParseError("version_not_first", f"{tag!r} is not the first field"))
         segments.insert(1, first)  # parse the displaced first field as an ordinary field
@@ -216,12 +220,12 @@ def _record_fields(text: str, tag: str, errors: list[ParseError]) -> list[tuple[
                 errors.append(ParseError("syntax", "empty field (';;')"))
             continue
         if i == last and item != segment.lstrip(_WSP):
-            errors.append(ParseError("syntax", f"trailing whitespace without ';' after {item!r}"))
+            errors.append(ParseError("syntax", f"whitespace without ';' after {_show(item)}"))
         if item == tag and version != tag:
             continue  # the displaced version field, already reported
         name, eq, value = item.partition("=")
         if not eq:
-            errors.append(ParseError("field_invalid", f"field {item!r} is not name=value"))
+            errors.append(ParseError("field_invalid", f"field {_show(item)} is not name=value"))
             continue
         fields.append((name, value))
     return fields
@@ -233,7 +237,7 @@ def _extension(name: str, value: str, extensions: dict[str, str],
     if _is_ext_name(name) and _is_ext_value(value):
         extensions.setdefault(name, value)
     else:
-        errors.append(ParseError("field_invalid", f"invalid field {name}={value!r}"))
+        errors.append(ParseError("field_invalid", f"invalid field {_show(name + '=' + value)}"))
 
 
 def parse_sts_record(txt_strings: TxtStrings) -> StsRecord:
@@ -250,10 +254,9 @@ def parse_sts_record(txt_strings: TxtStrings) -> StsRecord:
         if name == "id":
             ids.append(value)
             if not (0 < len(value) <= 32 and all(c in _ALNUM for c in value)):
-                errors.append(ParseError("id_invalid", f"id {value!r} is not 1-32 ALPHA/DIGIT"))
+                errors.append(ParseError("id_invalid", f"id {_show(value)}: not 1-32 ALPHA/DIGIT"))
             if len(ids) == 2:
-                errors.append(ParseError("id_duplicate", f"more than one id: {ids[0]!r}, "
-                                                         f"{value!r}"))
+                errors.append(ParseError("id_duplicate", f"second id {_show(value)}"))
         else:
             _extension(name, value, extensions, errors)
     if not ids:
@@ -287,21 +290,21 @@ def select_sts_record(records: Sequence[TxtStrings]) -> RecordSelection[StsRecor
 def _uri_error(uri: str) -> ParseError | None:
     """One rua URI: RFC 3986 characters; ``mailto`` with local@domain or ``https`` with a host."""
     if not uri or any(c not in _URI_CHARS for c in uri):
-        return ParseError("rua_invalid_uri", f"{uri!r} is not a URI (empty, or characters "
+        return ParseError("rua_invalid_uri", f"{_show(uri)} is not a URI (empty, or characters "
                                              "outside RFC 3986, or an unencoded '!')")
     scheme, colon, rest = uri.partition(":")
     if not (colon and scheme and scheme[0] in string.ascii_letters
             and all(c in _SCHEME_REST for c in scheme)):
-        return ParseError("rua_invalid_uri", f"{uri!r} has no URI scheme")
+        return ParseError("rua_invalid_uri", f"{_show(uri)} has no URI scheme")
     scheme = scheme.translate(_ASCII_LOWER)
     if scheme == "mailto":
         local, at, domain = rest.partition("?")[0].rpartition("@")
         if not (at and local and domain):
-            return ParseError("rua_invalid_uri", f"{uri!r}: mailto without local@domain")
+            return ParseError("rua_invalid_uri", f"{_show(uri)}: mailto without local@domain")
         return None
     if scheme == "https":
         if not rest.startswith("//"):
-            return ParseError("rua_invalid_uri", f"{uri!r}: https URI without '//' authority")
+            return ParseError("rua_invalid_uri", f"{_show(uri)}: https URI without '//' authority")
         host = rest[2:]
         for end in "/?#":
             host = host.partition(end)[0]
@@ -311,9 +314,9 @@ def _uri_error(uri: str) -> ParseError | None:
         else:
             host = host.partition(":")[0]
         if not host:
-            return ParseError("rua_invalid_uri", f"{uri!r}: https URI without a host")
+            return ParseError("rua_invalid_uri", f"{_show(uri)}: https URI without a host")
         return None
-    return ParseError("rua_scheme", f"{uri!r}: scheme {scheme!r} is not mailto or https")
+    return ParseError("rua_scheme", f"{_show(uri)}: scheme {_show(scheme)} is not mailto or https")
 
 
 def parse_tlsrpt_record(txt_strings: TxtStrings) -> TlsRptRecord:
@@ -391,9 +394,9 @@ def _policy_lines(text: str, errors: list[ParseError]) -> list[tuple[str, str]]:
             continue
         key, colon, value = line.partition(":")
         if not colon:
-            errors.append(ParseError("syntax", f"line {number}: no ':' in {line[:80]!r}"))
+            errors.append(ParseError("syntax", f"line {number}: no ':' in {_show(line)}"))
         elif not (0 < len(key) <= 32 and all(c in _POLICY_KEY for c in key)):
-            errors.append(ParseError("syntax", f"line {number}: invalid field name {key[:80]!r}"))
+            errors.append(ParseError("syntax", f"line {number}: invalid field name {_show(key)}"))
         else:
             pairs.append((key, value.lstrip(_WSP)))
     return pairs
@@ -403,7 +406,7 @@ def _max_age(value: str, errors: list[ParseError]) -> int | None:
     """sts-policy-max-age-value: 1*10 DIGIT, at most MAX_AGE_LIMIT; the number even if over."""
     if not (0 < len(value) <= 10 and all(c in string.digits for c in value)):
         errors.append(ParseError("max_age_out_of_range",
-                                 f"max_age {value[:80]!r} is not 1-10 digits"))
+                                 f"max_age {_show(value)} is not 1-10 digits"))
         return None
     seconds = int(value)
     if seconds > MAX_AGE_LIMIT:
@@ -432,7 +435,7 @@ def parse_policy(body: bytes) -> Policy:
         if key == "mx":
             mx.append(value)
             if not _is_host_pattern(value):
-                errors.append(ParseError("mx_invalid", f"mx {value[:80]!r} is not a host pattern"))
+                errors.append(ParseError("mx_invalid", f"mx {_show(value)} is not a host pattern"))
         elif key in REQUIRED_POLICY_KEYS:
             if key in singles:
                 errors.append(ParseError("duplicate_key", f"{key} given more than once"))
@@ -444,11 +447,11 @@ def parse_policy(body: bytes) -> Policy:
     if version is None:
         errors.append(ParseError("version_missing", "no version field"))
     elif version != "STSv1":
-        errors.append(ParseError("version_invalid", f"version {version[:80]!r} is not 'STSv1'"))
+        errors.append(ParseError("version_invalid", f"version {_show(version)} is not 'STSv1'"))
     if mode is None:
         errors.append(ParseError("mode_missing", "no mode field"))
     elif mode not in POLICY_MODES:
-        errors.append(ParseError("mode_invalid", f"mode {mode[:80]!r} is not one of "
+        errors.append(ParseError("mode_invalid", f"mode {_show(mode)} is not one of "
                                                  "enforce, testing, none"))
     seconds = None
     if max_age is None:
