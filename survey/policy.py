@@ -4,8 +4,13 @@ Public API, stable: ``parse_sts_record``, ``select_sts_record``, ``parse_policy`
 ``mx_matches``, ``parse_tlsrpt_record``, ``select_tlsrpt_record``. Bad input never raises: every
 problem becomes a ``ParseError`` in the result's ``errors`` list (empty when valid).
 
-Parsing is strict to the RFCs' ABNF, except where docs/classification.md "Decisions" says
-otherwise; every function is linear in its input (no backtracking regexes).
+Parsing follows the RFCs' ABNF strictly, every function in linear time (no backtracking regexes).
+Choices where the RFCs leave room (see also docs/classification.md "Decisions"):
+- records: ``v=STSv1 ;`` is accepted (the ABNF's ``*WSP ";"``); trailing WSP not followed by ``;``
+  is ``syntax``; ``v=STSv10`` is another version, not ``STSv1`` followed by junk;
+- policies: blank lines are tolerated (senders skip them); an ``mx`` with a trailing dot is
+  ``mx_invalid`` (RFC 5321 ``Domain`` has none); after an error, parsing goes on so that the
+  fields a domain publishes are still recorded, as written.
 
 Error codes (a public contract: add codes, never rename them).
 
