@@ -1,0 +1,318 @@
+"""What the scanner may contact, and how fast: the politeness and safety layer.
+
+- ``is_special_address``/``AddressGuard``: never connect to private or special-purpose addresses
+  that DNS hands us (a toplist name pointing at 10.0.0.1 or 127.0.0.1 must not make the scanner
+  probe its own network), unless ``allow_private`` (the test internet lives on loopback).
+- ``Exclusions``: a ZMap-style opt-out list, by domain suffix and by IP prefix after resolution.
+- ``RateLimiter``: one global queries-per-second budget (GCRA, no background task).
+- ``DestinationLimiter``: at most N concurrent connections to one IP (zgrab2 caps per host too).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import trio
+
+from survey.observations import FetchError
+from survey.toplist import InvalidName, normalise_domain
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+# --- special-purpose addresses -----------------------------------------------------------------
+
+#: IANA IPv4 Special-Purpose Address Registry entries that are not globally reachable, plus
+#: multicast and the deprecated 6to4 relay anycast. Stated explicitly rather than relying on
+#: ``is_global``, whose answers changed between Python releases (and which calls 224/4 global).
+_SPECIAL_V4 = tuple(ipaddress.IPv4Network(n) for n in (
+    "0.0.0.0/8",  # "this network"
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  # private (RFC 1918)
+    "100.64.0.0/10",  # shared address space (CGN, RFC 6598)
+    "127.0.0.0/8",  # loopback
+    "169.254.0.0/16",  # link-local
+    "192.0.0.0/24",  # IETF protocol assignments
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",  # documentation (TEST-NET-1/2/3)
+    "192.88.99.0/24",  # 6to4 relay anycast (deprecated, RFC 7526)
+    "198.18.0.0/15",  # benchmarking (RFC 2544)
+    "224.0.0.0/4",  # multicast
+    "240.0.0.0/4",  # reserved, includes the limited broadcast 255.255.255.255
+))
+
+#: Global unicast IPv6 is 2000::/3 (plus the NAT64 well-known prefix, checked separately):
+#: everything outside (::/8, 100::/64 discard, fc00::/7, fe80::/10, ff00::/8, ...) is special.
+_GLOBAL_V6 = ipaddress.IPv6Network("2000::/3")
+_SPECIAL_V6 = tuple(ipaddress.IPv6Network(n) for n in (
+    "2001::/23",  # IETF protocol assignments, includes Teredo 2001::/32, benchmarking 2001:2::/48
+    "2001:db8::/32", "3fff::/20",  # documentation (RFC 3849, RFC 9637)
+))
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix (RFC 6052)
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+_V4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def parse_address(address: str) -> IPAddress | None:
+    """An address from DNS or a user: brackets and a zone (``%eth0``) allowed; None if invalid."""
+    text = address.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address inside a mapped, NAT64 or 6to4 address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
+def _special(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv4Address):
+        return any(ip in net for net in _SPECIAL_V4)
+    if ip.scope_id:
+        return True
+    embedded = _embedded_v4(ip)
+    if embedded is not None:
+        return any(embedded in net for net in _SPECIAL_V4)
+    if ip in _V4_COMPATIBLE:  # ::a.b.c.d is deprecated (RFC 4291 §2.5.5.1): never a destination
+        return True
+    return ip not in _GLOBAL_V6 or any(ip in net for net in _SPECIAL_V6)
+
+
+def is_special_address(address: str) -> bool:
+    """True for anything that is not a globally reachable unicast address (unparseable too).
+
+    IPv4-mapped (``::ffff:a.b.c.d``), NAT64 (``64:ff9b::a.b.c.d``) and 6to4 (``2002:AABB:CCDD::``)
+    forms are judged by the IPv4 address they carry; IPv4-compatible ``::a.b.c.d`` is always
+    special.
+    """
+    ip = parse_address(address)
+    return True if ip is None else _special(ip)
+
+
+# --- exclusions --------------------------------------------------------------------------------
+
+class Exclusions:
+    """A ZMap-style blocklist: domains (with their subdomains) and IPv4/IPv6 addresses or CIDRs.
+
+    One entry a line; ``#`` starts a comment; ``*.example.com`` and ``.example.com`` mean the
+    same as ``example.com``; a bare TLD is allowed. Unparseable lines are kept in ``bad_lines``
+    (line number, text) for the caller to report: a typo must not stop a scan, nor go unnoticed.
+    """
+
+    def __init__(self) -> None:
+        self.domains: set[str] = set()
+        # (version, prefix length) -> set of network numbers shifted right by the host bits
+        self._prefixes: dict[tuple[int, int], set[int]] = {}
+        self.bad_lines: list[tuple[int, str]] = []
+
+    @classmethod
+    def from_file(cls, path: Path) -> Exclusions:
+        with path.open("rb") as f:
+            return cls.from_lines(line.decode("utf-8", "replace") for line in f)
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> Exclusions:
+        exclusions = cls()
+        for number, line in enumerate(lines, 1):
+            entry = line.split("#", 1)[0].strip()
+            if entry and not exclusions.add(entry):
+                exclusions.bad_lines.append((number, line.rstrip("\r\n")))
+        return exclusions
+
+    def add(self, entry: str) -> bool:
+        """Add one entry; False (and nothing added) when it is neither a network nor a domain."""
+        try:
+            network = ipaddress.ip_network(entry.strip("[]"), strict=False)
+        except ValueError:
+            pass
+        else:
+            shift = network.max_prefixlen - network.prefixlen
+            key = (network.version, network.prefixlen)
+            self._prefixes.setdefault(key, set()).add(int(network.network_address) >> shift)
+            return True
+        name = normalise_domain(entry.removeprefix("*.").removeprefix("."),
+                                allow_single_label=True)
+        if isinstance(name, InvalidName):
+            return False
+        self.domains.add(name)
+        return True
+
+    def __len__(self) -> int:
+        return len(self.domains) + sum(len(v) for v in self._prefixes.values())
+
+    def excludes_domain(self, domain: str) -> bool:
+        """``domain`` or one of its parents (at a label boundary) is listed."""
+        if not self.domains:
+            return False
+        name = domain.lower().rstrip(".")
+        while True:
+            if name in self.domains:
+                return True
+            _, dot, name = name.partition(".")
+            if not dot:
+                return False
+
+    def excludes_address(self, address: str) -> bool:
+        """The address (or the IPv4 address inside an IPv4-mapped one) is in a listed prefix."""
+        ip = parse_address(address)
+        if ip is None or not self._prefixes:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        value, bits = int(ip), ip.max_prefixlen
+        return any(
+            value >> (bits - length) in numbers
+            for (version, length), numbers in self._prefixes.items()
+            if version == ip.version
+        )
+
+
+# --- the guard ---------------------------------------------------------------------------------
+
+class AddressGuard:
+    """Decides, for each resolved address, whether a probe may connect to it.
+
+    Exclusions win over everything (an opt-out is honoured even with ``allow_private``); then
+    special-purpose addresses are blocked unless ``allow_private``. Unparseable addresses are
+    always blocked.
+    """
+
+    def __init__(
+        self, *, allow_private: bool = False, exclusions: Exclusions | None = None
+    ) -> None:
+        self.allow_private = allow_private
+        self.exclusions = exclusions
+        self.blocked = 0
+        self.excluded = 0
+
+    def check(self, address: str) -> FetchError | None:
+        if self.exclusions is not None and self.exclusions.excludes_address(address):
+            self.excluded += 1
+            return FetchError.EXCLUDED
+        ip = parse_address(address)
+        if ip is None or (not self.allow_private and _special(ip)):
+            self.blocked += 1
+            return FetchError.BLOCKED
+        return None
+
+    def allowed(self, addresses: Iterable[str]) -> tuple[list[str], FetchError | None]:
+        """The addresses that may be contacted, in order; when none, why (EXCLUDED if any was
+        excluded, else BLOCKED; None for an empty input, which is the caller's NO_ADDRESS)."""
+        ok: list[str] = []
+        errors: set[FetchError] = set()
+        for address in addresses:
+            error = self.check(address)
+            if error is None:
+                ok.append(address)
+            else:
+                errors.add(error)
+        if ok or not errors:
+            return ok, None
+        return ok, FetchError.EXCLUDED if FetchError.EXCLUDED in errors else FetchError.BLOCKED
+
+
+# --- rate limits -------------------------------------------------------------------------------
+
+class RateLimiter:
+    """Global rate limit: GCRA (a token bucket without a refill task) on ``trio.current_time()``.
+
+    Each caller reserves its slot on arrival by pushing the "theoretical arrival time" forward,
+    then sleeps until the slot is due: callers are served in arrival order, nothing is queued
+    but trio's own timers, and an uncontended call costs one checkpoint. Up to ``burst`` calls
+    pass at once after an idle period (default: a tenth of a second's worth, at least 1), which
+    also absorbs scheduling jitter without losing rate.
+    """
+
+    def __init__(self, rate: float, burst: int | None = None) -> None:
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"rate must be a positive number, got {rate!r}")
+        if burst is None:
+            burst = max(1, math.ceil(rate / 10))
+        if burst < 1:
+            raise ValueError(f"burst must be >= 1, got {burst!r}")
+        self.rate = rate
+        self.burst = burst
+        self._interval = 1.0 / rate
+        self._tolerance = burst / rate
+        self._tat = -math.inf
+
+    async def acquire(self, n: int = 1) -> None:
+        """Wait until ``n`` units may be spent. A cancelled waiter gives its slot back if it can."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n!r}")
+        now = trio.current_time()
+        tat = max(self._tat, now) + n * self._interval
+        self._tat = tat
+        due = tat - self._tolerance
+        if due <= now:
+            await trio.lowlevel.checkpoint()
+            return
+        try:
+            await trio.sleep_until(due)
+        except trio.Cancelled:
+            if self._tat == tat:  # nobody reserved after us: hand the slot back
+                self._tat -= n * self._interval
+            raise
+
+
+class _Destination:
+    __slots__ = ("semaphore", "users")
+
+    def __init__(self, limit: int) -> None:
+        self.semaphore = trio.Semaphore(limit)
+        self.users = 0  # holders plus waiters
+
+
+def _destination_key(address: str) -> str:
+    """One key per IP however it is written (``::FFFF:1.2.3.4`` and ``1.2.3.4`` are one host)."""
+    ip = parse_address(address)
+    if ip is None:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+class DestinationLimiter:
+    """At most ``per_destination`` concurrent holders per IP address (HTTPS and SMTP probes).
+
+    Entries exist only while someone holds or waits for a slot, so memory follows the work in
+    flight, not the number of addresses ever seen. Waiters are served first come, first served.
+    """
+
+    def __init__(self, per_destination: int) -> None:
+        if per_destination < 1:
+            raise ValueError(f"per_destination must be >= 1, got {per_destination!r}")
+        self.per_destination = per_destination
+        self._destinations: dict[str, _Destination] = {}
+
+    def __len__(self) -> int:
+        """Destinations with a holder or a waiter right now."""
+        return len(self._destinations)
+
+    def slot(self, address: str) -> AbstractAsyncContextManager[None]:
+        return self._slot(_destination_key(address))
+
+    @asynccontextmanager
+    async def _slot(self, key: str) -> AsyncIterator[None]:
+        entry = self._destinations.get(key)
+        if entry is None:
+            entry = self._destinations[key] = _Destination(self.per_destination)
+        entry.users += 1
+        try:
+            async with entry.semaphore:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._destinations[key]

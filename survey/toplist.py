@@ -1,0 +1,519 @@
+"""Toplist input: formats, name normalisation and validation, de-duplication, sharding.
+
+A toplist can have ten million lines, so it is streamed: read line by line from a binary stream,
+each line bounded (``MAX_LINE_BYTES``; a longer line is counted and skipped without being held in
+memory). Bad content never raises: every rejected line is counted in ``ToplistStats.invalid`` by
+a stable reason code (a public contract: add codes, never rename them):
+
+    ``empty``           nothing left after stripping (e.g. ``1,`` in a CSV list)
+    ``not_utf8``        the line is not valid UTF-8
+    ``nul_byte``        the line holds a NUL byte
+    ``line_too_long``   over ``MAX_LINE_BYTES`` bytes (the rest of the line is consumed)
+    ``bad_row``         a CSV row without the expected columns
+    ``bad_rank``        the rank column is not a positive integer
+    ``ip_address``      an IPv4/IPv6 literal instead of a name
+    ``empty_label``     ``a..b`` or a leading dot
+    ``underscore``      a label with ``_`` (a service label or a web-only host, not a mail domain)
+    ``bad_character``   anything but letters, digits and hyphens (after IDNA mapping)
+    ``hyphen``          a label starting or ending with ``-``
+    ``label_too_long``  a label over 63 octets (in its ASCII form)
+    ``too_long``        a name over 253 octets (in its ASCII form, without the trailing dot)
+    ``single_label``    one label only (``localhost``, a bare TLD)
+    ``numeric_tld``     the last label is all digits
+    ``idna``            a Unicode label IDNA 2008 (UTS #46) rejects, or an ``xn--`` label that
+                        does not decode to a valid U-label
+
+Decisions:
+- Ranks come from the file where it has them, else they are the 1-based position among the
+  data lines (blank lines and ``#`` comments do not count, invalid lines do).
+- ``limit=N`` keeps the list's first N *distinct valid* names, counted before exclusions and the
+  shard split: N machines given the same ``--limit`` agree on the population, and the union of
+  their shards is exactly those N names minus the excluded ones.
+- Duplicates are detected on the normalised name with a 64-bit digest in an open-addressing
+  table (``_DigestSet``): about 11-22 bytes a name, i.e. 11-22 MB per million names (a Python
+  ``set`` of ints would need about 70 MB per million). Two distinct names collide with
+  probability about n²/2⁶⁵ (3·10⁻⁶ for ten million names): the later one would be dropped.
+"""
+
+from __future__ import annotations
+
+import bz2
+import collections
+import csv
+import gzip
+import hashlib
+import io
+import ipaddress
+import lzma
+import re
+import sys
+import zipfile
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+import idna
+
+if TYPE_CHECKING:
+    from survey.net import Exclusions
+
+#: Longest line accepted, in bytes without the line terminator.
+MAX_LINE_BYTES = 4096
+#: Lines looked at by ``detect_format``.
+DETECT_LINES = 5
+_EXAMPLE_CHARS = 100
+_BOM = b"\xef\xbb\xbf"
+
+
+class ToplistFormat(StrEnum):
+    TRANCO = "tranco"  # rank,domain without a header (Umbrella has the same shape)
+    UMBRELLA = "umbrella"
+    MAJESTIC = "majestic"  # header with GlobalRank and Domain columns
+    CRUX = "crux"  # origin,rank (https://host origins, rank buckets)
+    PLAIN = "plain"  # one name a line, '#' comments
+
+
+@dataclass(frozen=True, slots=True)
+class ToplistEntry:
+    rank: int
+    domain: str  # normalised: lower-case ASCII (A-labels), no trailing dot
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidName:
+    """Why a name was rejected: a stable snake_case code (see the module docstring)."""
+
+    reason: str
+
+
+@dataclass
+class ToplistStats:
+    """What reading a list did, for the manifest and the user: nothing is dropped silently."""
+
+    lines: int = 0  # physical lines read, headers, blanks and comments included
+    entries: int = 0  # entries yielded
+    duplicates: int = 0
+    excluded: int = 0
+    skipped_by_shard: int = 0
+    invalid: collections.Counter[str] = field(default_factory=collections.Counter)
+    examples: dict[str, str] = field(default_factory=dict)  # reason -> first offending line
+    ignored: int = 0  # blank lines, comments, header rows
+
+    def reject(self, reason: str, line: bytes | str) -> None:
+        self.invalid[reason] += 1
+        if reason not in self.examples:
+            text = line if isinstance(line, str) else line[:_EXAMPLE_CHARS].decode(
+                "utf-8", "backslashreplace")
+            self.examples[reason] = text[:_EXAMPLE_CHARS]
+
+    def summary_lines(self) -> list[str]:
+        out = [
+            f"lines read        {self.lines:,}",
+            f"entries           {self.entries:,}",
+            f"duplicates        {self.duplicates:,}",
+            f"excluded          {self.excluded:,}",
+            f"other shards      {self.skipped_by_shard:,}",
+            f"invalid           {sum(self.invalid.values()):,}",
+        ]
+        for reason, count in self.invalid.most_common():
+            out.append(f"  {reason:<16}{count:,}  e.g. {self.examples.get(reason, '')!r}")
+        return out
+
+
+# --- opening -----------------------------------------------------------------------------------
+
+def _decompressed(stream: BinaryIO) -> BinaryIO:
+    """Wrap ``stream`` in a decompressor chosen by its magic bytes (gzip, bzip2, xz)."""
+    magic = stream.peek(6)[:6] if isinstance(stream, io.BufferedReader) else b""
+    if magic.startswith(b"\x1f\x8b"):
+        return cast(BinaryIO, gzip.GzipFile(fileobj=stream, mode="rb"))
+    if magic.startswith(b"BZh"):
+        return cast(BinaryIO, bz2.BZ2File(stream, mode="rb"))
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return cast(BinaryIO, lzma.LZMAFile(stream, mode="rb"))
+    return stream
+
+
+def _zip_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
+    """The single ``.csv`` member (Tranco's ``top-1m.csv``), else the first file."""
+    files = [info for info in archive.infolist() if not info.is_dir()]
+    if not files:
+        raise ValueError(f"{archive.filename}: empty zip archive")
+    csvs = [info for info in files if info.filename.lower().endswith(".csv")]
+    return csvs[0] if len(csvs) == 1 else files[0]
+
+
+@contextmanager
+def open_toplist(source: str | Path) -> Iterator[BinaryIO]:
+    """Open a list as a binary stream: ``-`` is stdin; gzip/bzip2/xz/zip are recognised by content.
+
+    A zip archive yields its single ``.csv`` member, else its first member. stdin is not closed.
+    """
+    if str(source) == "-":
+        yield _decompressed(sys.stdin.buffer)
+        return
+    path = Path(source)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive, archive.open(_zip_member(archive)) as member:
+            yield cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, member), 1 << 16))
+        return
+    with path.open("rb", buffering=1 << 16) as raw, _decompressed(raw) as stream:
+        yield stream
+
+
+# --- lines and formats -------------------------------------------------------------------------
+
+def _lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """Lines without terminators (CRLF or LF); ``None`` for a line over ``MAX_LINE_BYTES``.
+
+    Never holds more than ``MAX_LINE_BYTES + 2`` bytes (or one 64 KiB chunk) of a line.
+    """
+    readline = stream.readline
+    cap = MAX_LINE_BYTES + 2
+    while line := readline(cap):
+        if len(line) == cap and not line.endswith(b"\n"):
+            while (chunk := readline(1 << 16)) and not chunk.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        line = line.rstrip(b"\r\n")
+        yield line if len(line) <= MAX_LINE_BYTES else None
+
+
+_TRANCO_ROW = re.compile(r"^\s*\d+\s*,\s*[^,\s]")
+
+
+def detect_format(first_lines: list[bytes]) -> ToplistFormat:
+    """Guess the format from the first lines (blank lines and ``#`` comments are skipped)."""
+    for raw in first_lines:
+        text = raw.removeprefix(_BOM).decode("utf-8", "replace").strip()
+        if not text or text.startswith("#"):
+            continue
+        columns = [c.strip().strip('"').lower() for c in text.split(",")]
+        if "globalrank" in columns and "domain" in columns:
+            return ToplistFormat.MAJESTIC
+        if columns[:2] == ["origin", "rank"] or text.lower().startswith(("https://", "http://")):
+            return ToplistFormat.CRUX
+        if columns[:2] == ["rank", "domain"] or _TRANCO_ROW.match(text):
+            return ToplistFormat.TRANCO
+        return ToplistFormat.PLAIN
+    return ToplistFormat.PLAIN
+
+
+def _split_row(text: str) -> list[str]:
+    if '"' in text:
+        return next(csv.reader([text]), [])
+    return text.split(",")
+
+
+def _host_of_origin(origin: str) -> str:
+    """``https://www.example.com:8443/`` -> ``www.example.com`` (``[v6]`` literals kept whole)."""
+    _, sep, rest = origin.partition("://")
+    host = rest if sep else origin
+    host = host.split("/", 1)[0].rsplit("@", 1)[-1]
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() else host
+
+
+def _rank(text: str) -> int | None:
+    text = text.strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value > 0 else None
+
+
+class _Rows:
+    """Turns the decoded data lines of one format into (rank, name) or a reason code."""
+
+    def __init__(self, fmt: ToplistFormat) -> None:
+        self.fmt = fmt
+        self.position = 0
+        self.first = True
+        self.rank_col, self.name_col = {
+            ToplistFormat.MAJESTIC: (0, 2),
+            ToplistFormat.CRUX: (1, 0),
+        }.get(fmt, (0, 1))
+
+    def header(self, text: str) -> bool:
+        """Read a header row (only the first data line can be one); True if it was one."""
+        columns = [c.strip().lower() for c in _split_row(text)]
+        names = {
+            ToplistFormat.MAJESTIC: ("globalrank", "domain"),
+            ToplistFormat.CRUX: ("rank", "origin"),
+        }.get(self.fmt, ("rank", "domain"))
+        if self.fmt is ToplistFormat.PLAIN or not all(n in columns for n in names):
+            return False
+        self.rank_col, self.name_col = columns.index(names[0]), columns.index(names[1])
+        return True
+
+    def parse(self, text: str) -> tuple[int, str] | str:
+        self.position += 1
+        if self.fmt is ToplistFormat.PLAIN:
+            return self.position, text.split("#", 1)[0]
+        row = _split_row(text)
+        if len(row) <= max(self.rank_col, self.name_col):
+            return "bad_row"
+        rank = _rank(row[self.rank_col])
+        if rank is None:
+            return "bad_rank"
+        name = row[self.name_col].strip()
+        return rank, _host_of_origin(name) if self.fmt is ToplistFormat.CRUX else name
+
+
+# --- names -------------------------------------------------------------------------------------
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_VALID_ASCII = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
+_LDH = re.compile(r"[a-z0-9-]*")
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})  # UTS #46 full stops
+
+
+def _is_ip(name: str) -> bool:
+    candidate = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    try:
+        ipaddress.ip_address(candidate.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _diagnose(name: str, min_labels: int) -> InvalidName | None:
+    """The first problem of a lower-case ASCII name, or None when it is a valid host name."""
+    labels = name.split(".")
+    for label in labels:
+        if not label:
+            return InvalidName("empty_label")
+        if "_" in label:
+            return InvalidName("underscore")
+        if not _LDH.fullmatch(label):
+            return InvalidName("bad_character")
+        if len(label) > 63:
+            return InvalidName("label_too_long")
+        if label[0] == "-" or label[-1] == "-":
+            return InvalidName("hyphen")
+    if len(name) > 253:
+        return InvalidName("too_long")
+    if len(labels) < min_labels:
+        return InvalidName("single_label")
+    if labels[-1].isdigit():
+        return InvalidName("numeric_tld")
+    if "xn--" in name:
+        for label in labels:
+            if label.startswith("xn--"):
+                try:
+                    idna.decode(label)
+                except (idna.IDNAError, UnicodeError):
+                    return InvalidName("idna")
+    return None
+
+
+def _to_ascii(name: str) -> str | InvalidName:
+    """UTS #46 mapping and IDNA 2008 encoding of the non-ASCII labels of ``name``."""
+    try:
+        mapped = idna.uts46_remap(name.translate(_DOTS), std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError):
+        return InvalidName("idna")
+    labels = []
+    for label in mapped.split("."):
+        if label.isascii():
+            labels.append(label)
+            continue
+        try:
+            labels.append(idna.alabel(label).decode("ascii"))
+        except (idna.IDNAError, UnicodeError):
+            return InvalidName("idna")
+    return ".".join(labels)
+
+
+def normalise_domain(name: str, *, allow_single_label: bool = False) -> str | InvalidName:
+    """Lower-case ASCII form of a host name, or why it is not one (see the module docstring).
+
+    ``allow_single_label`` is for exclusion lists, where a bare TLD is a meaningful entry.
+    """
+    name = name.strip()
+    if "\x00" in name:
+        return InvalidName("nul_byte")
+    if name.endswith("."):
+        name = name[:-1]
+    if not name:
+        return InvalidName("empty")
+    if not name.isascii():
+        converted = _to_ascii(name)
+        if isinstance(converted, InvalidName):
+            return converted
+        name = converted
+    name = name.lower()
+    valid = _VALID_ASCII.fullmatch(name) and len(name) <= 253 and "xn--" not in name
+    if valid and not name.rpartition(".")[2].isdigit():
+        return name
+    if _is_ip(name):
+        return InvalidName("ip_address")
+    problem = _diagnose(name, 1 if allow_single_label else 2)
+    return problem if problem is not None else name
+
+
+# --- digests, dedup, shards --------------------------------------------------------------------
+
+def _digest(domain: str) -> int:
+    return int.from_bytes(hashlib.blake2b(domain.encode("ascii"), digest_size=8).digest(), "big")
+
+
+def shard_of(domain: str, shards: int) -> int:
+    """The shard of a normalised name: blake2b (8 bytes, big-endian) mod ``shards``.
+
+    Stable across machines, Python versions and runs (unlike ``hash()``).
+    """
+    if shards < 1:
+        raise ValueError("shards must be >= 1")
+    return _digest(domain) % shards
+
+
+class _DigestSet:
+    """Open-addressing set of non-zero 64-bit digests in one ``array('Q')`` (8 bytes a slot)."""
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self._table = array("Q", bytes(8 * capacity))
+        self._mask = capacity - 1
+        self._size = 0
+
+    def add(self, digest: int) -> bool:
+        """Insert; False when it was already present."""
+        digest = digest or 1
+        table, mask = self._table, self._mask
+        i = digest & mask
+        while (slot := table[i]) != 0:
+            if slot == digest:
+                return False
+            i = (i + 1) & mask
+        table[i] = digest
+        self._size += 1
+        if self._size * 4 > len(table) * 3:
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        old = self._table
+        self._table = array("Q", bytes(16 * len(old)))
+        self._mask = len(self._table) - 1
+        self._size = 0
+        for digest in old:
+            if digest:
+                self.add(digest)
+
+    def __len__(self) -> int:
+        return self._size
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def read_toplist(
+    source: str | Path,
+    *,
+    fmt: ToplistFormat | None = None,
+    limit: int | None = None,
+    shard: tuple[int, int] | None = None,
+    exclusions: Exclusions | None = None,
+    stats: ToplistStats | None = None,
+) -> Iterator[ToplistEntry]:
+    """Stream the valid, distinct, non-excluded entries of a list (this shard's only).
+
+    Arguments are checked now (ValueError); the file is opened on the first ``next()``.
+    """
+    _check_args(limit, shard)
+
+    def entries() -> Iterator[ToplistEntry]:
+        with open_toplist(source) as stream:
+            yield from read_toplist_stream(stream, fmt=fmt, limit=limit, shard=shard,
+                                           exclusions=exclusions, stats=stats)
+
+    return entries()
+
+
+def _check_args(limit: int | None, shard: tuple[int, int] | None) -> None:
+    if limit is not None and limit < 0:
+        raise ValueError("limit must be >= 0")
+    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
+
+
+def read_toplist_stream(
+    stream: BinaryIO,
+    *,
+    fmt: ToplistFormat | None = None,
+    limit: int | None = None,
+    shard: tuple[int, int] | None = None,
+    exclusions: Exclusions | None = None,
+    stats: ToplistStats | None = None,
+) -> Iterator[ToplistEntry]:
+    """``read_toplist`` on an open binary stream (stdin, a socket, a test's BytesIO)."""
+    _check_args(limit, shard)
+    stats = stats if stats is not None else ToplistStats()
+    lines = _lines(stream)
+    head = [line for _, line in zip(range(DETECT_LINES), lines, strict=False)]
+    if fmt is None:
+        fmt = detect_format([line for line in head if line is not None])
+    rows = _Rows(fmt)
+    seen = _DigestSet()
+    distinct = 0
+    index, count = shard if shard is not None else (0, 1)
+    first_line = True
+    for line in _chain(head, lines):
+        if limit is not None and distinct >= limit:
+            return
+        stats.lines += 1
+        if line is None:
+            stats.reject("line_too_long", f"line {stats.lines}: over {MAX_LINE_BYTES} bytes")
+            first_line = False
+            continue
+        if first_line:
+            line = line.removeprefix(_BOM)
+            first_line = False
+        if b"\x00" in line:
+            stats.reject("nul_byte", line)
+            continue
+        try:
+            text = line.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            stats.reject("not_utf8", line)
+            continue
+        if not text or text.startswith("#"):
+            stats.ignored += 1
+            continue
+        if rows.first:
+            rows.first = False
+            if rows.header(text):
+                stats.ignored += 1
+                continue
+        parsed = rows.parse(text)
+        if isinstance(parsed, str):
+            stats.reject(parsed, text)
+            continue
+        rank, raw_name = parsed
+        name = normalise_domain(raw_name)
+        if isinstance(name, InvalidName):
+            stats.reject(name.reason, text)
+            continue
+        digest = _digest(name)
+        if not seen.add(digest):
+            stats.duplicates += 1
+            continue
+        distinct += 1
+        if exclusions is not None and exclusions.excludes_domain(name):
+            stats.excluded += 1
+        elif count > 1 and digest % count != index:
+            stats.skipped_by_shard += 1
+        else:
+            stats.entries += 1
+            yield ToplistEntry(rank, name)
+
+
+def _chain(head: list[bytes | None], rest: Iterator[bytes | None]) -> Iterator[bytes | None]:
+    yield from head
+    yield from rest
