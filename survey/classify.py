@@ -1,0 +1,226 @@
+"""The classifier: observations in, verdict out (docs/classification.md is its specification).
+
+Pure and deterministic, so that any row can be re-classified later from its stored evidence and
+the rules can be tested without a network. Each rule of the specification is one small function
+that adds mistake codes to a set; ``classify`` orders the set as ``MISTAKES`` lists it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from survey.mistakes import MISTAKES
+from survey.observations import DnsResult, DomainObservations, FetchError, HttpsFetch
+from survey.policy import (
+    POLICY_MAX_BYTES,
+    POLICY_MODES,
+    Policy,
+    RecordSelection,
+    StsRecord,
+    mx_matches,
+    parse_policy,
+    select_sts_record,
+    select_tlsrpt_record,
+)
+from survey.verdict import GRADE_OF_STATUS, Status, Verdict
+
+#: A max_age under a day gives little protection (RFC 8461 §3.2 suggests weeks).
+MAX_AGE_SHORT = 86_400
+
+_CERT_MISTAKE = {
+    FetchError.CERT_EXPIRED: "policy_cert_expired",
+    FetchError.CERT_UNTRUSTED: "policy_cert_untrusted",
+    FetchError.CERT_INVALID: "policy_cert_untrusted",
+    FetchError.CERT_NAME_MISMATCH: "policy_cert_name_mismatch",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the rules share, computed once: the TXT selection and the fetched policy."""
+
+    has_txt: bool  # at least one TXT record at _mta-sts (candidate or not)
+    sts: RecordSelection[StsRecord]
+    policy: Policy | None  # parsed when the policy was fetched (200, no error, within the cap)
+
+    @property
+    def valid_txt(self) -> bool:
+        return self.sts.record is not None and self.sts.record.valid
+
+    @property
+    def published(self) -> bool:
+        """The fetched body calls itself an MTA-STS policy (other errors allowed)."""
+        return self.policy is not None and self.policy.version == "STSv1"
+
+    @property
+    def policy_ok(self) -> bool:
+        return self.policy is not None and self.policy.valid
+
+    @property
+    def relevant_policy(self) -> Policy | None:
+        """The policy, when the domain points at it (a candidate) or it is published.
+
+        Without either, whatever ``mta-sts.<d>`` serves is noise (a wildcard web host): neither
+        its content nor its mode is reported.
+        """
+        return self.policy if self.sts.candidates or self.published else None
+
+
+def _over_cap(fetch: HttpsFetch) -> bool:
+    return fetch.body_truncated or (fetch.body is not None and len(fetch.body) > POLICY_MAX_BYTES)
+
+
+def _fetched_policy(fetch: HttpsFetch | None) -> Policy | None:
+    """Parse the body when the policy was fetched: status 200, no error, not over the cap."""
+    if fetch is None or fetch.error is not None or fetch.http_status != 200 or _over_cap(fetch):
+        return None
+    return parse_policy(fetch.body or b"")
+
+
+def _describe(what: str, result: DnsResult) -> str:
+    reason = f"{what}: {result.status}"
+    return f"{reason}: {result.error}" if result.error else reason
+
+
+def _measurement_error(obs: DomainObservations) -> str | None:
+    """Why nothing can be said about the domain (§1), or None when something can."""
+    if obs.sts_txt.failed:
+        return _describe("_mta-sts TXT", obs.sts_txt)
+    if not obs.sts_txt.txt and obs.policy_host.failed:
+        return _describe(f"mta-sts {obs.policy_host.qtype}", obs.policy_host)
+    if obs.policy_fetch is not None and obs.policy_fetch.error is FetchError.EXCLUDED:
+        return "policy host excluded"
+    return None
+
+
+def _txt_mistakes(facts: _Facts) -> set[str]:
+    """§2: the _mta-sts TXT records."""
+    if facts.sts.candidates > 1:
+        return {"txt_multiple"}
+    if facts.has_txt and not facts.valid_txt:
+        return {"txt_invalid"}
+    return set()
+
+
+def _fetch_mistakes(fetch: HttpsFetch | None) -> set[str]:
+    """§3: why the fetch did not give a policy (only asked when there is a candidate)."""
+    if fetch is None:
+        return {"policy_unreachable"}
+    if fetch.error is not None:
+        return {_CERT_MISTAKE.get(fetch.error, "policy_unreachable")}
+    if fetch.http_status is None:
+        return {"policy_unreachable"}
+    if 300 <= fetch.http_status < 400:
+        return {"policy_redirect"}
+    if fetch.http_status != 200:
+        return {"policy_http_error"}
+    return {"policy_too_large"} if _over_cap(fetch) else set()
+
+
+def _is_text_plain(content_type: str | None) -> bool:
+    media_type = (content_type or "").partition(";")[0].strip()
+    return media_type.lower() == "text/plain"
+
+
+def _content_mistakes(policy: Policy, content_type: str | None) -> set[str]:
+    """§3: the content of a fetched policy."""
+    found: set[str] = set()
+    if not policy.valid:
+        found.add("policy_invalid")
+        if any(e.code == "max_age_out_of_range" for e in policy.errors):
+            found.add("max_age_out_of_range")
+    if not _is_text_plain(content_type):
+        found.add("policy_content_type")
+    if policy.max_age is not None and policy.max_age < MAX_AGE_SHORT:
+        found.add("max_age_short")
+    return found
+
+
+def _status(facts: _Facts) -> tuple[Status, set[str]]:
+    """§4: the status, and the mistakes that only the status rule knows."""
+    mode = facts.policy.mode if facts.policy is not None else None
+    if facts.valid_txt and facts.policy_ok and mode is not None:
+        return Status(mode), set()
+    if facts.has_txt:
+        lost = facts.sts.candidates > 0 and not facts.policy_ok
+        return Status.INVALID, {"txt_without_policy"} if lost else set()
+    if facts.published:
+        return Status.INVALID, {"policy_without_txt"}
+    return Status.ABSENT, set()
+
+
+def _mx_mistakes(obs: DomainObservations, facts: _Facts) -> set[str]:
+    """§5: the DNS MX hosts against the domain's MTA-STS publication and policy patterns."""
+    if obs.mx.failed or not (facts.sts.candidates or facts.published):
+        return set()
+    hosts = [m.host for m in obs.mx.mx if m.host]
+    if not hosts:
+        return {"no_mx"}
+    policy = facts.relevant_policy
+    if policy is None or policy.mode not in ("testing", "enforce") or not policy.mx:
+        return set()
+    found: set[str] = set()
+    if any(not any(mx_matches(p, h) for p in policy.mx) for h in hosts):
+        found.add("mx_not_in_policy")
+    if any(not any(mx_matches(p, h) for h in hosts) for p in policy.mx):
+        found.add("policy_mx_unused")
+    return found
+
+
+def _tlsrpt_mistakes(obs: DomainObservations, status: Status) -> set[str]:
+    """§6: the _smtp._tls TXT records, and whether a testing/enforce policy reports."""
+    if obs.tlsrpt_txt.failed:
+        return set()
+    selection = select_tlsrpt_record(obs.tlsrpt_txt.txt)
+    found: set[str] = set()
+    if selection.candidates > 1:
+        found.add("tlsrpt_multiple")
+    elif obs.tlsrpt_txt.txt and not (selection.record is not None and selection.record.valid):
+        found.add("tlsrpt_invalid")
+    valid = selection.record is not None and selection.record.valid
+    if not valid and status is Status.ENFORCE:
+        found.add("enforce_without_tlsrpt")
+    if not valid and status is Status.TESTING:
+        found.add("testing_without_tlsrpt")
+    return found
+
+
+def _smtp_mistakes(obs: DomainObservations) -> set[str]:
+    """§7: STARTTLS on the MX hosts (connection failures are not MTA-STS mistakes)."""
+    found: set[str] = set()
+    for probe in obs.smtp:
+        if probe.error is FetchError.STARTTLS_NOT_SUPPORTED or probe.starttls_offered is False:
+            found.add("mx_starttls_missing")
+        elif probe.error is not None and probe.error.is_certificate:
+            found.add("mx_cert_invalid")
+    return found
+
+
+def _ordered(codes: set[str]) -> tuple[str, ...]:
+    """Codes in ``MISTAKES`` order; an unknown code is a bug here, so it fails loudly."""
+    unknown = codes - MISTAKES.keys()
+    if unknown:
+        raise ValueError(f"unknown mistake codes {sorted(unknown)}")
+    return tuple(code for code in MISTAKES if code in codes)
+
+
+def classify(obs: DomainObservations) -> Verdict:
+    """The verdict for one domain under docs/classification.md (no I/O)."""
+    reason = _measurement_error(obs)
+    if reason is not None:
+        return Verdict(Status.ERROR, None, GRADE_OF_STATUS[Status.ERROR], (), reason)
+    fetch = obs.policy_fetch
+    facts = _Facts(bool(obs.sts_txt.txt), select_sts_record(obs.sts_txt.txt),
+                   _fetched_policy(fetch))
+    status, found = _status(facts)
+    found |= _txt_mistakes(facts)
+    if facts.sts.candidates:
+        found |= _fetch_mistakes(fetch)
+    policy = facts.relevant_policy
+    if policy is not None:
+        found |= _content_mistakes(policy, fetch.content_type if fetch else None)
+    found |= _mx_mistakes(obs, facts)
+    found |= _tlsrpt_mistakes(obs, status)
+    found |= _smtp_mistakes(obs)
+    mode = policy.mode if policy is not None and policy.mode in POLICY_MODES else None
+    return Verdict(status, mode, GRADE_OF_STATUS[status], _ordered(found))
