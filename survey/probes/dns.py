@@ -1,0 +1,469 @@
+"""The DNS probe: stub-resolver queries over long-lived shared UDP sockets, TCP on truncation.
+
+Why not ``dns.asyncquery.udp``: it opens a socket and builds/parses a full ``dns.message`` per
+query, which tops out near 1,700 queries/s on one core. Here a few connected UDP sockets per
+resolver are opened once; one receiver task per socket matches responses to waiting queries by
+id and question. Queries are built from a byte template (header + name + EDNS0 OPT), negative
+answers (no answer records) are decided from the header after the question check, and dnspython
+stays the parser of record for every response that carries records.
+
+Spoofing checks follow dnspython's query functions: a UDP response is accepted only if it comes
+from the address/port the query went to, has the query's id, is a response (QR) and carries the
+query's question. Anything else, including bytes that do not parse, is ignored (and counted)
+while the query keeps waiting until its deadline. ``query`` never raises on network or DNS
+problems: every outcome is a ``DnsResult``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Protocol, Self
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+import trio
+
+from survey.observations import RCODE_TIMEOUT, DnsResult, DnsStatus, MxRecord
+
+#: EDNS0 UDP payload size advertised (the DNS Flag Day 2020 value).
+EDNS_PAYLOAD = 1232
+#: Longest CNAME chain followed before giving up (RFC 1034 leaves it to the resolver).
+MAX_CNAME_CHAIN = 16
+#: Largest DNS message over TCP (two-octet length prefix).
+MAX_TCP_MESSAGE = 65535
+
+_RCODE_STATUS = {
+    0: DnsStatus.NOERROR,
+    1: DnsStatus.FORMERR,
+    2: DnsStatus.SERVFAIL,
+    3: DnsStatus.NXDOMAIN,
+    4: DnsStatus.NOTIMP,
+    5: DnsStatus.REFUSED,
+}
+_SERVFAIL = 2
+# Header with RD set, QDCOUNT=1 and ARCOUNT=1 (the OPT record); the id is patched per query.
+_HEADER_TAIL = struct.pack("!HHHHH", 0x0100, 1, 0, 0, 1)
+# OPT pseudo-RR: root owner, type 41, class = payload size, TTL 0 (no DO bit), no options.
+_OPT = b"\x00" + struct.pack("!HHIH", 41, EDNS_PAYLOAD, 0, 0)
+_CLASS_IN = struct.pack("!H", 1)
+_QR = 0x8000
+_TC = 0x0200
+_OPCODE_MASK = 0x7800
+
+
+@dataclass(frozen=True, slots=True)
+class DnsConfig:
+    """How to resolve: which recursive resolvers, and how patiently."""
+
+    resolvers: tuple[tuple[str, int], ...] = field(default_factory=lambda: system_resolvers())
+    timeout: float = 2.0  # per attempt
+    retries: int = 2  # extra attempts on timeout / SERVFAIL, with backoff
+    backoff: float = 0.5  # seconds, doubled each retry (with jitter)
+    sockets: int = 4  # long-lived UDP sockets per resolver
+
+
+class Limiter(Protocol):
+    """What the client needs from ``survey.net.RateLimiter`` (one token per query sent)."""
+
+    async def acquire(self, n: int = 1) -> None: ...
+
+
+def system_resolvers() -> tuple[tuple[str, int], ...]:
+    """The resolvers of /etc/resolv.conf (port 53), or () when there is no configuration."""
+    try:
+        resolver = dns.resolver.Resolver(configure=True)
+    except dns.resolver.NoResolverConfiguration:
+        return ()
+    return tuple((str(ns), int(resolver.port)) for ns in resolver.nameservers)
+
+
+def encode_qname(qname: str) -> bytes:
+    """Wire form of ``qname`` (absolute, lower case); ValueError for a name DNS cannot carry.
+
+    ASCII names (the toplist is already in A-labels) are encoded directly, which is several
+    times cheaper than ``dns.name.from_text``; anything else goes through dnspython (IDNA).
+    """
+    text = qname.lower().removesuffix(".")
+    if not text:
+        return b"\x00"
+    if text.isascii() and "\\" not in text:
+        out = bytearray()
+        for label in text.split("."):
+            raw = label.encode("ascii")
+            if not raw or len(raw) > 63:
+                raise ValueError(f"bad label in {qname!r}")
+            out.append(len(raw))
+            out += raw
+        out.append(0)
+        if len(out) > 255:
+            raise ValueError(f"name too long: {qname!r}")
+        return bytes(out)
+    try:
+        wire = dns.name.from_text(text).canonicalize().to_wire()
+    except (dns.exception.DNSException, UnicodeError) as exc:
+        raise ValueError(f"bad name {qname!r}: {exc}") from exc
+    assert wire is not None  # to_wire() without a file returns the bytes
+    return wire
+
+
+def build_query(qid: int, qname_wire: bytes, qtype: int) -> bytes:
+    """A recursive query (RD, EDNS0 payload 1232) for one question, as wire bytes."""
+    return struct.pack("!H", qid) + _HEADER_TAIL + qname_wire + struct.pack("!H", qtype) + (
+        _CLASS_IN + _OPT
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response that passed the checks: its rcode, TC flag and, when it has records, parsed."""
+
+    rcode: int
+    truncated: bool = False
+    message: dns.message.Message | None = None
+
+
+def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
+    """Validate ``data`` as the response to query ``qid`` with ``question`` (name+type+class).
+
+    Returns an ``Answer`` or the reason to ignore the datagram. Responses without answer
+    records (NXDOMAIN, NODATA, SERVFAIL, ...) and truncated ones are decided from the header;
+    any response with records is parsed fully by dnspython and rejected if that fails.
+    """
+    if len(data) < 12:
+        return "short message"
+    rid, flags, qdcount, ancount = struct.unpack_from("!HHHH", data)
+    if rid != qid:
+        return "wrong id"
+    if not flags & _QR or flags & _OPCODE_MASK:
+        return "not a response to a query"
+    end = 12 + len(question)
+    if qdcount != 1 or len(data) < end:
+        return "wrong question"
+    name_end = end - 4
+    if data[12:name_end].lower() != question[:-4] or data[name_end:end] != question[-4:]:
+        return "wrong question"
+    rcode = flags & 0x000F
+    if flags & _TC:
+        return Answer(rcode, truncated=True)
+    if ancount == 0:
+        return Answer(rcode)
+    try:
+        message = dns.message.from_wire(data)
+    except Exception as exc:  # dnspython raises many types for malformed input
+        return f"malformed response: {type(exc).__name__}: {exc}"
+    return Answer(message.rcode(), message=message)
+
+
+def _host(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True).lower() if name != dns.name.root else ""
+
+
+def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResult:
+    """Turn an accepted ``answer`` into a ``DnsResult``, following CNAMEs from ``qname``."""
+    status = _RCODE_STATUS.get(answer.rcode, DnsStatus.ERROR)
+    error = None if status is not DnsStatus.ERROR else f"rcode {answer.rcode}"
+    base = DnsResult(qname, qtype, status, rcode=answer.rcode, error=error, attempts=attempts)
+    if answer.message is None:
+        return base
+    rdtype = dns.rdatatype.from_text(qtype)
+    index: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {
+        (rrset.name, rrset.rdtype): rrset
+        for rrset in answer.message.answer
+        if rrset.rdclass == dns.rdataclass.IN
+    }
+    current = dns.name.from_text(qname)
+    seen = {current}
+    chain: list[str] = []
+    while (rrset := index.get((current, rdtype))) is None:
+        cname = index.get((current, dns.rdatatype.CNAME))
+        if cname is None:
+            return replace(base, cname_chain=tuple(chain))
+        target: dns.name.Name = cname[0].target
+        if target in seen or len(chain) >= MAX_CNAME_CHAIN:
+            return replace(
+                base, status=DnsStatus.ERROR, cname_chain=tuple(chain), error="cname loop"
+            )
+        chain.append(_host(target))
+        seen.add(target)
+        current = target
+    result = replace(base, cname_chain=tuple(chain))
+    if rdtype == dns.rdatatype.TXT:
+        txt = tuple(tuple(s.decode("latin-1") for s in rd.strings) for rd in rrset)
+        return replace(result, txt=txt)
+    if rdtype == dns.rdatatype.MX:
+        mx = tuple(MxRecord(rd.preference, _host(rd.exchange)) for rd in rrset)
+        return replace(result, mx=mx)
+    if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        return replace(result, addresses=tuple(rd.address for rd in rrset))
+    return result
+
+
+class _Waiter:
+    """One outstanding UDP query on a socket; the receiver fills ``answer`` and sets ``event``."""
+
+    __slots__ = ("answer", "event", "ignored", "last_reason", "qid", "question")
+
+    def __init__(self, qid: int, question: bytes) -> None:
+        self.qid = qid
+        self.question = question
+        self.event = trio.Event()
+        self.answer: Answer | None = None
+        self.ignored = 0
+        self.last_reason: str | None = None
+
+
+class _Channel:
+    """A long-lived connected UDP socket to one resolver and its outstanding queries by id."""
+
+    def __init__(self, sock: trio.socket.SocketType, peer: tuple[str, int]) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.pending: dict[int, _Waiter] = {}
+        self.ignored = 0
+
+    def new_id(self) -> int:
+        """A random 16-bit id not outstanding on this socket (never two alike at once)."""
+        while (qid := random.getrandbits(16)) in self.pending:
+            pass
+        return qid
+
+    async def receive_forever(self) -> None:
+        while True:
+            try:
+                data, source = await self.sock.recvfrom(MAX_TCP_MESSAGE)
+            except OSError:  # e.g. ICMP port unreachable on a connected socket
+                continue
+            self.deliver(data, source)
+
+    def deliver(self, data: bytes, source: tuple[str, int] | tuple[str, int, int, int]) -> None:
+        if (source[0], source[1]) != self.peer or len(data) < 12:
+            self.ignored += 1
+            return
+        waiter = self.pending.get(int.from_bytes(data[:2], "big"))
+        if waiter is None:
+            self.ignored += 1
+            return
+        checked = check_response(data, waiter.qid, waiter.question)
+        if isinstance(checked, str):
+            self.ignored += 1
+            waiter.ignored += 1
+            waiter.last_reason = checked
+            return
+        del self.pending[waiter.qid]
+        waiter.answer = checked
+        waiter.event.set()
+
+
+class DnsClient:
+    """Async context manager resolving through ``config.resolvers`` over shared sockets.
+
+    ``queries_sent`` counts every attempt (UDP or TCP), each of which takes one token from
+    ``limiter``; ``responses_ignored`` counts datagrams that failed the checks.
+    """
+
+    def __init__(self, config: DnsConfig, *, limiter: Limiter | None = None) -> None:
+        if not config.resolvers:
+            raise ValueError("DnsConfig.resolvers is empty")
+        if config.sockets < 1:
+            raise ValueError("DnsConfig.sockets must be at least 1")
+        self.config = config
+        self.limiter = limiter
+        self.queries_sent = 0
+        self._channels: list[list[_Channel]] = []
+        self._stack = contextlib.AsyncExitStack()
+        self._nursery: trio.Nursery | None = None
+        self._turn = 0
+
+    @property
+    def responses_ignored(self) -> int:
+        return sum(ch.ignored for chans in self._channels for ch in chans)
+
+    async def __aenter__(self) -> Self:
+        self._nursery = await self._stack.enter_async_context(trio.open_nursery())
+        try:
+            for address, port in self.config.resolvers:
+                family = trio.socket.AF_INET6 if ":" in address else trio.socket.AF_INET
+                chans = []
+                for _ in range(self.config.sockets):
+                    sock = trio.socket.socket(family, trio.socket.SOCK_DGRAM)
+                    self._stack.callback(sock.close)
+                    # Bursts of answers must not overflow the default (~200 datagram) buffer.
+                    sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 1 << 21)
+                    await sock.connect((address, port))
+                    chan = _Channel(sock, (address, port))
+                    self._nursery.start_soon(chan.receive_forever)
+                    chans.append(chan)
+                self._channels.append(chans)
+        except BaseException:
+            self._nursery.cancel_scope.cancel()
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+        return await self._stack.__aexit__(exc_type, exc, tb)
+
+    async def query(self, qname: str, qtype: str) -> DnsResult:
+        """Resolve one question with retries; never raises on network or DNS problems.
+
+        Timeouts and SERVFAIL are retried (on the next resolver, after a jittered, doubling
+        backoff); a truncated UDP answer is asked again over TCP, which counts as an attempt.
+        """
+        try:
+            qcode = dns.rdatatype.from_text(qtype)
+            question = encode_qname(qname) + struct.pack("!H", qcode) + _CLASS_IN
+        except (ValueError, dns.exception.DNSException) as exc:
+            return DnsResult(qname, qtype, DnsStatus.ERROR, error=str(exc), attempts=0)
+        config = self.config
+        self._turn += 1
+        first = self._turn
+        attempts = 0
+        failure: DnsResult | None = None
+        notes: list[str] = []
+        for i in range(config.retries + 1):
+            if i:
+                await trio.sleep(config.backoff * 2 ** (i - 1) * random.uniform(0.75, 1.0))
+            resolver = (first + i) % len(self._channels)
+            chans = self._channels[resolver]
+            attempts += 1
+            answer = await self._udp(chans[(first // len(self._channels)) % len(chans)], question)
+            if isinstance(answer, Answer) and answer.truncated:
+                attempts += 1
+                answer = await self._tcp(config.resolvers[resolver], question)
+            if isinstance(answer, str):
+                notes.append(answer)
+                continue
+            result = interpret(qname, qtype, answer, attempts)
+            if answer.rcode != _SERVFAIL:
+                return result
+            failure = result
+        if failure is not None:
+            return replace(failure, attempts=attempts)
+        return DnsResult(
+            qname,
+            qtype,
+            DnsStatus.TIMEOUT,
+            rcode=RCODE_TIMEOUT,
+            error=f"no valid response after {attempts} attempts: " + "; ".join(notes),
+            attempts=attempts,
+        )
+
+    async def _acquire(self) -> None:
+        if self.limiter is not None:
+            await self.limiter.acquire(1)
+        self.queries_sent += 1
+
+    async def _udp(self, chan: _Channel, question: bytes) -> Answer | str:
+        """One UDP attempt: the accepted answer, or why there was none within the timeout."""
+        await self._acquire()
+        qid = chan.new_id()
+        waiter = _Waiter(qid, question)
+        chan.pending[qid] = waiter
+        try:
+            with trio.move_on_after(self.config.timeout):
+                await chan.sock.send(
+                    struct.pack("!H", qid) + _HEADER_TAIL + question + _OPT
+                )
+                await waiter.event.wait()
+        except OSError as exc:
+            return f"udp send: {exc}"
+        finally:
+            chan.pending.pop(qid, None)
+        if waiter.answer is not None:
+            return waiter.answer
+        if waiter.ignored:
+            return f"timeout ({waiter.ignored} invalid responses ignored: {waiter.last_reason})"
+        return "timeout"
+
+    async def _tcp(self, resolver: tuple[str, int], question: bytes) -> Answer | str:
+        """One TCP attempt after truncation, bounded by the timeout and a 65535-byte message."""
+        await self._acquire()
+        qid = random.getrandbits(16)
+        wire = struct.pack("!H", qid) + _HEADER_TAIL + question + _OPT
+        data = b""
+        try:
+            with trio.move_on_after(self.config.timeout) as scope:
+                stream = await trio.open_tcp_stream(*resolver)
+                async with stream:
+                    await stream.send_all(struct.pack("!H", len(wire)) + wire)
+                    prefix = await _receive_exactly(stream, 2)
+                    data = await _receive_exactly(stream, int.from_bytes(prefix, "big"))
+        except (OSError, trio.BrokenResourceError, EOFError) as exc:
+            return f"tcp: {type(exc).__name__}: {exc}"
+        if scope.cancelled_caught:
+            return "tcp timeout"
+        checked = check_response(data, qid, question)
+        if isinstance(checked, str):
+            return f"tcp: {checked}"
+        if checked.truncated:
+            return "tcp: truncated response"
+        return checked
+
+    async def resolve_addresses(self, host: str) -> DnsResult:
+        """A, then AAAA only when A yields no address (used for MX hosts)."""
+        a = await self.query(host, "A")
+        if a.addresses:
+            return a
+        return _merge(a, await self.query(host, "AAAA"))
+
+    async def lookup_domain(self, domain: str) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]:
+        """The four lookups of a domain, concurrently, in this order:
+
+        ``_mta-sts.<d>`` TXT, ``_smtp._tls.<d>`` TXT, ``<d>`` MX, ``mta-sts.<d>`` A. When A
+        yields no address and the ``_mta-sts`` TXT has a record, ``mta-sts.<d>`` AAAA is asked
+        too and merged into the fourth result: the AAAA result (qtype "AAAA") if it has
+        addresses, else the A result; ``attempts`` is the sum of both lookups.
+        """
+        results: list[DnsResult | None] = [None] * 4
+
+        async def run(i: int, qname: str, qtype: str) -> None:
+            results[i] = await self.query(qname, qtype)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run, 0, f"_mta-sts.{domain}", "TXT")
+            nursery.start_soon(run, 1, f"_smtp._tls.{domain}", "TXT")
+            nursery.start_soon(run, 2, domain, "MX")
+            nursery.start_soon(run, 3, f"mta-sts.{domain}", "A")
+        sts, tlsrpt, mx, host = _all(results)
+        if not host.addresses and sts.txt:
+            host = _merge(host, await self.query(f"mta-sts.{domain}", "AAAA"))
+        return sts, tlsrpt, mx, host
+
+
+def _merge(a: DnsResult, aaaa: DnsResult) -> DnsResult:
+    """AAAA's result when it has addresses, else A's; attempts of both."""
+    chosen = aaaa if aaaa.addresses else a
+    return replace(chosen, attempts=a.attempts + aaaa.attempts)
+
+
+def _all(results: Sequence[DnsResult | None]) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]:
+    a, b, c, d = results
+    assert a is not None and b is not None and c is not None and d is not None
+    return a, b, c, d
+
+
+async def _receive_exactly(stream: trio.SocketStream, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = await stream.receive_some(n - len(buf))
+        if not chunk:
+            raise EOFError(f"connection closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)

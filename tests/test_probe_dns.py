@@ -1,0 +1,460 @@
+"""The DNS probe against small real DNS servers on loopback (UDP and TCP, built with dnspython).
+
+Each test starts its own server whose ``handle`` decides, per query, which datagrams go back:
+correct answers from a table, or hostile sequences (wrong id, wrong question, wrong source
+port, garbage) followed by the right answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+import trio
+
+from survey.observations import RCODE_TIMEOUT, DnsStatus, MxRecord
+from survey.probes.dns import (
+    Answer,
+    DnsClient,
+    DnsConfig,
+    build_query,
+    check_response,
+    encode_qname,
+    interpret,
+    system_resolvers,
+)
+
+
+def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test under trio.run (no pytest-trio in the dev dependencies)."""
+
+    @functools.wraps(fn)
+    def run(*args: object, **kwargs: object) -> None:
+        trio.run(functools.partial(fn, *args, **kwargs))
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny authoritative-style server
+
+
+@dataclass(frozen=True)
+class Reply:
+    data: bytes
+    other_port: bool = False  # send from a second socket (a spoofer on another port)
+
+
+Handler = Callable[[dns.message.Message, bool], list[Reply]]
+
+TABLE: dict[tuple[str, str], list[str]] = {
+    ("_mta-sts.example.com.", "TXT"): ['"v=STSv1; " "id=20240101"'],
+    ("_smtp._tls.example.com.", "TXT"): [
+        '"v=TLSRPTv1; rua=mailto:a@example.com"',
+        '"unrelated record"',
+    ],
+    ("example.com.", "MX"): ["10 MX1.Example.COM.", "20 mx2.example.com."],
+    ("nullmx.example.", "MX"): ["0 ."],
+    ("mta-sts.example.com.", "CNAME"): ["sts.provider.example."],
+    ("sts.provider.example.", "CNAME"): ["edge.provider.example."],
+    ("edge.provider.example.", "A"): ["192.0.2.10", "192.0.2.11"],
+    ("loop.example.", "CNAME"): ["loop1.example."],
+    ("loop1.example.", "CNAME"): ["loop2.example."],
+    ("loop2.example.", "CNAME"): ["loop1.example."],
+    ("nodata.example.", "A"): ["192.0.2.1"],
+    ("v6only.example.", "AAAA"): ["2001:db8::1"],
+    ("mta-sts.v6.example.", "AAAA"): ["2001:db8::2"],
+    ("_mta-sts.v6.example.", "TXT"): ['"v=STSv1; id=1"'],
+    ("mta-sts.v6none.example.", "AAAA"): ["2001:db8::3"],
+}
+
+
+def table_response(query: dns.message.Message) -> dns.message.Message:
+    """Answer like a recursive resolver: the CNAME chain (stopping at a repeat) and records."""
+    response = dns.message.make_response(query)
+    qname = query.question[0].name
+    rdtype = dns.rdatatype.to_text(query.question[0].rdtype)
+    known = {name for name, _ in TABLE}
+    current, seen = qname, set()
+    while current not in seen:
+        seen.add(current)
+        key = current.to_text().lower()
+        if (key, rdtype) in TABLE:
+            response.answer.append(dns.rrset.from_text_list(current, 300, "IN", rdtype,
+                                                            TABLE[key, rdtype]))
+            return response
+        if (key, "CNAME") not in TABLE:
+            break
+        rrset = dns.rrset.from_text_list(current, 300, "IN", "CNAME", TABLE[key, "CNAME"])
+        response.answer.append(rrset)
+        current = rrset[0].target
+    if current.to_text().lower() not in known:
+        response.set_rcode(dns.rcode.NXDOMAIN)
+    return response
+
+
+def answer(query: dns.message.Message, _tcp: bool = False) -> list[Reply]:
+    return [Reply(table_response(query).to_wire())]
+
+
+@contextlib.asynccontextmanager
+async def dns_server(handle: Handler, host: str = "127.0.0.1") -> AsyncIterator[tuple[str, int]]:
+    """Serve ``handle`` on UDP and TCP at (host, free port) for the duration of the block."""
+    udp = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+    other = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+    tcp = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
+    with udp, other, tcp:
+        udp.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 1 << 20)
+        await udp.bind((host, 0))
+        await other.bind((host, 0))
+        port = udp.getsockname()[1]
+        await tcp.bind((host, port))
+        tcp.listen()
+
+        async def serve_udp() -> None:
+            while True:
+                data, peer = await udp.recvfrom(65535)
+                for i, reply in enumerate(handle(dns.message.from_wire(data), False)):
+                    if i:
+                        await trio.sleep(0.005)  # keep a hostile sequence in order
+                    await (other if reply.other_port else udp).sendto(reply.data, peer)
+
+        async def serve_tcp(stream: trio.SocketStream) -> None:
+            async with stream:
+                head = await stream.receive_some(2)
+                (size,) = struct.unpack("!H", head)
+                data = b""
+                while len(data) < size:
+                    data += await stream.receive_some(size - len(data))
+                for reply in handle(dns.message.from_wire(data), True):
+                    await stream.send_all(struct.pack("!H", len(reply.data)) + reply.data)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_udp)
+            nursery.start_soon(trio.serve_listeners, serve_tcp, [trio.SocketListener(tcp)])
+            yield host, port
+            nursery.cancel_scope.cancel()
+
+
+def config(*servers: tuple[str, int], **kw: float) -> DnsConfig:
+    values: dict[str, float] = {"timeout": 0.3, "retries": 2, "backoff": 0.02, "sockets": 2}
+    values.update(kw)
+    return DnsConfig(
+        resolvers=servers,
+        timeout=values["timeout"],
+        retries=int(values["retries"]),
+        backoff=values["backoff"],
+        sockets=int(values["sockets"]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure parts
+
+
+def test_query_wire_is_a_recursive_edns_query() -> None:
+    wire = build_query(0x1234, encode_qname("_MTA-STS.Example.com."), dns.rdatatype.TXT)
+    msg = dns.message.from_wire(wire)
+    assert msg.id == 0x1234
+    assert msg.flags & dns.flags.RD
+    assert msg.edns == 0 and msg.payload == 1232
+    assert msg.question[0].name == dns.name.from_text("_mta-sts.example.com")
+    assert msg.question[0].rdtype == dns.rdatatype.TXT
+
+
+def test_encode_qname_rejects_bad_names_and_handles_idna() -> None:
+    with pytest.raises(ValueError):
+        encode_qname("a..b")
+    with pytest.raises(ValueError):
+        encode_qname("x" * 64 + ".com")
+    with pytest.raises(ValueError):
+        encode_qname(".".join(["abcdefghi"] * 30))
+    assert encode_qname("bücher.example") == dns.name.from_text("xn--bcher-kva.example").to_wire()
+
+
+def test_check_response_rejects_mismatches() -> None:
+    question = encode_qname("a.example") + struct.pack("!HH", 1, 1)
+    query = dns.message.from_wire(build_query(7, encode_qname("a.example"), 1))
+    good = dns.message.make_response(query)
+    good.set_rcode(dns.rcode.NXDOMAIN)
+    assert check_response(good.to_wire(), 7, question) == Answer(3)
+    assert check_response(good.to_wire(), 8, question) == "wrong id"
+    assert check_response(query.to_wire(), 7, question) == "not a response to a query"
+    assert check_response(b"\x00\x07", 7, question) == "short message"
+    other = dns.message.make_response(dns.message.make_query("b.example", "A", id=7))
+    assert check_response(other.to_wire(), 7, question) == "wrong question"
+    upper = dns.message.make_response(dns.message.make_query("A.EXAMPLE", "A", id=7))
+    assert check_response(upper.to_wire(), 7, question) == Answer(0)
+
+
+def test_interpret_cname_chain_limit() -> None:
+    names = [f"c{i}.example." for i in range(20)]
+    msg = dns.message.make_response(dns.message.make_query(names[0], "A"))
+    for a, b in itertools.pairwise(names):
+        msg.answer.append(dns.rrset.from_text(a, 60, "IN", "CNAME", b))
+    result = interpret(names[0], "A", Answer(0, message=msg), 1)
+    assert result.status is DnsStatus.ERROR and result.error == "cname loop"
+    assert len(result.cname_chain) == 16
+
+
+def test_system_resolvers_shape() -> None:
+    for address, port in system_resolvers():
+        assert isinstance(address, str) and port == 53
+
+
+# ---------------------------------------------------------------------------------------------
+# Against a server
+
+
+@trio_test
+async def test_txt_mx_and_cname_chain() -> None:
+    async with dns_server(answer) as server, DnsClient(config(server)) as client:
+        sts, tlsrpt, mx, host = await client.lookup_domain("example.com")
+        null = await client.query("nullmx.example", "MX")
+    assert sts.status is DnsStatus.NOERROR and sts.rcode == 0
+    assert sts.txt == (("v=STSv1; ", "id=20240101"),)
+    assert sorted(tlsrpt.txt) == [("unrelated record",), ("v=TLSRPTv1; rua=mailto:a@example.com",)]
+    assert set(mx.mx) == {MxRecord(10, "mx1.example.com"), MxRecord(20, "mx2.example.com")}
+    assert host.qname == "mta-sts.example.com" and host.qtype == "A"
+    assert host.cname_chain == ("sts.provider.example", "edge.provider.example")
+    assert sorted(host.addresses) == ["192.0.2.10", "192.0.2.11"]
+    assert null.mx == (MxRecord(0, ""),)
+    assert all(r.attempts == 1 for r in (sts, tlsrpt, mx, host, null))
+    assert client.queries_sent == 5
+
+
+@trio_test
+async def test_txt_latin1_octets_are_kept() -> None:
+    def handle(query: dns.message.Message, _tcp: bool) -> list[Reply]:
+        response = dns.message.make_response(query)
+        response.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "TXT",
+                                                   '"caf\\233"'))
+        return [Reply(response.to_wire())]
+
+    async with dns_server(handle) as server, DnsClient(config(server)) as client:
+        result = await client.query("x.example", "TXT")
+    assert result.txt == (("caf\xe9",),)
+
+
+@trio_test
+async def test_negative_answers_and_cname_loop() -> None:
+    async with dns_server(answer) as server, DnsClient(config(server)) as client:
+        nx = await client.query("missing.example", "TXT")
+        nodata = await client.query("nodata.example", "TXT")
+        loop = await client.query("loop.example", "A")
+    assert (nx.status, nx.rcode, nx.txt) == (DnsStatus.NXDOMAIN, 3, ())
+    assert (nodata.status, nodata.rcode, nodata.txt) == (DnsStatus.NOERROR, 0, ())
+    assert loop.status is DnsStatus.ERROR and loop.error == "cname loop"
+    assert loop.cname_chain[:2] == ("loop1.example", "loop2.example")
+
+
+@trio_test
+async def test_policy_host_aaaa_only_when_sts_record_and_no_a() -> None:
+    async with dns_server(answer) as server, DnsClient(config(server)) as client:
+        *_, with_txt = await client.lookup_domain("v6.example")
+        *_, without_txt = await client.lookup_domain("v6none.example")
+        v6 = await client.resolve_addresses("v6only.example")
+    assert with_txt.addresses == ("2001:db8::2",) and with_txt.attempts == 2
+    assert without_txt.addresses == () and without_txt.qtype == "A"
+    assert v6.addresses == ("2001:db8::1",) and v6.qtype == "AAAA"
+
+
+@trio_test
+async def test_servfail_then_success_counts_two_attempts() -> None:
+    seen: list[str] = []
+
+    def handle(query: dns.message.Message, tcp: bool) -> list[Reply]:
+        seen.append(query.question[0].name.to_text())
+        if len(seen) == 1:
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return [Reply(response.to_wire())]
+        return answer(query, tcp)
+
+    async with dns_server(handle) as server, DnsClient(config(server)) as client:
+        result = await client.query("_mta-sts.example.com", "TXT")
+    assert result.status is DnsStatus.NOERROR and result.attempts == 2
+    assert result.txt == (("v=STSv1; ", "id=20240101"),)
+    assert client.queries_sent == 2 and len(seen) == 2
+
+
+@trio_test
+async def test_servfail_everywhere_rotates_resolvers() -> None:
+    counts = [0, 0]
+
+    def servfail(i: int) -> Handler:
+        def handle(query: dns.message.Message, _tcp: bool) -> list[Reply]:
+            counts[i] += 1
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return [Reply(response.to_wire())]
+
+        return handle
+
+    async with (
+        dns_server(servfail(0), "127.0.0.2") as one,
+        dns_server(servfail(1), "127.0.0.3") as two,
+        DnsClient(config(one, two, retries=1)) as client,
+    ):
+        result = await client.query("a.example", "A")
+    assert result.status is DnsStatus.SERVFAIL and result.rcode == 2 and result.attempts == 2
+    assert counts == [1, 1]
+
+
+@trio_test
+async def test_timeout_counts_attempts_and_is_bounded() -> None:
+    async with (
+        dns_server(lambda q, t: []) as server,
+        DnsClient(config(server, timeout=0.2, retries=2, backoff=0.05)) as client,
+    ):
+        start = trio.current_time()
+        result = await client.query("slow.example", "A")
+        elapsed = trio.current_time() - start
+    assert result.status is DnsStatus.TIMEOUT and result.rcode == RCODE_TIMEOUT
+    assert result.attempts == 3 and client.queries_sent == 3
+    assert 0.6 <= elapsed < 0.6 + 0.15 + 0.3
+    assert result.error is not None and "timeout" in result.error
+
+
+@trio_test
+async def test_truncated_udp_answer_is_retried_over_tcp() -> None:
+    transports: list[bool] = []
+    records = [f'"{i:03d} {"x" * 200}"' for i in range(40)]  # ~8 KB: beyond any UDP payload
+
+    def handle(query: dns.message.Message, tcp: bool) -> list[Reply]:
+        transports.append(tcp)
+        response = dns.message.make_response(query)
+        if not tcp:
+            response.flags |= dns.flags.TC
+            return [Reply(response.to_wire())]
+        response.answer.append(dns.rrset.from_text_list(query.question[0].name, 60, "IN", "TXT",
+                                                        records))
+        return [Reply(response.to_wire(max_size=65535))]
+
+    async with dns_server(handle) as server, DnsClient(config(server)) as client:
+        result = await client.query("big.example", "TXT")
+    assert transports == [False, True]
+    assert result.status is DnsStatus.NOERROR and len(result.txt) == 40
+    assert result.attempts == 2 and client.queries_sent == 2
+
+
+def _spoof(kind: str) -> Handler:
+    """A hostile server: first a forged answer (192.0.2.66) of ``kind``, then the real one."""
+
+    def handle(query: dns.message.Message, _tcp: bool) -> list[Reply]:
+        name = query.question[0].name
+        real = dns.message.make_response(query)
+        real.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.1"))
+        if kind == "wrong-question":
+            forged_query = dns.message.make_query("evil.example", "A", id=query.id)
+        else:
+            forged_query = dns.message.make_query(name, "A", id=query.id)
+        forged = dns.message.make_response(forged_query)
+        forged.answer.append(dns.rrset.from_text(forged_query.question[0].name, 60, "IN", "A",
+                                                 "192.0.2.66"))
+        if kind == "wrong-id":
+            forged.id = (query.id + 1) % 65536
+        wire = forged.to_wire()
+        if kind == "malformed":
+            wire = wire[:-3]  # correct id and question, answer section cut short
+        first = Reply(b"\xde\xad" if kind == "garbage" else wire, other_port=kind == "wrong-port")
+        return [first, Reply(real.to_wire())]
+
+    return handle
+
+
+@pytest.mark.parametrize("kind", ["wrong-id", "wrong-question", "wrong-port", "malformed",
+                                  "garbage"])
+@trio_test
+async def test_forged_or_garbage_responses_are_ignored(kind: str) -> None:
+    async with dns_server(_spoof(kind)) as server, DnsClient(config(server)) as client:
+        result = await client.query("victim.example", "A")
+    assert result.status is DnsStatus.NOERROR
+    assert result.addresses == ("192.0.2.1",) and result.attempts == 1
+    if kind != "wrong-port":  # the kernel drops those before they reach a connected socket
+        assert client.responses_ignored == 1
+
+
+@trio_test
+async def test_only_malformed_responses_time_out_with_a_clear_error() -> None:
+    def handle(query: dns.message.Message, _tcp: bool) -> list[Reply]:
+        response = dns.message.make_response(query)
+        response.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A",
+                                                   "192.0.2.66"))
+        return [Reply(response.to_wire()[:-3])]
+
+    async with (
+        dns_server(handle) as server,
+        DnsClient(config(server, timeout=0.2, retries=1)) as client,
+    ):
+        result = await client.query("broken.example", "A")
+    assert result.status is DnsStatus.TIMEOUT and result.attempts == 2
+    assert result.error is not None and "malformed response" in result.error
+    assert result.addresses == ()
+    assert client.responses_ignored == 2
+
+
+class CountingLimiter:
+    """Stand-in for survey.net.RateLimiter (not yet in the tree): counts tokens, holds each."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.tokens = 0
+
+    async def acquire(self, n: int = 1) -> None:
+        self.tokens += n
+        await trio.sleep(self.delay)
+
+
+@trio_test
+async def test_limiter_is_acquired_for_every_query() -> None:
+    limiter = CountingLimiter(0.02)
+    async with dns_server(answer) as server, DnsClient(config(server), limiter=limiter) as client:
+        start = trio.current_time()
+        await client.query("example.com", "MX")
+        await client.query("_mta-sts.example.com", "TXT")
+        elapsed = trio.current_time() - start
+    assert limiter.tokens == client.queries_sent == 2
+    assert elapsed >= 0.04
+
+
+@trio_test
+async def test_many_concurrent_queries_share_few_sockets() -> None:
+    async with (
+        dns_server(answer) as server,
+        DnsClient(config(server, sockets=1, timeout=5)) as client,
+    ):
+        results = []
+
+        async def one(i: int) -> None:
+            results.append(await client.query("edge.provider.example", "A"))
+
+        async with trio.open_nursery() as nursery:
+            for i in range(200):
+                nursery.start_soon(one, i)
+    assert len(results) == 200
+    assert all(r.addresses and r.attempts == 1 for r in results)
+
+
+@trio_test
+async def test_unreachable_resolver_and_bad_name_do_not_raise() -> None:
+    probe = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+    await probe.bind(("127.0.0.1", 0))
+    closed = probe.getsockname()
+    probe.close()  # nothing listens there now: ICMP port unreachable
+    async with DnsClient(config(closed, timeout=0.1, retries=1, backoff=0.01)) as client:
+        result = await client.query("a.example", "A")
+        bad = await client.query("a..example", "A")
+    assert result.status is DnsStatus.TIMEOUT and result.attempts == 2
+    assert bad.status is DnsStatus.ERROR and bad.attempts == 0 and bad.error
