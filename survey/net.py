@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import AsyncIterator, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import trio
@@ -75,17 +75,30 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return ip.sixtofour
 
 
+def _ranges(networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
+            ) -> tuple[tuple[int, int], ...]:
+    return tuple((int(n.network_address), int(n.broadcast_address)) for n in networks)
+
+
+_SPECIAL_V4_RANGES = _ranges(_SPECIAL_V4)
+_SPECIAL_V6_RANGES = _ranges(_SPECIAL_V6)
+
+
+def _in(value: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(low <= value <= high for low, high in ranges)
+
+
 def _special(ip: IPAddress) -> bool:
     if isinstance(ip, ipaddress.IPv4Address):
-        return any(ip in net for net in _SPECIAL_V4)
+        return _in(int(ip), _SPECIAL_V4_RANGES)
     if ip.scope_id:
         return True
     embedded = _embedded_v4(ip)
     if embedded is not None:
-        return any(embedded in net for net in _SPECIAL_V4)
+        return _in(int(embedded), _SPECIAL_V4_RANGES)
     if ip in _V4_COMPATIBLE:  # ::a.b.c.d is deprecated (RFC 4291 §2.5.5.1): never a destination
         return True
-    return ip not in _GLOBAL_V6 or any(ip in net for net in _SPECIAL_V6)
+    return ip not in _GLOBAL_V6 or _in(int(ip), _SPECIAL_V6_RANGES)
 
 
 def is_special_address(address: str) -> bool:
@@ -165,7 +178,10 @@ class Exclusions:
     def excludes_address(self, address: str) -> bool:
         """The address (or the IPv4 address inside an IPv4-mapped one) is in a listed prefix."""
         ip = parse_address(address)
-        if ip is None or not self._prefixes:
+        return ip is not None and self.excludes_ip(ip)
+
+    def excludes_ip(self, ip: IPAddress) -> bool:
+        if not self._prefixes:
             return False
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
@@ -196,10 +212,10 @@ class AddressGuard:
         self.excluded = 0
 
     def check(self, address: str) -> FetchError | None:
-        if self.exclusions is not None and self.exclusions.excludes_address(address):
+        ip = parse_address(address)
+        if ip is not None and self.exclusions is not None and self.exclusions.excludes_ip(ip):
             self.excluded += 1
             return FetchError.EXCLUDED
-        ip = parse_address(address)
         if ip is None or (not self.allow_private and _special(ip)):
             self.blocked += 1
             return FetchError.BLOCKED
@@ -301,18 +317,40 @@ class DestinationLimiter:
         return len(self._destinations)
 
     def slot(self, address: str) -> AbstractAsyncContextManager[None]:
-        return self._slot(_destination_key(address))
+        return _Slot(self._destinations, _destination_key(address), self.per_destination)
 
-    @asynccontextmanager
-    async def _slot(self, key: str) -> AsyncIterator[None]:
-        entry = self._destinations.get(key)
+
+class _Slot(AbstractAsyncContextManager[None]):
+    """One use of a destination; a waiter cancelled before it got the slot still cleans up."""
+
+    __slots__ = ("_destinations", "_entry", "_key", "_limit")
+
+    def __init__(self, destinations: dict[str, _Destination], key: str, limit: int) -> None:
+        self._destinations = destinations
+        self._key = key
+        self._limit = limit
+        self._entry: _Destination | None = None
+
+    async def __aenter__(self) -> None:
+        entry = self._destinations.get(self._key)
         if entry is None:
-            entry = self._destinations[key] = _Destination(self.per_destination)
+            entry = self._destinations[self._key] = _Destination(self._limit)
         entry.users += 1
+        self._entry = entry
         try:
-            async with entry.semaphore:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._destinations[key]
+            await entry.semaphore.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._entry is not None
+        self._entry.semaphore.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        assert self._entry is not None
+        self._entry.users -= 1
+        if self._entry.users == 0:
+            del self._destinations[self._key]
+        self._entry = None
