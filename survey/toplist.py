@@ -48,7 +48,9 @@ import io
 import ipaddress
 import lzma
 import re
+import shutil
 import sys
+import tempfile
 import zipfile
 from array import array
 from collections.abc import Iterator
@@ -150,18 +152,33 @@ def _zip_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
 
 
 @contextmanager
+def _open_zip(file: str | Path | BinaryIO) -> Iterator[BinaryIO]:
+    with zipfile.ZipFile(file) as archive, archive.open(_zip_member(archive)) as member:
+        yield cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, member), 1 << 16))
+
+
+@contextmanager
 def open_toplist(source: str | Path) -> Iterator[BinaryIO]:
     """Open a list as a binary stream: ``-`` is stdin; gzip/bzip2/xz/zip are recognised by content.
 
-    A zip archive yields its single ``.csv`` member, else its first member. stdin is not closed.
+    A zip archive yields its single ``.csv`` member, else its first member (a zip on stdin is
+    spooled to a temporary file first: zip needs to seek). stdin is not closed.
     """
     if str(source) == "-":
-        yield _decompressed(sys.stdin.buffer)
+        stdin = sys.stdin.buffer
+        if isinstance(stdin, io.BufferedReader) and stdin.peek(4)[:4] == b"PK\x03\x04":
+            with tempfile.TemporaryFile() as spool:
+                shutil.copyfileobj(stdin, spool, 1 << 20)
+                spool.seek(0)
+                with _open_zip(spool) as stream:
+                    yield stream
+            return
+        yield _decompressed(stdin)
         return
     path = Path(source)
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive, archive.open(_zip_member(archive)) as member:
-            yield cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, member), 1 << 16))
+        with _open_zip(path) as stream:
+            yield stream
         return
     with path.open("rb", buffering=1 << 16) as raw, _decompressed(raw) as stream:
         yield stream
@@ -426,7 +443,8 @@ def read_toplist(
 ) -> Iterator[ToplistEntry]:
     """Stream the valid, distinct, non-excluded entries of a list (this shard's only).
 
-    Arguments are checked now (ValueError); the file is opened on the first ``next()``.
+    Arguments are checked now (ValueError); the file is opened on the first ``next()`` and
+    closed when the iterator is exhausted or closed (use ``contextlib.closing`` to stop early).
     """
     _check_args(limit, shard)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import random
 import subprocess
 import sys
@@ -117,6 +119,10 @@ def test_plain_gz_and_zip_files(tmp_path: Path) -> None:
     gz.write_bytes(gzip.compress(TRANCO))
     oddly_named = tmp_path / "list.dat"  # compression recognised by content, not name
     oddly_named.write_bytes(gzip.compress(TRANCO))
+    bzipped = tmp_path / "list.bz2"
+    bzipped.write_bytes(bz2.compress(TRANCO))
+    xzipped = tmp_path / "list.xz"
+    xzipped.write_bytes(lzma.compress(TRANCO))
     zipped = tmp_path / "tranco_6P7X-1m.csv.zip"
     with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("README.txt", "not the list")
@@ -124,7 +130,7 @@ def test_plain_gz_and_zip_files(tmp_path: Path) -> None:
     first_member = tmp_path / "one.zip"
     with zipfile.ZipFile(first_member, "w") as archive:
         archive.writestr("list.txt", PLAIN)
-    for path in (plain, gz, oddly_named, zipped, first_member):
+    for path in (plain, gz, oddly_named, bzipped, xzipped, zipped, first_member):
         assert pairs(list(read_toplist(path))) == expected, path
         assert pairs(list(read_toplist(str(path)))) == expected, path
 
@@ -136,10 +142,13 @@ def test_open_toplist_yields_a_binary_stream(tmp_path: Path) -> None:
         assert stream.readline() == b"a.com\n"
 
 
-def test_stdin_in_a_subprocess() -> None:
+def test_stdin_in_a_subprocess() -> None:  # plain, gzip and zip (spooled) on stdin
     code = ("from survey.toplist import read_toplist\n"
             "for e in read_toplist('-'): print(e.rank, e.domain)\n")
-    for data in (TRANCO, gzip.compress(TRANCO)):
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("top-1m.csv", TRANCO)
+    for data in (TRANCO, gzip.compress(TRANCO), zipped.getvalue()):
         out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
                              check=True, timeout=60).stdout
         assert out.decode().split("\n")[:3] == ["1 google.com", "2 facebook.com", "3 example.org"]
