@@ -221,6 +221,7 @@ def classify(obs: DomainObservations) -> Verdict:
         found |= _content_mistakes(policy, fetch.content_type if fetch else None)
     found |= _mx_mistakes(obs, facts)
     found |= _tlsrpt_mistakes(obs, status)
-    found |= _smtp_mistakes(obs)
+    if status is not Status.ABSENT:  # STARTTLS without MTA-STS is no MTA-STS mistake
+        found |= _smtp_mistakes(obs)
     mode = policy.mode if policy is not None and policy.mode in POLICY_MODES else None
     return Verdict(status, mode, GRADE_OF_STATUS[status], _ordered(found))

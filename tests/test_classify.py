@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from survey.classify import classify
 from survey.mistakes import MISTAKES
@@ -303,3 +305,80 @@ def test_absent_never_has_sts_mistakes() -> None:
     for row in ROWS:
         if row.status is A:
             assert not sts_codes & set(classify(row.obs).mistakes), row.name
+
+
+# --- properties over arbitrary observations ------------------------------------------------------
+
+PROFILE = settings(deadline=None, max_examples=300, database=None)
+STS_RECORDS = st.sampled_from([("v=STSv1; id=1",), ("v=STSv1; id=2",), ("v=STSv1;", " id=3"),
+                               ("v=STSv1; id=bad!",), ("v=STSv10; id=1",), ("v=spf1 -all",)])
+TLSRPT_RECORDS = st.sampled_from([*TLSRPT, ("v=TLSRPTv1; rua=https://r.example.test/",),
+                                  ("v=TLSRPTv1",), ("v=spf1 -all",)])
+HOSTS = st.sampled_from([MX1, "mx2.example.test", "a.b.example.test", "other.test", ""])
+BODIES = st.one_of(
+    st.builds(body, st.sampled_from(["enforce", "testing", "none", "Enforce"]),
+              st.lists(st.sampled_from([MX1, "*.example.test", "old.example.test"]), max_size=3)
+              .map(tuple), st.sampled_from(["604800", "3600", "0", "31557601", "x"]),
+              st.sampled_from(["STSv1", "STSv2"])),
+    st.just(b"<html></html>"), st.binary(max_size=64))
+FETCHES = st.one_of(
+    st.none(),
+    st.sampled_from(list(FetchError)).map(failed),
+    st.builds(fetch, BODIES, status=st.sampled_from([200, 200, 200, 301, 404, 500]),
+              content_type=st.sampled_from(["text/plain", "text/html", None]),
+              truncated=st.booleans()),
+)
+PROBES = st.builds(probe, st.one_of(st.none(), st.sampled_from(list(FetchError))),
+                   st.one_of(st.none(), st.booleans()))
+
+
+@st.composite
+def observations(draw: st.DrawFn) -> DomainObservations:
+    statuses = st.sampled_from(list(DnsStatus))
+    return obs(sts=tuple(draw(st.lists(STS_RECORDS, max_size=3))), sts_status=draw(statuses),
+               tlsrpt=tuple(draw(st.lists(TLSRPT_RECORDS, max_size=2))),
+               tlsrpt_status=draw(statuses), mx=tuple(draw(st.lists(HOSTS, max_size=3))),
+               mx_status=draw(statuses), host_status=draw(statuses), policy=draw(FETCHES),
+               smtp=tuple(draw(st.lists(PROBES, max_size=2))))
+
+
+SMTP_CODES = {"mx_starttls_missing", "mx_cert_invalid"}
+POLICY_FAILURES = {"txt_without_policy", "policy_without_txt", "txt_multiple", "txt_invalid",
+                   "policy_invalid", "policy_unreachable", "policy_http_error", "policy_redirect",
+                   "policy_too_large", "policy_cert_expired", "policy_cert_untrusted",
+                   "policy_cert_name_mismatch", "max_age_out_of_range"}
+
+
+@PROFILE
+@given(observations())
+def test_verdict_invariants(o: DomainObservations) -> None:
+    verdict = classify(o)
+    order = list(MISTAKES)
+    assert [order.index(c) for c in verdict.mistakes] == sorted(
+        {order.index(c) for c in verdict.mistakes})  # known codes, in order, no duplicates
+    assert not any(MISTAKES[c].longitudinal for c in verdict.mistakes)
+    assert verdict.grade is GRADE_OF_STATUS[verdict.status]
+    assert (verdict.status is Status.ERROR) == (verdict.error_reason is not None)
+    if o.sts_txt.failed or verdict.status is Status.ERROR:
+        assert verdict.status is Status.ERROR and verdict.mistakes == () and verdict.mode is None
+    if verdict.status is A:
+        assert not o.sts_txt.txt and verdict.mode is None
+        assert set(verdict.mistakes) <= {"tlsrpt_invalid", "tlsrpt_multiple"}
+    if verdict.status in (E, T, N):
+        assert verdict.mode == verdict.status and not POLICY_FAILURES & set(verdict.mistakes)
+    assert classify(o) == verdict
+
+
+@PROFILE
+@given(observations())
+def test_smtp_probes_only_add_smtp_mistakes(o: DomainObservations) -> None:
+    with_smtp, without = classify(o), classify(replace(o, smtp=()))
+    assert (with_smtp.status, with_smtp.mode) == (without.status, without.mode)
+    assert tuple(c for c in with_smtp.mistakes if c not in SMTP_CODES) == without.mistakes
+
+
+def test_smtp_mistakes_need_mta_sts() -> None:
+    bad = (probe(FetchError.STARTTLS_NOT_SUPPORTED, False), probe(FetchError.CERT_EXPIRED))
+    assert classify(no_txt(smtp=bad)) == Verdict(A, None, Grade.FAIL, ())
+    assert classify(obs(sts=(("v=spf1",),), smtp=bad)).mistakes == (
+        "txt_invalid", "mx_starttls_missing", "mx_cert_invalid")
