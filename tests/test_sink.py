@@ -1,0 +1,151 @@
+"""The sink: atomic parts, the resume set, quarantine of damaged parts, the manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from survey.observations import DnsResult, DnsStatus, DomainObservations
+from survey.schema import SCHEMA, SCHEMA_VERSION, RunContext, to_row
+from survey.sink import (
+    PartWriter,
+    completed_domains,
+    part_files,
+    read_manifest,
+    write_manifest,
+    write_part,
+)
+from survey.verdict import Grade, Status, Verdict
+
+NOW = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+CONTEXT = RunContext("0123456789abcdef", "test-list")
+
+
+def row(domain: str, rank: int = 1) -> dict[str, Any]:
+    def nx(qname: str, qtype: str) -> DnsResult:
+        return DnsResult(qname, qtype, DnsStatus.NXDOMAIN, 3)
+
+    obs = DomainObservations(domain, nx(f"_mta-sts.{domain}", "TXT"),
+                             nx(f"_smtp._tls.{domain}", "TXT"), nx(domain, "MX"),
+                             nx(f"mta-sts.{domain}", "A"))
+    return to_row(CONTEXT, rank, obs, Verdict(Status.ABSENT, None, Grade.FAIL, ()), NOW)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_parts_by_row_count_have_schema_metadata_and_bounded_row_groups(tmp_path: Path) -> None:
+    writer = PartWriter(tmp_path, CONTEXT.run_id, max_rows=5, row_group_rows=2)
+    written = [writer.add(row(f"d{i}.example", i)) for i in range(12)]
+    assert [p is not None for p in written].count(True) == 2  # after rows 5 and 10
+    assert writer.pending == 2
+    writer.close()
+    parts = part_files(tmp_path)
+    assert [p.name for p in parts] == [f"part-00000{i}-01234567.parquet" for i in (1, 2, 3)]
+    meta = pq.ParquetFile(parts[0]).metadata
+    assert meta.num_rows == 5 and meta.num_row_groups == 3
+    assert max(meta.row_group(i).num_rows for i in range(3)) == 2
+    table = pq.read_table(parts[0])
+    assert table.schema.equals(SCHEMA, check_metadata=False)
+    assert (table.schema.metadata or {})[b"schema_version"] == SCHEMA_VERSION.encode()
+    assert table.column("domain").to_pylist() == [f"d{i}.example" for i in range(5)]
+    assert writer.rows_written == 12 and writer.pending == 0
+    assert not list((tmp_path / "parts").glob("*.tmp"))
+
+
+def test_parts_by_time(tmp_path: Path) -> None:
+    clock = FakeClock()
+    writer = PartWriter(tmp_path, "r", max_rows=100, max_seconds=10, clock=clock)
+    assert writer.seconds_until_due() == float("inf") and writer.flush_if_due() is None
+    writer.add(row("a.example"))
+    clock.now = 9.0
+    assert writer.seconds_until_due() == pytest.approx(1.0)
+    assert writer.flush_if_due() is None
+    clock.now = 10.0
+    assert writer.flush_if_due() is not None
+    assert completed_domains(tmp_path) == {"a.example"}
+
+
+def test_sequence_continues_after_existing_parts(tmp_path: Path) -> None:
+    first = PartWriter(tmp_path, "aaaaaaaa")
+    first.add(row("a.example"))
+    first.close()
+    second = PartWriter(tmp_path, "bbbbbbbb")
+    second.add(row("b.example"))
+    second.close()
+    assert [p.name for p in part_files(tmp_path)] == [
+        "part-000001-aaaaaaaa.parquet", "part-000002-bbbbbbbb.parquet"]
+
+
+def test_a_failed_write_leaves_no_part(tmp_path: Path) -> None:
+    """A part exists whole or not at all: a row that breaks the schema writes nothing."""
+    writer = PartWriter(tmp_path, "r", max_rows=10)
+    writer.add(row("a.example"))
+    writer.add({**row("b.example"), "rank": "not a number"})
+    with pytest.raises(Exception):  # noqa: B017 - pyarrow raises ArrowInvalid/TypeError
+        writer.flush()
+    assert part_files(tmp_path) == []
+    assert completed_domains(tmp_path) == set()
+    assert not list((tmp_path / "parts").iterdir())
+
+
+def test_resume_set_removes_tmp_and_quarantines_damaged_parts(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    writer = PartWriter(tmp_path, "r", max_rows=3)
+    for i in range(9):
+        writer.add(row(f"d{i}.example"))
+    good, truncated, corrupt = part_files(tmp_path)
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    corrupt.write_bytes(b"PAR1" + b"\x00" * 200 + b"PAR1")
+    stray = tmp_path / "parts" / "part-000004-r.parquet.tmp"
+    stray.write_bytes(data)
+    with caplog.at_level(logging.WARNING, logger="survey.sink"):
+        done = completed_domains(tmp_path)
+    assert done == {"d0.example", "d1.example", "d2.example"}
+    assert part_files(tmp_path) == [good]
+    assert sorted(p.name for p in (tmp_path / "quarantine").iterdir()) == sorted(
+        [truncated.name, corrupt.name])
+    assert not stray.exists()
+    assert sum("quarantine" in r.getMessage() for r in caplog.records) == 2
+    # a new writer continues after the highest remaining part, never reusing a name
+    again = PartWriter(tmp_path, "r")
+    again.add(row("d3.example"))
+    assert again.flush() == tmp_path / "parts" / "part-000002-r.parquet"
+    # a second quarantine of the same name does not overwrite the first
+    (tmp_path / "parts" / "part-000002-r.parquet").write_bytes(b"garbage")
+    assert completed_domains(tmp_path) == {"d0.example", "d1.example", "d2.example"}
+    assert len(list((tmp_path / "quarantine").iterdir())) == 3
+
+
+def test_write_part_is_rename_based(tmp_path: Path) -> None:
+    from survey.schema import rows_to_table
+
+    target = tmp_path / "part-000001-x.parquet"
+    write_part(target, rows_to_table([row("a.example")]))
+    assert target.exists() and not target.with_name(target.name + ".tmp").exists()
+
+
+def test_manifest_roundtrip_and_atomic(tmp_path: Path) -> None:
+    assert read_manifest(tmp_path) is None
+    manifest = {"run_id": "abc", "state": "running", "counts": {"absent": 3},
+                "toplist": {"name": "x", "date": dt.date(2026, 11, 1)}}
+    write_manifest(tmp_path, manifest)
+    back = read_manifest(tmp_path)
+    assert back == {**manifest, "toplist": {"name": "x", "date": "2026-11-01"}}
+    assert json.loads((tmp_path / "manifest.json").read_text())["state"] == "running"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ValueError, match="unreadable manifest"):
+        read_manifest(tmp_path)
