@@ -149,6 +149,10 @@ class Exclusions:
         except ValueError:
             pass
         else:
+            mapped = network.network_address
+            if (isinstance(mapped, ipaddress.IPv6Address) and mapped.ipv4_mapped is not None
+                    and network.prefixlen >= 96):  # ::ffff:a.b.c.d/n is a.b.c.d/(n - 96)
+                network = ipaddress.IPv4Network((mapped.ipv4_mapped, network.prefixlen - 96))
             shift = network.max_prefixlen - network.prefixlen
             key = (network.version, network.prefixlen)
             self._prefixes.setdefault(key, set()).add(int(network.network_address) >> shift)
@@ -176,7 +180,8 @@ class Exclusions:
                 return False
 
     def excludes_address(self, address: str) -> bool:
-        """The address (or the IPv4 address inside an IPv4-mapped one) is in a listed prefix."""
+        """The address, or the IPv4 address inside an IPv4-mapped one, is in a listed prefix
+        (``::ffff:a.b.c.d/n`` entries with n >= 96 are stored as IPv4 prefixes)."""
         ip = parse_address(address)
         return ip is not None and self.excludes_ip(ip)
 
@@ -184,7 +189,10 @@ class Exclusions:
         if not self._prefixes:
             return False
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
+            return self._listed(ip) or self._listed(ip.ipv4_mapped)
+        return self._listed(ip)
+
+    def _listed(self, ip: IPAddress) -> bool:
         value, bits = int(ip), ip.max_prefixlen
         return any(
             value >> (bits - length) in numbers

@@ -67,6 +67,12 @@ if TYPE_CHECKING:
 
 #: Longest line accepted, in bytes without the line terminator.
 MAX_LINE_BYTES = 4096
+#: Every reason code ``ToplistStats.invalid`` and ``InvalidName.reason`` can hold.
+INVALID_REASONS = frozenset({
+    "empty", "not_utf8", "nul_byte", "line_too_long", "bad_row", "bad_rank", "ip_address",
+    "empty_label", "underscore", "bad_character", "hyphen", "label_too_long", "too_long",
+    "single_label", "numeric_tld", "idna",
+})
 #: Lines looked at by ``detect_format``.
 DETECT_LINES = 5
 _EXAMPLE_CHARS = 100

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from survey.net import (
     AddressGuard,
@@ -315,3 +318,58 @@ def test_destination_limiter_cancelled_waiter_is_cleaned_up() -> None:
 def test_destination_limiter_rejects_zero() -> None:
     with pytest.raises(ValueError):
         DestinationLimiter(0)
+
+
+# --- properties --------------------------------------------------------------------------------
+
+PROPERTY_SETTINGS = settings(max_examples=500, deadline=None, database=None)
+
+
+@PROPERTY_SETTINGS
+@given(st.ip_addresses(v=4))
+def test_ipv4_inside_ipv6_is_judged_by_the_ipv4_address(ip: ipaddress.IPv4Address) -> None:
+    special = is_special_address(str(ip))
+    six_to_four = ipaddress.IPv6Address((0x2002 << 112) | (int(ip) << 80))
+    assert is_special_address(f"::ffff:{ip}") is special
+    assert is_special_address(f"64:ff9b::{ip}") is special
+    assert is_special_address(str(six_to_four)) is special
+    assert is_special_address(f"::{ip}")  # IPv4-compatible: always
+
+
+@PROPERTY_SETTINGS
+@given(st.ip_addresses())
+def test_everything_python_calls_non_global_is_special(
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    flagged = (not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_private
+               or ip.is_loopback or ip.is_link_local or ip.is_unspecified)
+    # stricter than Python except where an IPv4 address is embedded: ::ffff:a.b.c.d and the
+    # NAT64 64:ff9b::a.b.c.d (which Python calls reserved) are judged by a.b.c.d
+    embedded = isinstance(ip, ipaddress.IPv6Address) and (
+        ip.ipv4_mapped is not None or ip in ipaddress.IPv6Network("64:ff9b::/96"))
+    if flagged and not embedded:
+        assert is_special_address(str(ip))
+
+
+def address_forms(ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+                  ) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """An address and, for ::ffff:a.b.c.d, a.b.c.d."""
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return [ip] if mapped is None else [ip, mapped]
+
+
+@PROPERTY_SETTINGS
+@given(st.ip_addresses(), st.integers(min_value=0, max_value=128), st.ip_addresses())
+def test_prefix_exclusion_matches_ipaddress(
+        base: ipaddress.IPv4Address | ipaddress.IPv6Address, length: int,
+        probe: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    network = ipaddress.ip_network((base, min(length, base.max_prefixlen)), strict=False)
+    exclusions = Exclusions.from_lines([str(network)])
+    assert exclusions.bad_lines == []
+    assert exclusions.excludes_address(str(base))
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [network]
+    first = network.network_address
+    if isinstance(first, ipaddress.IPv6Address) and first.ipv4_mapped and network.prefixlen >= 96:
+        networks.append(ipaddress.IPv4Network((first.ipv4_mapped, network.prefixlen - 96)))
+    expected = any(form.version == net.version and form in net
+                   for form in address_forms(probe) for net in networks)
+    assert exclusions.excludes_address(str(probe)) is expected

@@ -7,6 +7,7 @@ import gzip
 import io
 import lzma
 import random
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -14,9 +15,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from survey.net import Exclusions
 from survey.toplist import (
+    INVALID_REASONS,
     MAX_LINE_BYTES,
     InvalidName,
     ToplistEntry,
@@ -358,3 +362,56 @@ def test_exclusions_by_domain_and_suffix() -> None:
     assert pairs(entries) == [(3, "notexample.org"), (5, "a.com")]
     assert stats.excluded == 3
     assert "excluded          3" in stats.summary_lines()[3]
+
+
+# --- properties --------------------------------------------------------------------------------
+
+PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, database=None)
+STRICT_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}")
+
+
+def accounted(stats: ToplistStats) -> bool:
+    """Every physical line ended up in exactly one bucket."""
+    return stats.lines == (stats.entries + stats.duplicates + stats.excluded
+                           + stats.skipped_by_shard + stats.ignored + sum(stats.invalid.values()))
+
+
+@PROPERTY_SETTINGS
+@given(st.text(max_size=80) | st.from_regex(r"[A-Za-z0-9._-]{1,70}", fullmatch=True))
+def test_normalise_never_raises_and_is_idempotent(name: str) -> None:
+    result = normalise_domain(name)
+    if isinstance(result, InvalidName):
+        assert result.reason in INVALID_REASONS
+    else:
+        assert STRICT_NAME.fullmatch(result) and len(result) <= 253, result
+        assert normalise_domain(result) == result
+
+
+LIST_LINES = [b"1,a.com", b"2,A.COM.", b"x_y.org", "b\u00fccher.de".encode(), b"# c", b"",
+              b"\xff\xfe", b"https://q.net,1000", b"rank,domain", b"3,b.org", b"c.net", b"\x00",
+              b"GlobalRank,TldRank,Domain", b"1,1,d.io", b"\xef\xbb\xbf", b"7,1.2.3.4"]
+LISTISH = st.lists(st.sampled_from(LIST_LINES), max_size=40).map(b"\r\n".join)
+
+
+@PROPERTY_SETTINGS
+@given(st.binary(max_size=3000) | LISTISH, st.sampled_from([None, *ToplistFormat]),
+       st.integers(min_value=1, max_value=4))
+def test_any_bytes_are_read_without_raising(data: bytes, fmt: ToplistFormat | None,
+                                            shards: int) -> None:
+    seen: set[str] = set()
+    for i in range(shards):
+        entries, stats = read(data, fmt=fmt, shard=(i, shards))
+        assert accounted(stats)
+        assert set(stats.invalid) <= INVALID_REASONS
+        names = [e.domain for e in entries]
+        assert len(names) == len(set(names)) and not seen & set(names)
+        seen.update(names)
+
+
+def test_accounting_on_a_mixed_list() -> None:
+    data = b"# c\nrank,domain\n1,a.com\n2,a.com\n3,b.org\n4,bad_.com\n\n5,c.net\n"
+    exclusions = Exclusions.from_lines(["b.org"])
+    entries, stats = read(data, exclusions=exclusions, shard=(0, 2))
+    assert accounted(stats) and stats.lines == 8
+    assert len(entries) + stats.skipped_by_shard == 2  # a.com, c.net
+    assert (stats.duplicates, stats.excluded, stats.ignored) == (1, 1, 3)
