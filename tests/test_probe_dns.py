@@ -349,6 +349,12 @@ async def test_truncated_udp_answer_is_retried_over_tcp() -> None:
     assert result.attempts == 2 and client.queries_sent == 2
 
 
+def _cut_answer(response: dns.message.Message) -> bytes:
+    """The response's wire form without OPT, cut in the middle of its last answer record."""
+    response.use_edns(False)
+    return response.to_wire()[:-3]
+
+
 def _spoof(kind: str) -> Handler:
     """A hostile server: first a forged answer (192.0.2.66) of ``kind``, then the real one."""
 
@@ -367,7 +373,7 @@ def _spoof(kind: str) -> Handler:
             forged.id = (query.id + 1) % 65536
         wire = forged.to_wire()
         if kind == "malformed":
-            wire = wire[:-3]  # correct id and question, answer section cut short
+            wire = _cut_answer(forged)  # correct id and question, answer section cut short
         first = Reply(b"\xde\xad" if kind == "garbage" else wire, other_port=kind == "wrong-port")
         return [first, Reply(real.to_wire())]
 
@@ -392,7 +398,7 @@ async def test_only_malformed_responses_time_out_with_a_clear_error() -> None:
         response = dns.message.make_response(query)
         response.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A",
                                                    "192.0.2.66"))
-        return [Reply(response.to_wire()[:-3])]
+        return [Reply(_cut_answer(response))]
 
     async with (
         dns_server(handle) as server,
@@ -458,3 +464,19 @@ async def test_unreachable_resolver_and_bad_name_do_not_raise() -> None:
         bad = await client.query("a..example", "A")
     assert result.status is DnsStatus.TIMEOUT and result.attempts == 2
     assert bad.status is DnsStatus.ERROR and bad.attempts == 0 and bad.error
+
+
+@trio_test
+async def test_authority_and_additional_sections_do_not_disturb_the_answer() -> None:
+    def handle(query: dns.message.Message, _tcp: bool) -> list[Reply]:
+        name = query.question[0].name
+        response = dns.message.make_response(query)
+        response.answer.append(dns.rrset.from_text(name, 60, "IN", "MX", "5 mx.example."))
+        response.authority.append(dns.rrset.from_text("example.", 60, "IN", "NS", "ns.example."))
+        response.additional.append(dns.rrset.from_text("mx.example.", 60, "IN", "A", "192.0.2.5"))
+        return [Reply(response.to_wire())]
+
+    async with dns_server(handle) as server, DnsClient(config(server)) as client:
+        result = await client.query("example", "MX")
+    assert result.mx == (MxRecord(5, "mx.example"),) and result.status is DnsStatus.NOERROR
+    assert client.responses_ignored == 0
