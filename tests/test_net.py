@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from pathlib import Path
 
@@ -373,3 +374,65 @@ def test_prefix_exclusion_matches_ipaddress(
     expected = any(form.version == net.version and form in net
                    for form in address_forms(probe) for net in networks)
     assert exclusions.excludes_address(str(probe)) is expected
+
+
+# --- on real sockets and the real clock (loopback only) ----------------------------------------
+
+def test_destination_limiter_caps_real_connections_on_loopback() -> None:
+    """A TCP server on 127.0.0.1 sees at most ``limit`` connections at once from 40 clients."""
+    limit = 3
+    concurrent = peak = served = 0
+
+    async def handler(stream: trio.SocketStream) -> None:
+        nonlocal concurrent, peak, served
+        concurrent += 1
+        peak = max(peak, concurrent)
+        await trio.sleep(0.02)
+        concurrent -= 1
+        served += 1
+        await stream.aclose()
+
+    async def main() -> None:
+        guard = AddressGuard(allow_private=True)
+        limiter = DestinationLimiter(limit)
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(
+                functools.partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+            port = listeners[0].socket.getsockname()[1]
+
+            async def client() -> None:
+                assert guard.check("127.0.0.1") is None
+                async with limiter.slot("127.0.0.1"):
+                    stream = await trio.open_tcp_stream("127.0.0.1", port)
+                    async with stream:
+                        assert await stream.receive_some() == b""  # held until the server closes
+
+            with trio.fail_after(20):
+                async with trio.open_nursery() as clients:
+                    for _ in range(40):
+                        clients.start_soon(client)
+            assert len(limiter) == 0
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert served == 40
+    assert peak == limit
+    assert AddressGuard().check("127.0.0.1") is FetchError.BLOCKED  # never without allow_private
+
+
+def test_rate_limiter_on_the_real_clock() -> None:
+    async def main() -> float:
+        limiter = RateLimiter(500, burst=10)
+        start = trio.current_time()
+
+        async def worker() -> None:
+            for _ in range(20):
+                await limiter.acquire()
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(10):
+                nursery.start_soon(worker)
+        return trio.current_time() - start
+
+    elapsed = trio.run(main)
+    assert (200 - 10) / 500 <= elapsed < (200 - 10) / 500 + 0.5
