@@ -51,7 +51,6 @@ _SPECIAL_V6 = tuple(ipaddress.IPv6Network(n) for n in (
     "2001:db8::/32", "3fff::/20",  # documentation (RFC 3849, RFC 9637)
 ))
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix (RFC 6052)
-_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
 _V4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 

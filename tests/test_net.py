@@ -435,4 +435,4 @@ def test_rate_limiter_on_the_real_clock() -> None:
         return trio.current_time() - start
 
     elapsed = trio.run(main)
-    assert (200 - 10) / 500 <= elapsed < (200 - 10) / 500 + 0.5
+    assert (200 - 10) / 500 <= elapsed < (200 - 10) / 500 + 2  # slack for a loaded CI
