@@ -244,3 +244,12 @@ def write_manifest(outdir: Path, manifest: dict[str, Any]) -> None:
     """Replace the manifest atomically (tmp + fsync + rename): it is never half written."""
     text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
     _atomic_write_bytes(outdir / MANIFEST, text.encode("utf-8"))
+
+
+def status_counts(outdir: Path) -> dict[str, int]:
+    """Domains by status over every complete part (all sessions of a resumed run)."""
+    counts: dict[str, int] = {}
+    for part in part_files(outdir):
+        for status in pq.read_table(part, columns=["status"]).column("status").to_pylist():
+            counts[status] = counts.get(status, 0) + 1
+    return counts

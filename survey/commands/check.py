@@ -1,0 +1,166 @@
+"""`mta-sts-survey check DOMAIN`: the scan's funnel for one domain, explained for its operator.
+
+Same probes, same classifier, same row as `scan`, so that what an operator sees here is what
+the survey records. Exit status: 0 pass (enforce), 1 warn (testing), 3 fail, 4 measurement
+error; 2 stays argparse's usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from survey.commands.scan import (
+    UsageError,
+    add_probe_options,
+    check_probe_args,
+    exclusions_from_args,
+    resolvers_from_args,
+)
+from survey.mistakes import MISTAKES
+from survey.observations import DnsResult, DomainObservations, HttpsFetch
+from survey.verdict import Grade, Verdict
+
+EXIT_PASS, EXIT_WARN, EXIT_FAIL, EXIT_ERROR = 0, 1, 3, 4
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "check", help="check one domain and explain what is wrong",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the survey's probes for one domain and print what was found at each "
+        "step, the verdict and how to fix each mistake.\n\nexit status: 0 pass (enforce), "
+        "1 warn (testing), 3 fail (none, absent, invalid), 4 measurement error, 2 bad options",
+    )
+    parser.add_argument("domain", help="the mail domain, e.g. example.com")
+    parser.add_argument("--json", action="store_true",
+                        help="print the row (the scan's columns) as JSON instead")
+    add_probe_options(parser)
+    parser.set_defaults(func=run)
+
+
+def exit_status(verdict: Verdict) -> int:
+    if verdict.grade is None:
+        return EXIT_ERROR
+    return {Grade.PASS: EXIT_PASS, Grade.WARN: EXIT_WARN}.get(verdict.grade, EXIT_FAIL)
+
+
+def _dns_line(what: str, result: DnsResult, found: str) -> str:
+    status = result.status if result.error is None else f"{result.status} ({result.error})"
+    chain = f" via CNAME {' -> '.join(result.cname_chain)}" if result.cname_chain else ""
+    return f"{what:<22}{status}{chain}{': ' + found if found else ''}"
+
+
+def _txt(result: DnsResult) -> str:
+    return "; ".join(repr("".join(r)) for r in result.txt)
+
+
+def _fetch_line(fetch: HttpsFetch | None) -> str:
+    if fetch is None:
+        return f"{'policy fetch':<22}not attempted (no TXT record, no policy host)"
+    if fetch.error is not None:
+        detail = f" ({fetch.error_detail})" if fetch.error_detail else ""
+        return f"{'policy fetch':<22}{fetch.url}: {fetch.error}{detail}"
+    extra = f", Location: {fetch.location}" if fetch.location else ""
+    size = len(fetch.body or b"")
+    return (f"{'policy fetch':<22}{fetch.url} from {fetch.address}: HTTP {fetch.http_status}, "
+            f"{fetch.content_type or 'no Content-Type'}, {size} bytes"
+            f"{' (truncated)' if fetch.body_truncated else ''}{extra}")
+
+
+def render(obs: DomainObservations, verdict: Verdict) -> str:
+    """The human report: each step's evidence, the verdict, then each mistake with its fix."""
+    mx = ", ".join(f"{m.preference} {m.host or '.'}" for m in obs.mx.mx)
+    lines = [
+        f"MTA-STS check of {obs.domain}",
+        "",
+        _dns_line("_mta-sts TXT", obs.sts_txt, _txt(obs.sts_txt)),
+        _dns_line("_smtp._tls TXT", obs.tlsrpt_txt, _txt(obs.tlsrpt_txt)),
+        _dns_line("MX", obs.mx, mx),
+        _dns_line("policy host", obs.policy_host, ", ".join(obs.policy_host.addresses)),
+        _fetch_line(obs.policy_fetch),
+    ]
+    fetch = obs.policy_fetch
+    if fetch is not None and fetch.body is not None:
+        lines.append("policy:")
+        text = fetch.body[:2048].decode("latin-1")
+        lines.extend(f"    {line}" for line in text.splitlines()[:20])
+    for probe in obs.smtp:
+        if probe.error is None:
+            state = f"STARTTLS ok ({probe.tls_version})"
+        else:
+            state = f"{probe.error}" + (f" ({probe.error_detail})" if probe.error_detail else "")
+        lines.append(f"{'SMTP ' + probe.host:<22}{probe.address or '-'}: {state}")
+    lines += ["", f"verdict: {verdict.status}"
+              + (f", mode {verdict.mode}" if verdict.mode else "")
+              + (f", grade {verdict.grade}" if verdict.grade else "")]
+    if verdict.error_reason:
+        lines.append(f"measurement error: {verdict.error_reason}")
+    for code in verdict.mistakes:
+        mistake = MISTAKES.get(code)
+        if mistake is None:
+            lines.append(f"- {code}")
+            continue
+        lines += [f"- {code} ({mistake.severity}, {mistake.reference})",
+                  f"    {mistake.explanation}", f"    fix: {mistake.fix}"]
+    if not verdict.mistakes:
+        lines.append("no mistakes found")
+    return "\n".join(lines)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except UsageError as exc:
+        print(f"check: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import trio
+
+    from survey.classify import classify
+    from survey.scan import ScanConfig, observe, open_probes
+    from survey.schema import RunContext, to_row
+    from survey.toplist import InvalidName, normalise_domain
+
+    domain = normalise_domain(args.domain)
+    if isinstance(domain, InvalidName):
+        raise UsageError(f"{args.domain!r} is not a domain name ({domain.reason})")
+    check_probe_args(args)
+    exclusions = exclusions_from_args(args)
+    if exclusions is not None and exclusions.excludes_domain(domain):
+        raise UsageError(f"{domain} is on the exclusion list")
+    try:
+        config = ScanConfig(
+            context=RunContext("check", "check"), resolvers=resolvers_from_args(args),
+            rate=args.rate, concurrency=1, per_destination=args.per_destination,
+            timeout=args.timeout, connect_timeout=min(args.timeout, 5.0),
+            dns_timeout=args.dns_timeout, retries=args.retries, https_port=args.https_port,
+            smtp_port=args.smtp_port, ca_bundle=args.ca_bundle,
+            allow_private=args.allow_private, smtp=args.smtp, ehlo_name=args.ehlo_name,
+            contact=args.contact, exclusions=exclusions, handle_signals=False)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+    async def probe() -> DomainObservations:
+        async with open_probes(config) as probes:
+            return await observe(domain, probes, max_mx=config.max_mx)
+
+    obs = trio.run(probe)
+    verdict = classify(obs)
+    if args.json:
+        row = to_row(config.context, None, obs, verdict, dt.datetime.now(dt.UTC))
+        print(json.dumps(row, default=_json_default, indent=2))
+    else:
+        print(render(obs, verdict))
+    return exit_status(verdict)

@@ -1,0 +1,377 @@
+"""`mta-sts-survey scan TOPLIST -o OUTDIR`: survey a toplist into Parquet parts, resumably.
+
+Every option is checked (exit 2, one line) before any packet is sent. Re-running the same
+command on an existing OUTDIR resumes: domains in complete parts are skipped. Options that
+change the results (``RESULT_OPTIONS``) must match the manifest's, or the command refuses:
+mixing two configurations in one dataset would make its numbers meaningless; use another OUTDIR.
+Operational options (rate, concurrency, timeouts, resolvers) may change between sessions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from survey import __version__
+from survey.schema import SCHEMA_VERSION, RunContext
+from survey.toplist import ToplistStats
+
+#: Manifest options that must be equal to resume into an existing OUTDIR.
+RESULT_OPTIONS = ("toplist_path", "format", "limit", "shard", "exclude_sha256", "smtp",
+                  "https_port", "smtp_port", "allow_private", "toplist_name", "toplist_date")
+
+
+class UsageError(Exception):
+    """A bad option: printed as one line, exit status 2, nothing sent."""
+
+
+# --- options shared with `check` ---------------------------------------------------------------
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r}")
+    return value
+
+
+def parse_resolver(text: str) -> tuple[str, int]:
+    """``HOST[:PORT]``, ``[V6]:PORT`` or a bare IPv6 address; HOST must be an IP address."""
+    import ipaddress
+
+    host, port = text, 53
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise argparse.ArgumentTypeError(f"bad resolver {text!r}")
+        if rest:
+            port = _port(rest[1:])
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = _port(port_text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"bad resolver {text!r}: give an IP address, optionally with :PORT") from None
+    return host, port
+
+
+def add_probe_options(parser: argparse.ArgumentParser) -> None:
+    """The network options `scan` and `check` share."""
+    net = parser.add_argument_group("network")
+    net.add_argument("--resolver", action="append", type=parse_resolver, metavar="HOST[:PORT]",
+                     help="recursive resolver (repeatable; default: the system's)")
+    net.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+                     help="deadline of each HTTPS and SMTP probe (default 10)")
+    net.add_argument("--dns-timeout", type=_positive_float, default=2.0, metavar="S",
+                     help="deadline of each DNS attempt (default 2)")
+    net.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
+                     help="extra DNS attempts on timeout or SERVFAIL (default 2)")
+    net.add_argument("--https-port", type=_port, default=443, metavar="P")
+    net.add_argument("--smtp-port", type=_port, default=25, metavar="P")
+    net.add_argument("--ca-bundle", type=Path, metavar="PEM",
+                     help="trust these CAs instead of the system's")
+    net.add_argument("--allow-private", action="store_true",
+                     help="allow connections to private and special-purpose addresses")
+    net.add_argument("--smtp", action="store_true",
+                     help="also probe the MX hosts with STARTTLS on port 25")
+    net.add_argument("--ehlo-name", metavar="NAME", help="name sent in EHLO")
+    net.add_argument("--contact", metavar="URL",
+                     help="URL shown in the User-Agent so that operators can reach you")
+    net.add_argument("--per-destination", type=_positive_int, default=4, metavar="N",
+                     help="concurrent connections per IP address (default 4)")
+    net.add_argument("--rate", type=_positive_float, default=1000.0, metavar="QPS",
+                     help="DNS queries per second (default 1000)")
+    net.add_argument("--exclude", type=Path, metavar="FILE",
+                     help="exclusion list: domains (with subdomains) and IP prefixes")
+
+
+def resolvers_from_args(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
+    if args.resolver:
+        return tuple(args.resolver)
+    from survey.probes.dns import system_resolvers
+
+    try:
+        found = system_resolvers()
+    except Exception as exc:  # an unreadable resolv.conf is a usage problem, not a crash
+        raise UsageError(f"cannot read the system's resolvers ({exc}); use --resolver") from exc
+    if not found:
+        raise UsageError("no system resolver found; use --resolver HOST[:PORT]")
+    return tuple(found)
+
+
+def exclusions_from_args(args: argparse.Namespace) -> Any:
+    """The exclusion list (``survey.net.Exclusions``) or None; bad lines are reported."""
+    if args.exclude is None:
+        return None
+    from survey.net import Exclusions
+
+    try:
+        exclusions = Exclusions.from_file(args.exclude)
+    except OSError as exc:
+        raise UsageError(f"--exclude {args.exclude}: {exc.strerror or exc}") from exc
+    for number, text in exclusions.bad_lines[:10]:
+        print(f"warning: {args.exclude}:{number}: ignored bad entry {text!r}", file=sys.stderr)
+    return exclusions
+
+
+def check_probe_args(args: argparse.Namespace) -> None:
+    if args.ca_bundle is not None and not args.ca_bundle.is_file():
+        raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
+    if args.contact is not None and not args.contact.strip():
+        raise UsageError("--contact must not be empty")
+
+
+# --- scan ---------------------------------------------------------------------------------------
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "scan", help="survey a toplist into a Parquet output directory",
+        description="Survey every domain of TOPLIST and write one row per domain to "
+        "OUTDIR/parts/*.parquet. Re-running the same command on OUTDIR resumes. "
+        "Exit status: 0 done (or stopped and resumable), 2 bad options.",
+    )
+    parser.add_argument("toplist", help="toplist file (csv, gz, bz2, xz, zip) or - for stdin")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    parser.add_argument("--format", choices=["tranco", "umbrella", "majestic", "crux", "plain"],
+                        help="toplist format (default: detected)")
+    parser.add_argument("--limit", type=_non_negative_int, metavar="N",
+                        help="only the first N valid entries")
+    parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0 <= I < N)")
+    parser.add_argument("--concurrency", type=_positive_int, default=500, metavar="N",
+                        help="domains in flight (default 500)")
+    parser.add_argument("--toplist-name", metavar="NAME",
+                        help="name recorded in rows (default: the file name)")
+    parser.add_argument("--toplist-date", metavar="YYYY-MM-DD", help="date of the toplist")
+    parser.add_argument("--run-id", metavar="ID", help="run identifier (default: random)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress output")
+    add_probe_options(parser)
+    parser.set_defaults(func=run)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        i_text, n_text = text.split("/")
+        i, n = int(i_text), int(n_text)
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise UsageError(f"--shard {text!r}: need 0 <= I < N")
+    return i, n
+
+
+def _check_outdir(outdir: Path) -> None:
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"-o {outdir}: exists and is not a directory")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"-o {outdir}: cannot create: {exc.strerror or exc}") from exc
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        raise UsageError(f"-o {outdir}: not writable")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
+             shard: tuple[int, int] | None, toplist_name: str, toplist_date: str | None
+             ) -> dict[str, Any]:
+    return {
+        "toplist_path": args.toplist if args.toplist == "-" else str(Path(args.toplist).resolve()),
+        "format": args.format, "limit": args.limit,
+        "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
+        "exclude": None if args.exclude is None else str(args.exclude),
+        "exclude_sha256": None if args.exclude is None else _sha256(args.exclude),
+        "smtp": args.smtp, "https_port": args.https_port, "smtp_port": args.smtp_port,
+        "allow_private": args.allow_private, "toplist_name": toplist_name,
+        "toplist_date": toplist_date, "resolvers": [f"{h}:{p}" for h, p in resolvers],
+        "rate": args.rate, "concurrency": args.concurrency,
+        "per_destination": args.per_destination, "timeout": args.timeout,
+        "dns_timeout": args.dns_timeout, "retries": args.retries,
+        "ca_bundle": None if args.ca_bundle is None else str(args.ca_bundle),
+        "ehlo_name": args.ehlo_name, "contact": args.contact,
+    }
+
+
+def _resume_conflicts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    before = old.get("options", {})
+    return [k for k in RESULT_OPTIONS if before.get(k) != new.get(k)]
+
+
+@contextlib.contextmanager
+def _closing_entries(entries: Any) -> Any:
+    try:
+        yield entries
+    finally:
+        close = getattr(entries, "close", None)
+        if close is not None:
+            close()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except UsageError as exc:
+        print(f"scan: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import trio
+
+    from survey.progress import Progress, format_duration, summary_table
+    from survey.scan import ScanConfig, run_scan
+    from survey.sink import (
+        PartWriter,
+        completed_domains,
+        read_manifest,
+        status_counts,
+        utc_now,
+        write_manifest,
+    )
+    from survey.toplist import ToplistFormat, read_toplist
+
+    shard = parse_shard(args.shard)
+    if args.toplist != "-" and not Path(args.toplist).is_file():
+        raise UsageError(f"{args.toplist}: no such file")
+    toplist_date: dt.date | None = None
+    if args.toplist_date is not None:
+        try:
+            toplist_date = dt.date.fromisoformat(args.toplist_date)
+        except ValueError:
+            raise UsageError(f"--toplist-date {args.toplist_date!r}: expected YYYY-MM-DD") from None
+    check_probe_args(args)
+    resolvers = resolvers_from_args(args)
+    exclusions = exclusions_from_args(args)
+    outdir: Path = args.output
+    _check_outdir(outdir)
+    name = args.toplist_name or ("stdin" if args.toplist == "-" else Path(args.toplist).name)
+    options = _options(args, resolvers, shard, name, args.toplist_date)
+    try:
+        previous = read_manifest(outdir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if previous is not None:
+        conflicts = _resume_conflicts(previous, options)
+        if conflicts:
+            raise UsageError(f"{outdir} holds a run with other options ({', '.join(conflicts)}); "
+                             "re-run with the same options to resume, or use another OUTDIR")
+        if args.run_id is not None and args.run_id != previous.get("run_id"):
+            raise UsageError(f"{outdir} holds run {previous.get('run_id')!r}, not {args.run_id!r}")
+        run_id = str(previous["run_id"])
+    else:
+        run_id = args.run_id or uuid.uuid4().hex
+    try:
+        config = ScanConfig(
+            context=RunContext(run_id, name, toplist_date), resolvers=resolvers, rate=args.rate,
+            concurrency=args.concurrency, per_destination=args.per_destination,
+            timeout=args.timeout, connect_timeout=min(args.timeout, 5.0),
+            dns_timeout=args.dns_timeout, retries=args.retries, https_port=args.https_port,
+            smtp_port=args.smtp_port, ca_bundle=args.ca_bundle, allow_private=args.allow_private,
+            smtp=args.smtp, ehlo_name=args.ehlo_name, contact=args.contact,
+            exclusions=exclusions)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+    done = completed_domains(outdir)
+    manifest: dict[str, Any] = dict(previous or {})
+    manifest.update({
+        "run_id": run_id, "tool_version": __version__, "schema_version": SCHEMA_VERSION,
+        "toplist": {"name": name, "path": options["toplist_path"], "date": args.toplist_date,
+                    "format": args.format},
+        "options": options, "state": "running", "finished_at": None,
+    })
+    manifest.setdefault("started_at", utc_now())
+    manifest.setdefault("sessions", [])
+    manifest["sessions"].append({"started_at": utc_now(), "resumed_with_done": len(done)})
+    write_manifest(outdir, manifest)
+
+    stats = ToplistStats()
+    entries = read_toplist(args.toplist, fmt=ToplistFormat(args.format) if args.format else None,
+                           limit=args.limit, shard=shard, exclusions=exclusions, stats=stats)
+    mode = "off" if args.no_progress else "auto"
+    total = args.limit - len(done) if args.limit is not None else None
+    progress = Progress(total=max(total, 0) if total is not None else None, mode=mode)
+    sink = PartWriter(outdir, run_id)
+    with _closing_entries(entries):
+        try:
+            summary = trio.run(functools.partial(run_scan, done=done), entries, config, sink,
+                               progress)
+        except OSError as exc:  # e.g. the toplist became unreadable mid-way
+            print(f"scan: {exc}", file=sys.stderr)
+            return 1
+
+    session = manifest["sessions"][-1]
+    session.update({"finished_at": utc_now(), "scanned": summary.scanned,
+                    "interrupted": summary.interrupted, "queries_sent": summary.queries_sent,
+                    "internal_errors": summary.internal_errors})
+    manifest["toplist_stats"] = toplist_stats_dict(stats)
+    counts = status_counts(outdir)
+    manifest["counts"] = counts
+    complete = not summary.interrupted and summary.internal_errors == 0
+    if complete:
+        manifest.update({"state": "complete", "finished_at": utc_now()})
+    write_manifest(outdir, manifest)
+
+    facts = [
+        ("scanned now", f"{summary.scanned:,}"),
+        ("already done", f"{summary.skipped_done:,}"),
+        ("duration", format_duration(summary.duration)),
+        ("queries sent", f"{summary.queries_sent:,}"),
+        ("state", manifest["state"]),
+    ]
+    if summary.internal_errors:
+        facts.append(("internal errors", f"{summary.internal_errors:,} (see log; re-run)"))
+    print(summary_table(counts, facts=facts, toplist_lines=stats.summary_lines()))
+    if summary.interrupted:
+        print(f"stopped; re-run the same command to resume into {outdir}", file=sys.stderr)
+    return 0
+
+
+def toplist_stats_dict(stats: ToplistStats) -> dict[str, Any]:
+    return {"lines": stats.lines, "entries": stats.entries, "duplicates": stats.duplicates,
+            "excluded": stats.excluded, "skipped_by_shard": stats.skipped_by_shard,
+            "ignored": stats.ignored, "invalid": dict(stats.invalid),
+            "examples": dict(stats.examples)}

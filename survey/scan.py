@@ -1,0 +1,317 @@
+"""Scan orchestration: a fixed pool of workers runs the domain funnel; one task writes rows.
+
+Shape (all trio)::
+
+    producer --(bounded channel)--> N workers --(bounded channel)--> writer -> PartWriter
+
+The producer reads the toplist lazily and skips domains already done, so memory follows the
+work in flight, not the list; both channels are bounded, so a slow disk or slow probes push
+back on the reader. The funnel per domain (``observe``): the four DNS lookups, then the policy
+fetch only where there is something to fetch, then (with ``smtp``) STARTTLS to the MX hosts,
+then ``classify`` and ``to_row``.
+
+Stopping: SIGINT/SIGTERM cancel the workers (a second signal cancels the writer too); the
+writer flushes every finished row in a complete part and the caller leaves the manifest
+``running``, so the same command resumes. No probe is mocked here: tests run this against the
+test internet on loopback.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Set
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import trio
+
+from survey import __version__
+from survey.classify import classify
+from survey.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
+from survey.observations import DnsResult, DomainObservations, HttpsFetch, SmtpProbe
+from survey.progress import Progress
+from survey.schema import RunContext, to_row
+from survey.sink import PartWriter
+from survey.toplist import ToplistEntry
+
+log = logging.getLogger(__name__)
+
+#: At most this many MX hosts (lowest preference first) get an SMTP probe per domain.
+MAX_MX_PROBED = 10
+
+
+def user_agent(contact: str | None) -> str:
+    """``mta-sts-survey/<version> (+<contact>)``: operators can find who scans them."""
+    base = f"mta-sts-survey/{__version__}"
+    return f"{base} (+{contact})" if contact else base
+
+
+@dataclass(frozen=True, slots=True)
+class ScanConfig:
+    """Every option of a scan (the command line, minus input and output)."""
+
+    context: RunContext
+    resolvers: tuple[tuple[str, int], ...]
+    rate: float = 1000.0  # DNS queries per second, all resolvers together
+    concurrency: int = 500  # domains in flight
+    per_destination: int = 4  # concurrent HTTPS/SMTP connections per IP address
+    timeout: float = 10.0  # HTTPS and SMTP overall deadline per probe
+    connect_timeout: float = 5.0
+    dns_timeout: float = 2.0
+    retries: int = 2
+    https_port: int = 443
+    smtp_port: int = 25
+    ca_bundle: Path | None = None
+    allow_private: bool = False
+    smtp: bool = False
+    ehlo_name: str | None = None
+    contact: str | None = None
+    exclusions: Exclusions | None = None
+    max_mx: int = MAX_MX_PROBED
+    handle_signals: bool = True  # off when not on trio's main thread
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"rate must be a positive number, got {self.rate!r}")
+        for name in ("concurrency", "per_destination", "max_mx"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if not self.resolvers:
+            raise ValueError("no resolver")
+
+
+@dataclass
+class ScanSummary:
+    """What one session of a scan did (a resumed run has one summary per session)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    scanned: int = 0  # domains written this session
+    skipped_done: int = 0  # domains already in complete parts
+    internal_errors: int = 0  # domains dropped by a bug (logged; scanned again on resume)
+    interrupted: bool = False
+    duration: float = 0.0
+    queries_sent: int = 0
+    parts_written: int = 0
+
+
+# --- the probes, behind protocols so that the funnel reads as what it does -------------------
+
+class Resolver(Protocol):
+    queries_sent: int
+
+    async def lookup_domain(
+        self, domain: str) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]: ...
+
+    async def resolve_addresses(self, host: str) -> DnsResult: ...
+
+
+class Fetcher(Protocol):
+    async def fetch(self, domain: str, addresses: tuple[str, ...]) -> HttpsFetch: ...
+
+
+class Prober(Protocol):
+    async def probe(self, host: str, addresses: tuple[str, ...]) -> SmtpProbe: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Probes:
+    dns: Resolver
+    fetcher: Fetcher
+    prober: Prober | None
+
+
+@asynccontextmanager
+async def open_probes(config: ScanConfig) -> AsyncIterator[Probes]:
+    """The real probe clients for ``config``, sharing one guard and one destination limiter."""
+    from survey.probes.dns import DnsClient, DnsConfig
+    from survey.probes.https import HttpsConfig, PolicyFetcher
+    from survey.probes.smtp import SmtpConfig, SmtpProber
+
+    guard = AddressGuard(allow_private=config.allow_private, exclusions=config.exclusions)
+    destinations = DestinationLimiter(config.per_destination)
+    dns_config = DnsConfig(resolvers=config.resolvers, timeout=config.dns_timeout,
+                           retries=config.retries)
+    https_config = HttpsConfig(port=config.https_port, timeout=config.timeout,
+                               connect_timeout=config.connect_timeout,
+                               user_agent=user_agent(config.contact), ca_bundle=config.ca_bundle)
+    async with AsyncExitStack() as stack:
+        dns = await stack.enter_async_context(
+            DnsClient(dns_config, limiter=RateLimiter(config.rate)))
+        fetcher = await stack.enter_async_context(
+            PolicyFetcher(https_config, guard=guard, destinations=destinations))
+        prober: Prober | None = None
+        if config.smtp:
+            smtp_options: dict[str, Any] = {"ehlo_name": config.ehlo_name} if config.ehlo_name \
+                else {}
+            smtp_config = SmtpConfig(port=config.smtp_port, timeout=config.timeout,
+                                     connect_timeout=config.connect_timeout,
+                                     ca_bundle=config.ca_bundle, **smtp_options)
+            prober = SmtpProber(smtp_config, guard=guard, destinations=destinations)
+        yield Probes(dns, fetcher, prober)
+
+
+# --- the funnel --------------------------------------------------------------------------------
+
+def mx_hosts(mx: DnsResult, cap: int) -> list[str]:
+    """Distinct MX host names by preference (null MX dropped), at most ``cap``."""
+    hosts: list[str] = []
+    for record in sorted(mx.mx, key=lambda r: (r.preference, r.host)):
+        if record.host and record.host not in hosts:
+            hosts.append(record.host)
+    return hosts[:cap]
+
+
+async def _probe_mx(probes: Probes, prober: Prober, hosts: list[str]) -> tuple[SmtpProbe, ...]:
+    results: list[SmtpProbe | None] = [None] * len(hosts)
+
+    async def one(i: int, host: str) -> None:
+        addresses = await probes.dns.resolve_addresses(host)
+        results[i] = await prober.probe(host, addresses.addresses)
+
+    async with trio.open_nursery() as nursery:
+        for i, host in enumerate(hosts):
+            nursery.start_soon(one, i, host)
+    return tuple(r for r in results if r is not None)
+
+
+async def observe(domain: str, probes: Probes, *, max_mx: int = MAX_MX_PROBED
+                  ) -> DomainObservations:
+    """Run the funnel for one domain: only the probes its answers call for."""
+    sts, tlsrpt, mx, host = await probes.dns.lookup_domain(domain)
+    fetch: HttpsFetch | None = None
+    if sts.txt or host.addresses:
+        fetch = await probes.fetcher.fetch(domain, host.addresses)
+    smtp: tuple[SmtpProbe, ...] = ()
+    has_policy = fetch is not None and fetch.body is not None
+    if probes.prober is not None and (sts.txt or has_policy):
+        hosts = mx_hosts(mx, max_mx)
+        if hosts:
+            smtp = await _probe_mx(probes, probes.prober, hosts)
+    return DomainObservations(domain=domain, sts_txt=sts, tlsrpt_txt=tlsrpt, mx=mx,
+                              policy_host=host, policy_fetch=fetch, smtp=smtp)
+
+
+def row_for(entry: ToplistEntry, obs: DomainObservations, context: RunContext
+            ) -> tuple[dict[str, Any], str]:
+    """The row of one domain and its status (what the progress counts)."""
+    import datetime as dt
+
+    verdict = classify(obs)
+    row = to_row(context, entry.rank, obs, verdict, dt.datetime.now(dt.UTC))
+    return row, str(verdict.status)
+
+
+# --- the pool ----------------------------------------------------------------------------------
+
+Row = tuple[dict[str, Any], str]
+
+
+async def _produce(entries: Iterable[ToplistEntry], done: Set[str],
+                   send: trio.MemorySendChannel[ToplistEntry], summary: ScanSummary) -> None:
+    async with send:
+        for entry in entries:
+            if entry.domain in done:
+                summary.skipped_done += 1
+                if summary.skipped_done % 1024 == 0:
+                    await trio.lowlevel.checkpoint()  # a long resume skip must stay cancellable
+                continue
+            await send.send(entry)
+
+
+async def _work(probes: Probes, config: ScanConfig, receive: trio.MemoryReceiveChannel[
+        ToplistEntry], send: trio.MemorySendChannel[Row], summary: ScanSummary) -> None:
+    async with receive, send:
+        async for entry in receive:
+            try:
+                obs = await observe(entry.domain, probes, max_mx=config.max_mx)
+                row = row_for(entry, obs, config.context)
+            except Exception:  # a bug must cost one domain (scanned again on resume), not the run
+                log.exception("internal error while scanning %s", entry.domain)
+                summary.internal_errors += 1
+                continue
+            await send.send(row)
+
+
+async def _write(receive: trio.MemoryReceiveChannel[Row], sink: PartWriter,
+                 progress: Progress, summary: ScanSummary) -> None:
+    """The only task touching the sink; flushes on size, on time when idle, and at the end."""
+    try:
+        async with receive:
+            while True:
+                with trio.move_on_after(min(sink.seconds_until_due(), 3600.0)):
+                    try:
+                        row, status = await receive.receive()
+                    except trio.EndOfChannel:
+                        break
+                    sink.add(row)
+                    summary.scanned += 1
+                    summary.counts[status] += 1
+                    progress.update(status)
+                sink.flush_if_due()
+    finally:
+        sink.close()  # synchronous: runs to the end even when the task is cancelled
+
+
+async def _watch_signals(stop_workers: trio.CancelScope, stop_all: trio.CancelScope,
+                         summary: ScanSummary) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if not summary.interrupted:
+                log.warning("%s: stopping; finished domains are being written",
+                            signal.Signals(signum).name)
+                summary.interrupted = True
+                stop_workers.cancel()
+            else:
+                stop_all.cancel()
+
+
+async def run_scan(
+    entries: Iterable[ToplistEntry],
+    config: ScanConfig,
+    sink: PartWriter,
+    progress: Progress,
+    *,
+    done: Set[str] = frozenset(),
+    probes: Probes | None = None,
+) -> ScanSummary:
+    """Scan ``entries`` (minus ``done``) into ``sink``; returns when finished or stopped.
+
+    ``probes`` defaults to the real clients built from ``config`` (``open_probes``). A stop by
+    signal returns normally with ``interrupted`` set; every row handed to the writer is in a
+    complete part when this returns.
+    """
+    summary = ScanSummary()
+    started = time.monotonic()
+    async with AsyncExitStack() as stack:
+        if probes is None:
+            probes = await stack.enter_async_context(open_probes(config))
+        entry_send, entry_receive = trio.open_memory_channel[ToplistEntry](config.concurrency)
+        row_send, row_receive = trio.open_memory_channel[Row](config.concurrency)
+        with trio.CancelScope() as stop_all:
+            async with trio.open_nursery() as outer:
+                watcher = trio.CancelScope()
+                workers_scope = trio.CancelScope()
+                if config.handle_signals:
+                    async def watch() -> None:
+                        with watcher:
+                            await _watch_signals(workers_scope, stop_all, summary)
+                    outer.start_soon(watch)
+                outer.start_soon(_write, row_receive, sink, progress, summary)
+                with workers_scope:
+                    async with trio.open_nursery() as pool, row_send, entry_receive:
+                        pool.start_soon(_produce, entries, done, entry_send, summary)
+                        for _ in range(config.concurrency):
+                            pool.start_soon(_work, probes, config, entry_receive.clone(),
+                                            row_send.clone(), summary)
+                watcher.cancel()
+        summary.queries_sent = probes.dns.queries_sent
+    progress.close()
+    summary.parts_written = len(sink.parts_written)
+    summary.duration = time.monotonic() - started
+    return summary
