@@ -1,0 +1,211 @@
+"""The scan's worker pool, in process, against a real DNS server on loopback.
+
+The server answers NXDOMAIN to everything (so the funnel ends after DNS and no policy fetch is
+due), or never answers names starting with ``slow``. End-to-end runs of every scenario of the
+test internet are in tests/test_cli_scan.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import dns.message
+import dns.rcode
+import pyarrow.parquet as pq
+import trio
+
+from survey.net import Exclusions
+from survey.observations import DnsStatus, HttpsFetch, SmtpProbe
+from survey.probes.dns import DnsClient, DnsConfig
+from survey.progress import Progress
+from survey.scan import Probes, ScanConfig, mx_hosts, run_scan, user_agent
+from survey.schema import RunContext
+from survey.sink import PartWriter, completed_domains, part_files
+from survey.toplist import ToplistEntry
+
+
+def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def run(*args: object, **kwargs: object) -> None:
+        trio.run(functools.partial(fn, *args, **kwargs))
+
+    return run
+
+
+class NxServer:
+    """UDP DNS server on 127.0.0.1: NXDOMAIN for every name, silence for ``slow*`` names."""
+
+    def __init__(self) -> None:
+        self.queries: list[tuple[float, str]] = []
+        self.address: tuple[str, int] = ("127.0.0.1", 0)
+
+    async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+        with sock:
+            await sock.bind(("127.0.0.1", 0))
+            self.address = sock.getsockname()
+            task_status.started()
+            while True:
+                data, peer = await sock.recvfrom(4096)
+                query = dns.message.from_wire(data)
+                name = query.question[0].name.to_text()
+                self.queries.append((trio.current_time(), name))
+                if any(label.startswith("slow") for label in name.split(".")):
+                    continue
+                response = dns.message.make_response(query)
+                response.set_rcode(dns.rcode.NXDOMAIN)
+                await sock.sendto(response.to_wire(), peer)
+
+
+class NoFetch:
+    """The funnel must not fetch a policy for a domain that publishes nothing."""
+
+    async def fetch(self, domain: str, addresses: tuple[str, ...]) -> HttpsFetch:
+        raise AssertionError(f"policy fetch for {domain}")
+
+    async def probe(self, host: str, addresses: tuple[str, ...]) -> SmtpProbe:
+        raise AssertionError(f"SMTP probe of {host}")
+
+
+@asynccontextmanager
+async def scanning(server: NxServer, config: ScanConfig) -> AsyncIterator[Probes]:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve)
+        dns_config = DnsConfig(resolvers=(server.address,), timeout=config.dns_timeout,
+                               retries=config.retries, sockets=1)
+        from survey.net import RateLimiter
+
+        async with DnsClient(dns_config, limiter=RateLimiter(config.rate)) as client:
+            yield Probes(client, NoFetch(), None)
+        nursery.cancel_scope.cancel()
+
+
+def config(**overrides: object) -> ScanConfig:
+    values: dict[str, object] = {
+        "context": RunContext("testrun1", "test"), "resolvers": (("127.0.0.1", 53),),
+        "concurrency": 20, "dns_timeout": 1.0, "retries": 0, "rate": 100_000.0,
+        "handle_signals": False,
+    }
+    values.update(overrides)
+    return ScanConfig(**values)  # type: ignore[arg-type]
+
+
+def entries(names: list[str]) -> list[ToplistEntry]:
+    return [ToplistEntry(rank, name) for rank, name in enumerate(names, 1)]
+
+
+def off() -> Progress:
+    return Progress(mode="off")
+
+
+@trio_test
+async def test_every_domain_once_in_parts_and_funnel_stops_after_dns(tmp_path: Path) -> None:
+    server = NxServer()
+    names = [f"d{i}.example" for i in range(300)]
+    cfg = config()
+    sink = PartWriter(tmp_path, "testrun1", max_rows=64)
+    async with scanning(server, cfg) as probes:
+        summary = await run_scan(entries(names), cfg, sink, off(), probes=probes)
+    assert summary.scanned == 300 and summary.counts == {"absent": 300}
+    assert not summary.interrupted and summary.internal_errors == 0
+    assert summary.queries_sent == 4 * 300 == len(server.queries)  # no AAAA without a TXT
+    assert summary.parts_written == 5 == len(part_files(tmp_path))
+    table = pq.read_table(tmp_path / "parts", columns=["domain", "rank", "status",
+                                                        "sts_dns_status", "run_id"])
+    assert sorted(table.column("domain").to_pylist()) == sorted(names)
+    rows = {d: r for d, r in zip(table.column("domain").to_pylist(),
+                                  table.column("rank").to_pylist(), strict=True)}
+    assert rows["d0.example"] == 1 and rows["d299.example"] == 300
+    assert set(table.column("sts_dns_status").to_pylist()) == {str(DnsStatus.NXDOMAIN)}
+    assert set(table.column("run_id").to_pylist()) == {"testrun1"}
+
+
+@trio_test
+async def test_done_domains_are_skipped(tmp_path: Path) -> None:
+    server = NxServer()
+    names = [f"d{i}.example" for i in range(50)]
+    cfg = config()
+    async with scanning(server, cfg) as probes:
+        summary = await run_scan(entries(names), cfg, PartWriter(tmp_path, "r"), off(),
+                                 done=set(names[:30]), probes=probes)
+    assert summary.skipped_done == 30 and summary.scanned == 20
+    assert completed_domains(tmp_path) == set(names[30:])
+    def queried(domain: str) -> bool:
+        return any(q == f"{domain}." or q.endswith(f".{domain}.") for _, q in server.queries)
+
+    assert not any(queried(n) for n in names[:30]) and all(queried(n) for n in names[30:])
+
+
+@trio_test
+async def test_sigint_stops_promptly_and_flushes_finished_rows(tmp_path: Path) -> None:
+    server = NxServer()
+    fast = [f"d{i}.example" for i in range(40)]
+    slow = [f"slow{i}.example" for i in range(40)]
+    cfg = config(concurrency=80, dns_timeout=30.0, handle_signals=True)
+    fast_done = trio.Event()
+
+    class Watching(Progress):
+        def update(self, status: str) -> None:
+            super().update(status)
+            if self.done == len(fast):
+                fast_done.set()
+
+    progress = Watching(mode="off")
+    async with scanning(server, cfg) as probes:
+        async def interrupt() -> None:
+            await fast_done.wait()
+            await trio.sleep(0.1)  # the slow lookups are now all waiting on the server
+            os.kill(os.getpid(), signal.SIGINT)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(interrupt)
+            started = trio.current_time()
+            summary = await run_scan(entries(fast + slow), cfg, PartWriter(tmp_path, "r"),
+                                     progress, probes=probes)
+            elapsed = trio.current_time() - started
+    assert summary.interrupted and summary.scanned == len(fast)
+    assert elapsed < 5.0  # far below the 30 s DNS deadline the slow lookups wait on
+    assert completed_domains(tmp_path) == set(fast)
+
+
+@trio_test
+async def test_rate_limit_holds_at_the_server(tmp_path: Path) -> None:
+    server = NxServer()
+    rate = 400.0
+    cfg = config(rate=rate, concurrency=200)
+    names = [f"d{i}.example" for i in range(400)]  # 1,600 queries: about 4 s
+    async with scanning(server, cfg) as probes:
+        await run_scan(entries(names), cfg, PartWriter(tmp_path, "r"), off(), probes=probes)
+    times = sorted(t for t, _ in server.queries)
+    assert len(times) == 1600
+    # after the initial burst (a tenth of a second's worth), every 1 s window holds the rate
+    start = times[0] + 0.2
+    windows = [sum(start + k <= t < start + k + 1 for t in times) for k in range(3)]
+    for count in windows:
+        assert abs(count - rate) <= rate * 0.1, windows
+    overall = (len(times) - rate / 10) / (times[-1] - times[0])
+    assert abs(overall - rate) <= rate * 0.1
+
+
+def test_config_checks_and_helpers() -> None:
+    for bad in ({"rate": 0.0}, {"concurrency": 0}, {"per_destination": 0}, {"resolvers": ()}):
+        try:
+            config(**bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad}")
+    assert user_agent("https://example.org/scan") == (
+        f"mta-sts-survey/{__import__('survey').__version__} (+https://example.org/scan)")
+    from survey.observations import DnsResult, MxRecord
+
+    mx = DnsResult("d.example", "MX", DnsStatus.NOERROR, 0, mx=(
+        MxRecord(20, "b.d.example"), MxRecord(10, "a.d.example"), MxRecord(0, ""),
+        MxRecord(30, "a.d.example"), *(MxRecord(40 + i, f"m{i}.d.example") for i in range(20))))
+    hosts = mx_hosts(mx, 10)
+    assert hosts[:3] == ["a.d.example", "b.d.example", "m0.d.example"] and len(hosts) == 10
+    assert Exclusions.from_lines(["x.example"]).excludes_domain("a.x.example")
