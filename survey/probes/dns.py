@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -230,8 +231,9 @@ class _Waiter:
 class _Channel:
     """A long-lived connected UDP socket to one resolver and its outstanding queries by id."""
 
-    def __init__(self, sock: trio.socket.SocketType, peer: tuple[str, int]) -> None:
-        self.sock = sock
+    def __init__(self, raw: socket.socket, peer: tuple[str, int]) -> None:
+        self.raw = raw  # non-blocking; owned (and closed) by ``sock``
+        self.sock = trio.socket.from_stdlib_socket(raw)
         self.peer = peer
         self.pending: dict[int, _Waiter] = {}
         self.ignored = 0
@@ -242,13 +244,32 @@ class _Channel:
             pass
         return qid
 
+    async def send(self, wire: bytes) -> None:
+        """Send now when the kernel takes it (almost always for UDP), else wait for room."""
+        try:
+            self.raw.send(wire)
+        except BlockingIOError:
+            await self.sock.send(wire)
+
     async def receive_forever(self) -> None:
+        """Drain every queued datagram per wake-up (one trio wait per burst, not per answer)."""
+        raw = self.raw
+        burst = 0
         while True:
             try:
-                data, source = await self.sock.recvfrom(MAX_TCP_MESSAGE)
+                data, source = raw.recvfrom(MAX_TCP_MESSAGE)
+            except BlockingIOError:
+                burst = 0
+                await trio.lowlevel.wait_readable(raw)
+                continue
             except OSError:  # e.g. ICMP port unreachable on a connected socket
+                await trio.lowlevel.checkpoint()
                 continue
             self.deliver(data, source)
+            burst += 1
+            if burst >= 64:  # let the woken queries run
+                burst = 0
+                await trio.lowlevel.checkpoint()
 
     def deliver(self, data: bytes, source: tuple[str, int] | tuple[str, int, int, int]) -> None:
         if (source[0], source[1]) != self.peer or len(data) < 12:
@@ -294,23 +315,30 @@ class DnsClient:
         return sum(ch.ignored for chans in self._channels for ch in chans)
 
     async def __aenter__(self) -> Self:
-        self._nursery = await self._stack.enter_async_context(trio.open_nursery())
+        # Sockets are registered before the nursery so that they close after the receivers end.
         try:
             for address, port in self.config.resolvers:
-                family = trio.socket.AF_INET6 if ":" in address else trio.socket.AF_INET
+                family = socket.AF_INET6 if ":" in address else socket.AF_INET
                 chans = []
                 for _ in range(self.config.sockets):
-                    sock = trio.socket.socket(family, trio.socket.SOCK_DGRAM)
-                    self._stack.callback(sock.close)
+                    raw = socket.socket(family, socket.SOCK_DGRAM)
+                    raw.setblocking(False)
+                    chan = _Channel(raw, (address, port))
+                    self._stack.callback(chan.sock.close)
                     # Bursts of answers must not overflow the default (~200 datagram) buffer.
-                    sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 1 << 21)
-                    await sock.connect((address, port))
-                    chan = _Channel(sock, (address, port))
-                    self._nursery.start_soon(chan.receive_forever)
+                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+                    await chan.sock.connect((address, port))
+                    peer = raw.getpeername()  # the kernel's spelling, as recvfrom reports it
+                    chan.peer = (peer[0], peer[1])
                     chans.append(chan)
                 self._channels.append(chans)
+            self._nursery = await self._stack.enter_async_context(trio.open_nursery())
+            for chans in self._channels:
+                for chan in chans:
+                    self._nursery.start_soon(chan.receive_forever)
         except BaseException:
-            self._nursery.cancel_scope.cancel()
+            if self._nursery is not None:
+                self._nursery.cancel_scope.cancel()
             await self._stack.aclose()
             raise
         return self
@@ -336,6 +364,8 @@ class DnsClient:
             question = encode_qname(qname) + struct.pack("!H", qcode) + _CLASS_IN
         except (ValueError, dns.exception.DNSException) as exc:
             return DnsResult(qname, qtype, DnsStatus.ERROR, error=str(exc), attempts=0)
+        if not self._channels:
+            raise RuntimeError("DnsClient.query outside 'async with DnsClient(...)'")
         config = self.config
         self._turn += 1
         first = self._turn
@@ -383,9 +413,7 @@ class DnsClient:
         chan.pending[qid] = waiter
         try:
             with trio.move_on_after(self.config.timeout):
-                await chan.sock.send(
-                    struct.pack("!H", qid) + _HEADER_TAIL + question + _OPT
-                )
+                await chan.send(struct.pack("!H", qid) + _HEADER_TAIL + question + _OPT)
                 await waiter.event.wait()
         except OSError as exc:
             return f"udp send: {exc}"
