@@ -95,6 +95,7 @@ class ScanSummary:
     skipped_done: int = 0  # domains already in complete parts
     internal_errors: int = 0  # domains dropped by a bug (logged; scanned again on resume)
     interrupted: bool = False
+    input_error: str | None = None  # the toplist could not be read to its end
     duration: float = 0.0
     queries_sent: int = 0
     parts_written: int = 0
@@ -215,7 +216,16 @@ Row = tuple[dict[str, Any], str]
 async def _produce(entries: Iterable[ToplistEntry], done: Set[str],
                    send: trio.MemorySendChannel[ToplistEntry], summary: ScanSummary) -> None:
     async with send:
-        for entry in entries:
+        iterator = iter(entries)
+        while True:
+            try:
+                entry = next(iterator)
+            except StopIteration:
+                return
+            except Exception as exc:  # unreadable input: stop feeding, keep what is finished
+                log.error("reading the toplist failed: %s", exc)
+                summary.input_error = f"{type(exc).__name__}: {exc}"
+                return
             if entry.domain in done:
                 summary.skipped_done += 1
                 if summary.skipped_done % 1024 == 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -209,3 +209,18 @@ def test_config_checks_and_helpers() -> None:
     hosts = mx_hosts(mx, 10)
     assert hosts[:3] == ["a.d.example", "b.d.example", "m0.d.example"] and len(hosts) == 10
     assert Exclusions.from_lines(["x.example"]).excludes_domain("a.x.example")
+
+
+@trio_test
+async def test_an_unreadable_toplist_stops_feeding_but_keeps_finished_rows(tmp_path: Path) -> None:
+    server = NxServer()
+
+    def broken() -> Iterator[ToplistEntry]:
+        yield from entries([f"d{i}.example" for i in range(5)])
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    cfg = config()
+    async with scanning(server, cfg) as probes:
+        summary = await run_scan(broken(), cfg, PartWriter(tmp_path, "r"), off(), probes=probes)
+    assert summary.input_error is not None and summary.input_error.startswith("EOFError")
+    assert summary.scanned == 5 and len(completed_domains(tmp_path)) == 5

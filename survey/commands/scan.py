@@ -336,12 +336,8 @@ def _run(args: argparse.Namespace) -> int:
     progress = Progress(total=max(total, 0) if total is not None else None, mode=mode)
     sink = PartWriter(outdir, run_id)
     with _closing_entries(entries):
-        try:
-            summary = trio.run(functools.partial(run_scan, done=done), entries, config, sink,
-                               progress)
-        except OSError as exc:  # e.g. the toplist became unreadable mid-way
-            print(f"scan: {exc}", file=sys.stderr)
-            return 1
+        summary = trio.run(functools.partial(run_scan, done=done), entries, config, sink,
+                           progress)
 
     session = manifest["sessions"][-1]
     session.update({"finished_at": utc_now(), "scanned": summary.scanned,
@@ -350,7 +346,8 @@ def _run(args: argparse.Namespace) -> int:
     manifest["toplist_stats"] = toplist_stats_dict(stats)
     counts = status_counts(outdir)
     manifest["counts"] = counts
-    complete = not summary.interrupted and summary.internal_errors == 0
+    complete = (not summary.interrupted and summary.internal_errors == 0
+                and summary.input_error is None)
     if complete:
         manifest.update({"state": "complete", "finished_at": utc_now()})
     write_manifest(outdir, manifest)
@@ -365,6 +362,9 @@ def _run(args: argparse.Namespace) -> int:
     if summary.internal_errors:
         facts.append(("internal errors", f"{summary.internal_errors:,} (see log; re-run)"))
     print(summary_table(counts, facts=facts, toplist_lines=stats.summary_lines()))
+    if summary.input_error is not None:
+        print(f"scan: {args.toplist}: {summary.input_error}", file=sys.stderr)
+        return 1
     if summary.interrupted:
         print(f"stopped; re-run the same command to resume into {outdir}", file=sys.stderr)
     return 0
