@@ -112,3 +112,24 @@ def test_summary_table_orders_statuses_and_shares() -> None:
     assert lines[7].split() == ["total", "4"]
     assert "queries sent      12" in table and "  invalid 1" in table
     assert format_counts({"error": 0, "none": 2}) == "none=2"
+
+
+def test_resume_refuses_other_result_options(
+        toplist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from survey.commands.scan import RESULT_OPTIONS
+    from survey.sink import read_manifest, write_manifest
+
+    out = tmp_path / "out"
+    out.mkdir()
+    options = {key: None for key in RESULT_OPTIONS}
+    options.update({"toplist_path": str(toplist.resolve()), "smtp": True, "https_port": 443,
+                    "smtp_port": 25, "allow_private": False, "toplist_name": "list.csv"})
+    manifest = {"run_id": "r1", "state": "running", "options": options}
+    write_manifest(out, manifest)
+    assert main(["scan", str(toplist), "-o", str(out), "--resolver", "127.0.0.1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("use another OUTDIR") and "other options (smtp)" in err
+    assert main(["scan", str(toplist), "-o", str(out), "--resolver", "127.0.0.1", "--smtp",
+                 "--run-id", "r2"]) == 2
+    assert "holds run 'r1', not 'r2'" in capsys.readouterr().err
+    assert read_manifest(out) == manifest
