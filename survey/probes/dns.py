@@ -43,6 +43,11 @@ MAX_CNAME_CHAIN = 16
 #: Largest DNS message over TCP (two-octet length prefix).
 MAX_TCP_MESSAGE = 65535
 
+#: Outstanding queries per socket above which new ones wait (ids must stay easy to find).
+MAX_PENDING_PER_SOCKET = 32768
+# Query ids are the main defence against off-path spoofing when source ports are long-lived.
+_ids = random.SystemRandom()
+
 _RCODE_STATUS = {
     0: DnsStatus.NOERROR,
     1: DnsStatus.FORMERR,
@@ -236,11 +241,12 @@ class _Channel:
         self.sock = trio.socket.from_stdlib_socket(raw)
         self.peer = peer
         self.pending: dict[int, _Waiter] = {}
+        self.slots = trio.Semaphore(MAX_PENDING_PER_SOCKET)  # keeps free ids easy to find
         self.ignored = 0
 
     def new_id(self) -> int:
         """A random 16-bit id not outstanding on this socket (never two alike at once)."""
-        while (qid := random.getrandbits(16)) in self.pending:
+        while (qid := _ids.getrandbits(16)) in self.pending:
             pass
         return qid
 
@@ -408,6 +414,10 @@ class DnsClient:
     async def _udp(self, chan: _Channel, question: bytes) -> Answer | str:
         """One UDP attempt: the accepted answer, or why there was none within the timeout."""
         await self._acquire()
+        try:
+            chan.slots.acquire_nowait()
+        except trio.WouldBlock:
+            await chan.slots.acquire()
         qid = chan.new_id()
         waiter = _Waiter(qid, question)
         chan.pending[qid] = waiter
@@ -419,6 +429,7 @@ class DnsClient:
             return f"udp send: {exc}"
         finally:
             chan.pending.pop(qid, None)
+            chan.slots.release()
         if waiter.answer is not None:
             return waiter.answer
         if waiter.ignored:
@@ -428,7 +439,7 @@ class DnsClient:
     async def _tcp(self, resolver: tuple[str, int], question: bytes) -> Answer | str:
         """One TCP attempt after truncation, bounded by the timeout and a 65535-byte message."""
         await self._acquire()
-        qid = random.getrandbits(16)
+        qid = _ids.getrandbits(16)
         wire = struct.pack("!H", qid) + _HEADER_TAIL + question + _OPT
         data = b""
         try:
