@@ -18,6 +18,7 @@ test internet on loopback.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import signal
@@ -201,8 +202,6 @@ async def observe(domain: str, probes: Probes, *, max_mx: int = MAX_MX_PROBED
 def row_for(entry: ToplistEntry, obs: DomainObservations, context: RunContext
             ) -> tuple[dict[str, Any], str]:
     """The row of one domain and its status (what the progress counts)."""
-    import datetime as dt
-
     verdict = classify(obs)
     row = to_row(context, entry.rank, obs, verdict, dt.datetime.now(dt.UTC))
     return row, str(verdict.status)
