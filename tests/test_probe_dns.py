@@ -23,6 +23,7 @@ import dns.rrset
 import pytest
 import trio
 
+from survey.net import RateLimiter
 from survey.observations import RCODE_TIMEOUT, DnsStatus, MxRecord
 from survey.probes.dns import (
     Answer,
@@ -411,28 +412,40 @@ async def test_only_malformed_responses_time_out_with_a_clear_error() -> None:
     assert client.responses_ignored == 2
 
 
-class CountingLimiter:
-    """Stand-in for survey.net.RateLimiter (not yet in the tree): counts tokens, holds each."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.tokens = 0
-
-    async def acquire(self, n: int = 1) -> None:
-        self.tokens += n
-        await trio.sleep(self.delay)
+def _always_servfail(query: dns.message.Message, _tcp: bool) -> list[Reply]:
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.SERVFAIL)
+    return [Reply(response.to_wire())]
 
 
 @trio_test
-async def test_limiter_is_acquired_for_every_query() -> None:
-    limiter = CountingLimiter(0.02)
-    async with dns_server(answer) as server, DnsClient(config(server), limiter=limiter) as client:
+async def test_rate_limiter_paces_every_attempt() -> None:
+    # 20 queries/s with no burst: each attempt after the first waits 50 ms for its token.
+    async with (
+        dns_server(_always_servfail) as server,
+        DnsClient(config(server, retries=3, backoff=0), limiter=RateLimiter(20, burst=1)) as client,
+    ):
         start = trio.current_time()
-        await client.query("example.com", "MX")
-        await client.query("_mta-sts.example.com", "TXT")
+        result = await client.query("a.example", "A")
         elapsed = trio.current_time() - start
-    assert limiter.tokens == client.queries_sent == 2
-    assert elapsed >= 0.04
+    assert result.status is DnsStatus.SERVFAIL and result.attempts == 4
+    assert client.queries_sent == 4
+    assert 0.15 <= elapsed < 0.5
+
+
+@trio_test
+async def test_rate_limiter_paces_a_domain_and_is_not_needed() -> None:
+    async with dns_server(answer) as server:
+        async with DnsClient(config(server), limiter=RateLimiter(10, burst=1)) as client:
+            start = trio.current_time()
+            await client.lookup_domain("example.com")
+            paced = trio.current_time() - start
+        async with DnsClient(config(server)) as client:
+            start = trio.current_time()
+            await client.lookup_domain("example.com")
+            free = trio.current_time() - start
+    assert paced >= 3 / 10
+    assert free < 3 / 10
 
 
 @trio_test
