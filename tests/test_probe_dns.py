@@ -493,3 +493,11 @@ async def test_authority_and_additional_sections_do_not_disturb_the_answer() -> 
         result = await client.query("example", "MX")
     assert result.mx == (MxRecord(5, "mx.example"),) and result.status is DnsStatus.NOERROR
     assert client.responses_ignored == 0
+
+
+def test_config_defaults_and_validation() -> None:
+    assert DnsConfig().resolvers == system_resolvers()
+    with pytest.raises(ValueError):
+        DnsClient(DnsConfig(resolvers=()))
+    with pytest.raises(ValueError):
+        DnsClient(DnsConfig(resolvers=(("127.0.0.1", 53),), retries=-1))

@@ -306,8 +306,8 @@ class DnsClient:
     def __init__(self, config: DnsConfig, *, limiter: Limiter | None = None) -> None:
         if not config.resolvers:
             raise ValueError("DnsConfig.resolvers is empty")
-        if config.sockets < 1:
-            raise ValueError("DnsConfig.sockets must be at least 1")
+        if config.sockets < 1 or config.retries < 0 or not config.timeout > 0:
+            raise ValueError(f"invalid {config!r}")
         self.config = config
         self.limiter = limiter
         self.queries_sent = 0
@@ -364,6 +364,9 @@ class DnsClient:
 
         Timeouts and SERVFAIL are retried (on the next resolver, after a jittered, doubling
         backoff); a truncated UDP answer is asked again over TCP, which counts as an attempt.
+        When no attempt got an accepted answer the status is TIMEOUT, with the reasons (also
+        ignored invalid responses, send or TCP errors) in ``error``; a SERVFAIL seen on any
+        attempt wins over later timeouts. A name that cannot be encoded is ERROR, 0 attempts.
         """
         try:
             qcode = dns.rdatatype.from_text(qtype)
@@ -402,7 +405,8 @@ class DnsClient:
             qtype,
             DnsStatus.TIMEOUT,
             rcode=RCODE_TIMEOUT,
-            error=f"no valid response after {attempts} attempts: " + "; ".join(notes),
+            error=f"no valid response after {attempts} attempts: "
+            + "; ".join(dict.fromkeys(notes)),
             attempts=attempts,
         )
 
