@@ -1,0 +1,146 @@
+"""Synthetic worlds of any size with a realistic mix of MTA-STS deployments, from a seed.
+
+Proportions (per 10,000 domains, ``KINDS``) are modelled on what published toplist surveys
+report, rounded; they were NOT re-verified for this code and serve only to make demo and
+benchmark scans look like a real toplist (mostly nothing, a few percent MTA-STS, a notable share
+of it broken):
+
+- MTA-STS adoption on the Tranco/Alexa top 1M is reported in the 0.1-1 % range for 2019-2021 and
+  about 1-3 % on the top 10k-100k later (e.g. Tatang et al., "Root of Trust? ... MTA-STS", 2023;
+  earlier scans summarised there). We use 2.5 % so that a 10k-domain demo shows every kind.
+- Of the deploying domains, roughly half enforce, a third test and the rest use ``none``;
+  a sizeable minority (reported 10-30 %) publish a TXT record whose policy is unreachable, has a
+  certificate problem, or does not match the MX records.
+- TLS-RPT is published by most MTA-STS deployments and by about 1-2 % of other domains.
+- Roughly 80-90 % of toplist domains have MX records, concentrated on a few large providers.
+
+Each scenario is one of a fixed set of kinds whose verdict is known (the same shapes as
+``survey.sim.catalogue``), so ``Scenario.expect`` is exact; tests check it against the
+classifier. Generation is one pass with ``random.Random(seed)``: about 2 µs of Python per domain.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from survey.sim.scenario import CertKind, Expectation, MxHost, PolicyHost, Scenario, World
+
+TLDS = ("test", "example")
+WORDS = ("river", "stone", "maple", "harbor", "pixel", "cedar", "orbit", "lumen", "atlas",
+         "delta", "ember", "falcon", "garnet", "helix", "iris", "juniper", "kite", "lotus",
+         "meadow", "nova", "onyx", "prism", "quartz", "raven", "sable", "tundra", "umber",
+         "vertex", "willow", "zephyr")
+#: Shared MX providers (name, weight): a few large ones host most domains, as on the Internet.
+PROVIDERS = (("mailprovider-a.test", 40), ("mailprovider-b.test", 25),
+             ("mailprovider-c.test", 10), ("mailhost-d.example", 5), ("mx-e.example", 5))
+SELF_HOSTED_WEIGHT = 15
+STS_ID = "20261129G"
+
+Builder = Callable[[str, tuple[MxHost, ...]], Scenario]
+
+
+def _mx_names(mx: tuple[MxHost, ...]) -> tuple[str, ...]:
+    return tuple(m.name for m in mx)
+
+
+def policy_body(mode: str, mx: tuple[str, ...], max_age: int = 604800) -> bytes:
+    lines = ["version: STSv1", f"mode: {mode}", *(f"mx: {m}" for m in mx), f"max_age: {max_age}"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _sts(d: str, mx: tuple[MxHost, ...], mode: str = "enforce", *, tlsrpt: bool = True,
+         policy_mx: tuple[str, ...] | None = None, max_age: int = 604800,
+         **host: object) -> Scenario:
+    """A deployment: TXT, policy listing ``policy_mx`` (default: the MX hosts), TLS-RPT."""
+    listed = _mx_names(mx) if policy_mx is None else policy_mx
+    body = policy_body(mode, () if mode == "none" else listed, max_age)
+    return Scenario(
+        domain=d, mx=mx, sts_txt=((f"v=STSv1; id={STS_ID}",),),
+        tlsrpt_txt=((f"v=TLSRPTv1; rua=mailto:tlsrpt@{d}",),) if tlsrpt else (),
+        policy_host=PolicyHost(**{"body": body, **host}),  # type: ignore[arg-type]
+    )
+
+
+def _ok(mode: str, *mistakes: str) -> Expectation:
+    return Expectation(mode, mode, frozenset(mistakes))
+
+
+def _invalid(mode: str | None, *mistakes: str) -> Expectation:
+    return Expectation("invalid", mode, frozenset(mistakes))
+
+
+ABSENT = Expectation("absent")
+UNREACHABLE = _invalid(None, "txt_without_policy", "policy_unreachable")
+
+#: kind -> (weight per 10,000 domains, builder, expectation)
+KINDS: dict[str, tuple[int, Builder, Expectation]] = {
+    "absent_mx": (8000, lambda d, mx: Scenario(d, mx=mx), ABSENT),
+    "absent_no_mx": (1400, lambda d, mx: Scenario(d), ABSENT),
+    "absent_tlsrpt_only": (
+        150, lambda d, mx: Scenario(d, mx=mx, tlsrpt_txt=((f"v=TLSRPTv1; rua=mailto:r@{d}",),)),
+        ABSENT),
+    "enforce_ok": (70, _sts, _ok("enforce")),
+    "testing_ok": (45, lambda d, mx: _sts(d, mx, "testing"), _ok("testing")),
+    "none_ok": (15, lambda d, mx: _sts(d, mx, "none"), _ok("none")),
+    "enforce_without_tlsrpt": (25, lambda d, mx: _sts(d, mx, tlsrpt=False),
+                               _ok("enforce", "enforce_without_tlsrpt")),
+    "testing_without_tlsrpt": (15, lambda d, mx: _sts(d, mx, "testing", tlsrpt=False),
+                               _ok("testing", "testing_without_tlsrpt")),
+    "max_age_short": (10, lambda d, mx: _sts(d, mx, max_age=3600),
+                      _ok("enforce", "max_age_short")),
+    "policy_mx_unused": (10, lambda d, mx: _sts(d, mx, policy_mx=(*_mx_names(mx), f"old.{d}")),
+                         _ok("enforce", "policy_mx_unused")),
+    "mx_mismatch": (15, lambda d, mx: _sts(d, mx, policy_mx=(f"mx.{d}",)),
+                    _ok("enforce", "mx_not_in_policy", "policy_mx_unused")),
+    "txt_without_policy": (
+        20, lambda d, mx: Scenario(d, mx=mx, sts_txt=((f"v=STSv1; id={STS_ID}",),),
+                                   tlsrpt_txt=((f"v=TLSRPTv1; rua=mailto:tlsrpt@{d}",),)),
+        UNREACHABLE),
+    "policy_cert_wrong_name": (10, lambda d, mx: _sts(d, mx, cert=CertKind.WRONG_NAME),
+                               _invalid(None, "txt_without_policy", "policy_cert_name_mismatch")),
+    "policy_cert_expired": (5, lambda d, mx: _sts(d, mx, cert=CertKind.EXPIRED),
+                            _invalid(None, "txt_without_policy", "policy_cert_expired")),
+    "policy_not_found": (10, lambda d, mx: _sts(d, mx, status=404, body=b"not found\n"),
+                         _invalid(None, "txt_without_policy", "policy_http_error")),
+    "policy_content_type": (5, lambda d, mx: _sts(d, mx, content_type="application/octet-stream"),
+                            _ok("enforce", "policy_content_type")),
+    "policy_invalid": (5, lambda d, mx: _sts(d, mx, policy_mx=()),
+                       _invalid("enforce", "txt_without_policy", "policy_invalid")),
+}
+
+
+def _choose_mx(rng: random.Random, d: str, cum: list[int], total: int) -> tuple[MxHost, ...]:
+    pick = rng.random() * total
+    for (provider, _), bound in zip(PROVIDERS, cum, strict=False):
+        if pick < bound:
+            return (MxHost(f"mx1.{provider}", 10), MxHost(f"mx2.{provider}", 20))
+    return (MxHost(f"mail.{d}", 10),)
+
+
+def generate_world(n: int, seed: int) -> World:
+    """``n`` domains, deterministic from ``seed``; ranks are the scenario order (1-based)."""
+    rng = random.Random(seed)
+    names = list(KINDS)
+    kind_cum = list(itertools.accumulate(KINDS[k][0] for k in names))
+    provider_cum = list(itertools.accumulate(w for _, w in PROVIDERS))
+    mx_total = provider_cum[-1] + SELF_HOSTED_WEIGHT
+    chosen = rng.choices(names, cum_weights=kind_cum, k=n)
+    scenarios = []
+    for rank, kind in enumerate(chosen, 1):
+        d = f"d{rank}-{WORDS[rng.randrange(len(WORDS))]}.{TLDS[rank % len(TLDS)]}"
+        _, build, expect = KINDS[kind]
+        sc = build(d, _choose_mx(rng, d, provider_cum, mx_total))
+        scenarios.append(Scenario(sc.domain, sc.mx, sc.sts_txt, sc.sts_cname, sc.tlsrpt_txt,
+                                  sc.policy_host, sc.dns_faults, expect, kind))
+    return World(tuple(scenarios), seed=seed, extra={"generator": "survey.sim.generator"})
+
+
+def write_toplist(world: World, path: Path) -> None:
+    """Tranco-style ``rank,domain`` lines (no header) in scenario order."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerows(enumerate((s.domain for s in world.scenarios), 1))

@@ -1,0 +1,186 @@
+"""Assemble and run the test internet: the DNS server, the policy hosts and the MX hosts of a
+``World``, all on loopback addresses, plus the toplist and CA bundle a scan needs.
+
+The behaviour class of a host is decided by the address its A record points at (see
+``AddressPlan``), its identity by the SNI the scanner sends, so a handful of listeners serve any
+number of domains. ``run_world`` runs inside a trio nursery; ``start_world`` runs the same in a
+background thread's trio loop for synchronous callers (pytest tests, scans in a subprocess).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import queue
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import trio
+
+from survey.sim.dns_server import AddressPlan, DnsServer, build_zone
+from survey.sim.generator import write_toplist
+from survey.sim.scenario import MxHost, PolicyHost, SmtpBehaviour, World
+
+
+@dataclass(slots=True)
+class RunningWorld:
+    """Where a running world listens, and the files a scan of it needs."""
+
+    plan: AddressPlan
+    dns_port: int
+    https_port: int
+    smtp_port: int
+    ca_bundle: Path
+    toplist: Path
+    dns: DnsServer = field(repr=False)
+
+    @property
+    def resolver(self) -> tuple[str, int]:
+        return (self.plan.dns, self.dns_port)
+
+    def dns_query_count(self) -> int:
+        """Queries the DNS server has received so far (UDP and TCP)."""
+        return self.dns.query_count
+
+    def scan_args(self) -> list[str]:
+        """The ``scan``/``check`` options that point the scanner at this world."""
+        return ["--resolver", f"{self.plan.dns}:{self.dns_port}",
+                "--ca-bundle", str(self.ca_bundle),
+                "--https-port", str(self.https_port),
+                "--smtp-port", str(self.smtp_port),
+                "--allow-private"]
+
+
+def policy_hosts(world: World) -> dict[str, PolicyHost]:
+    """The HTTPS server's hosts, keyed by ``mta-sts.<domain>``."""
+    return {f"mta-sts.{s.domain.lower()}": s.policy_host
+            for s in world.scenarios if s.policy_host is not None}
+
+
+def mx_hosts(world: World) -> dict[str, MxHost]:
+    """The SMTP server's hosts, keyed by name; a name shared by domains keeps its first entry."""
+    hosts: dict[str, MxHost] = {}
+    for s in world.scenarios:
+        for mx in s.mx:
+            if mx.name:
+                hosts.setdefault(mx.name.lower(), mx)
+    return hosts
+
+
+def free_port(address: str) -> int:
+    """An unprivileged TCP port free on ``address`` right now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _prepare(world: World, directory: Path) -> Path:
+    """Write the toplist (before anything listens, so blocking here delays only the start)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    toplist = directory / "toplist.csv"
+    write_toplist(world, toplist)
+    return toplist
+
+
+def _servers() -> tuple[ModuleType, ModuleType, ModuleType] | None:
+    """The HTTPS/SMTP server modules; None while they are not part of the tree (DNS only)."""
+    try:
+        return (importlib.import_module("survey.sim.ca"),
+                importlib.import_module("survey.sim.https_server"),
+                importlib.import_module("survey.sim.smtp_server"))
+    except ModuleNotFoundError:
+        return None
+
+
+async def run_world(world: World, directory: Path, *, dns_port: int = 0, https_port: int = 0,
+                    smtp_port: int = 0, plan: AddressPlan | None = None,
+                    task_status: trio.TaskStatus[RunningWorld] = trio.TASK_STATUS_IGNORED,
+                    ) -> None:
+    """Serve ``world`` until cancelled; ``task_status.started(RunningWorld)`` once all listen.
+
+    Ports 0 are chosen free at start. ``directory`` receives the toplist and the test CA.
+    """
+    plan = plan or AddressPlan()
+    toplist = _prepare(world, directory)
+    dns = DnsServer(build_zone(world, plan))
+    https_port = https_port or free_port(plan.https_addresses()[0])
+    smtp_port = smtp_port or free_port(plan.smtp_addresses()[0])
+    async with trio.open_nursery() as nursery:
+        dns_port = await nursery.start(dns.serve, plan.dns, dns_port)
+        ca_bundle = await _start_hosts(nursery, world, directory, plan, https_port, smtp_port)
+        task_status.started(RunningWorld(plan, dns_port, https_port, smtp_port, ca_bundle,
+                                         toplist, dns))
+
+
+async def _start_hosts(nursery: trio.Nursery, world: World, directory: Path, plan: AddressPlan,
+                       https_port: int, smtp_port: int) -> Path:
+    """Start the HTTPS and SMTP listeners of the address plan; returns the CA bundle's path."""
+    modules = _servers()
+    if modules is None:
+        return directory / "ca" / "ca.pem"
+    ca_module, https_module, smtp_module = modules
+    ca: Any = ca_module.TestCA(directory / "ca")
+    https: Any = https_module.PolicyHttpsServer(ca, policy_hosts(world))
+    for address in plan.https_addresses():
+        await nursery.start(https.serve, address, https_port)
+    await nursery.start(https.serve_tarpit, plan.https_tarpit, https_port)
+    smtp: Any = smtp_module.SmtpServer(ca, mx_hosts(world))
+    listeners = [(a, SmtpBehaviour.STARTTLS) for a in plan.smtp_addresses()] + [
+        (plan.smtp_no_starttls, SmtpBehaviour.NO_STARTTLS),
+        (plan.smtp_tarpit, SmtpBehaviour.TARPIT)]
+    for address, behaviour in listeners:
+        await nursery.start(smtp.serve, address, smtp_port, behaviour)
+    bundle: Path = ca.bundle_path
+    return bundle
+
+
+@contextlib.contextmanager
+def start_world(world: World, directory: Path, *, dns_port: int = 0, https_port: int = 0,
+                smtp_port: int = 0, plan: AddressPlan | None = None) -> Iterator[RunningWorld]:
+    """Run ``world`` in a background thread's trio loop for the ``with`` block.
+
+    On exit the loop is cancelled and the thread joined: every listener is closed before this
+    returns. An error while starting is raised here, in the caller's thread.
+    """
+    started: queue.Queue[RunningWorld | BaseException] = queue.Queue()
+    control: dict[str, Any] = {}
+
+    async def main() -> None:
+        control["token"] = trio.lowlevel.current_trio_token()
+        with trio.CancelScope() as scope:
+            control["scope"] = scope
+            async with trio.open_nursery() as nursery:
+                running = await nursery.start(functools.partial(
+                    run_world, world, directory, dns_port=dns_port, https_port=https_port,
+                    smtp_port=smtp_port, plan=plan))
+                started.put(running)
+
+    def thread_main() -> None:
+        try:
+            trio.run(main)
+        except BaseException as exc:  # handed to the caller's thread
+            started.put(exc)
+            control["error"] = exc
+
+    thread = threading.Thread(target=thread_main, name="sim-world", daemon=True)
+    thread.start()
+    first = started.get()
+    if isinstance(first, BaseException):
+        thread.join()
+        raise first
+    try:
+        yield first
+    finally:
+        with contextlib.suppress(trio.RunFinishedError):
+            trio.from_thread.run_sync(control["scope"].cancel, trio_token=control["token"])
+        thread.join()
+    if "error" in control:
+        raise control["error"]
+
