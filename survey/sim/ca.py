@@ -1,0 +1,182 @@
+"""The test internet's certificate authority: one trusted CA, one "untrusted" CA, lazy leaves.
+
+The scanner trusts ``bundle_path`` (its ``--ca-bundle``), which holds the trusted CA only, so each
+``CertKind`` fails verification the way a real misconfiguration does: EXPIRED with OpenSSL's
+"certificate has expired", SELF_SIGNED and UNTRUSTED_CA as unknown issuers, WRONG_NAME as a host
+name mismatch. All keys are ECDSA P-256 and every leaf shares one key, so that a world with
+thousands of policy hosts costs one signature per (name, kind) on first use and no key generation.
+
+A directory that already holds a CA is reused rather than overwritten, so that several server
+processes started on the same directory (after one made it) serve chains the same bundle trusts.
+Python's ``ssl`` loads certificate chains only from files: each leaf is written to a per-process
+scratch file and loaded at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from survey.sim.scenario import CertKind
+
+#: Name on the WRONG_NAME leaf (valid chain, another host's name).
+WRONG_NAME = "wrong.invalid"
+#: Name on the certificate served when the client's SNI names no known host (or is missing).
+UNKNOWN_NAME = "unknown.invalid"
+
+_LEAF_LIFETIME = dt.timedelta(days=90)
+_CA_LIFETIME = dt.timedelta(days=3650)
+_BACKDATE = dt.timedelta(days=1)  # tolerate clock skew between CA creation and a scan
+_EXPIRED_AGO = dt.timedelta(days=30)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mta-sts-survey test internet"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def make_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed root with the extensions strict verifiers (X509_STRICT) require."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(now + _CA_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def make_leaf(name: str, key: ec.EllipticCurvePrivateKey,
+              issuer: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None,
+              *, expired: bool = False) -> x509.Certificate:
+    """A server certificate for ``name`` (SAN), signed by ``issuer`` or by ``key`` itself."""
+    now = dt.datetime.now(dt.UTC)
+    if expired:
+        not_before, not_after = now - _EXPIRED_AGO - _LEAF_LIFETIME, now - _EXPIRED_AGO
+    else:
+        not_before, not_after = now - _BACKDATE, now + _LEAF_LIFETIME
+    public = key.public_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+    )
+    if issuer is None:
+        return builder.issuer_name(_name(name)).sign(key, hashes.SHA256())
+    issuer_key, issuer_cert = issuer
+    return (
+        builder.issuer_name(issuer_cert.subject)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            issuer_key.public_key()), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+def _load_or_make_ca(directory: Path, stem: str,
+                     common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.pem"
+    if key_path.exists() and cert_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if isinstance(key, ec.EllipticCurvePrivateKey) and \
+                cert.not_valid_after_utc > dt.datetime.now(dt.UTC) + _LEAF_LIFETIME:
+            return key, cert
+    key, cert = make_ca(common_name)
+    _write_atomic(key_path, _key_pem(key))
+    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    return key, cert
+
+
+class TestCA:
+    """Trusted and untrusted CAs plus a cache of server ``SSLContext``s per (name, kind)."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._trusted = _load_or_make_ca(directory, "ca", "mta-sts-survey test CA")
+        self._untrusted = _load_or_make_ca(directory, "untrusted-ca",
+                                           "mta-sts-survey untrusted CA")
+        self.bundle_path = directory / "ca.pem"  # the trusted CA only
+        self._leaf_key = ec.generate_private_key(ec.SECP256R1())
+        tag = f"{os.getpid()}-{secrets.token_hex(4)}"  # one pair per instance and process
+        self._key_path = directory / f".leaf-{tag}.key"
+        self._scratch = directory / f".leaf-{tag}.pem"
+        self._key_path.write_bytes(_key_pem(self._leaf_key))
+        self._contexts: dict[tuple[str, CertKind], ssl.SSLContext] = {}
+
+    def certificate(self, name: str, kind: CertKind) -> x509.Certificate:
+        """The leaf certificate presented for ``name`` under ``kind`` (freshly signed)."""
+        match kind:
+            case CertKind.VALID:
+                return make_leaf(name, self._leaf_key, self._trusted)
+            case CertKind.EXPIRED:
+                return make_leaf(name, self._leaf_key, self._trusted, expired=True)
+            case CertKind.SELF_SIGNED:
+                return make_leaf(name, self._leaf_key, None)
+            case CertKind.WRONG_NAME:
+                return make_leaf(WRONG_NAME, self._leaf_key, self._trusted)
+            case CertKind.UNTRUSTED_CA:
+                return make_leaf(name, self._leaf_key, self._untrusted)
+
+    def new_context(self, name: str, kind: CertKind) -> ssl.SSLContext:
+        """A fresh (uncached) server context; listeners use one as the SNI-switching base."""
+        cert = self.certificate(name, kind)
+        self._scratch.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self._scratch, self._key_path)
+        return context
+
+    def server_context(self, name: str, kind: CertKind) -> ssl.SSLContext:
+        """Cached server context for (name, kind); made on first use."""
+        name = name.lower().rstrip(".")
+        if kind is CertKind.WRONG_NAME:
+            name = WRONG_NAME  # one certificate for every host that gets the wrong name
+        key = (name, kind)
+        context = self._contexts.get(key)
+        if context is None:
+            context = self._contexts[key] = self.new_context(name, kind)
+        return context
