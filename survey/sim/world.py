@@ -39,6 +39,7 @@ class RunningWorld:
     ca_bundle: Path
     toplist: Path
     dns: DnsServer = field(repr=False)
+    world: World = field(repr=False)
 
     @property
     def resolver(self) -> tuple[str, int]:
@@ -89,13 +90,13 @@ def _prepare(world: World, directory: Path) -> Path:
     return toplist
 
 
-def _servers() -> tuple[ModuleType, ModuleType, ModuleType] | None:
-    """The HTTPS/SMTP server modules; None while they are not part of the tree (DNS only)."""
+def _module(name: str) -> ModuleType | None:
+    """A server module of ``survey.sim``, or None while it is not part of the tree."""
     try:
-        return (importlib.import_module("survey.sim.ca"),
-                importlib.import_module("survey.sim.https_server"),
-                importlib.import_module("survey.sim.smtp_server"))
-    except ModuleNotFoundError:
+        return importlib.import_module(f"survey.sim.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"survey.sim.{name}":
+            raise
         return None
 
 
@@ -116,27 +117,28 @@ async def run_world(world: World, directory: Path, *, dns_port: int = 0, https_p
         dns_port = await nursery.start(dns.serve, plan.dns, dns_port)
         ca_bundle = await _start_hosts(nursery, world, directory, plan, https_port, smtp_port)
         task_status.started(RunningWorld(plan, dns_port, https_port, smtp_port, ca_bundle,
-                                         toplist, dns))
+                                         toplist, dns, world))
 
 
 async def _start_hosts(nursery: trio.Nursery, world: World, directory: Path, plan: AddressPlan,
                        https_port: int, smtp_port: int) -> Path:
     """Start the HTTPS and SMTP listeners of the address plan; returns the CA bundle's path."""
-    modules = _servers()
-    if modules is None:
+    ca_module = _module("ca")
+    if ca_module is None:
         return directory / "ca" / "ca.pem"
-    ca_module, https_module, smtp_module = modules
     ca: Any = ca_module.TestCA(directory / "ca")
-    https: Any = https_module.PolicyHttpsServer(ca, policy_hosts(world))
-    for address in plan.https_addresses():
-        await nursery.start(https.serve, address, https_port)
-    await nursery.start(https.serve_tarpit, plan.https_tarpit, https_port)
-    smtp: Any = smtp_module.SmtpServer(ca, mx_hosts(world))
-    listeners = [(a, SmtpBehaviour.STARTTLS) for a in plan.smtp_addresses()] + [
-        (plan.smtp_no_starttls, SmtpBehaviour.NO_STARTTLS),
-        (plan.smtp_tarpit, SmtpBehaviour.TARPIT)]
-    for address, behaviour in listeners:
-        await nursery.start(smtp.serve, address, smtp_port, behaviour)
+    if (https_module := _module("https_server")) is not None:
+        https: Any = https_module.PolicyHttpsServer(ca, policy_hosts(world))
+        for address in plan.https_addresses():
+            await nursery.start(https.serve, address, https_port)
+        await nursery.start(https.serve_tarpit, plan.https_tarpit, https_port)
+    if (smtp_module := _module("smtp_server")) is not None:
+        smtp: Any = smtp_module.SmtpServer(ca, mx_hosts(world))
+        listeners = [(a, SmtpBehaviour.STARTTLS) for a in plan.smtp_addresses()] + [
+            (plan.smtp_no_starttls, SmtpBehaviour.NO_STARTTLS),
+            (plan.smtp_tarpit, SmtpBehaviour.TARPIT)]
+        for address, behaviour in listeners:
+            await nursery.start(smtp.serve, address, smtp_port, behaviour)
     bundle: Path = ca.bundle_path
     return bundle
 
@@ -174,7 +176,7 @@ def start_world(world: World, directory: Path, *, dns_port: int = 0, https_port:
     first = started.get()
     if isinstance(first, BaseException):
         thread.join()
-        raise first
+        raise _unwrap(first)
     try:
         yield first
     finally:
@@ -182,5 +184,12 @@ def start_world(world: World, directory: Path, *, dns_port: int = 0, https_port:
             trio.from_thread.run_sync(control["scope"].cancel, trio_token=control["token"])
         thread.join()
     if "error" in control:
-        raise control["error"]
+        raise _unwrap(control["error"])
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one error inside nested single-member exception groups (trio's strict groups)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
