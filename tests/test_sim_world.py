@@ -1,0 +1,151 @@
+"""The running test internet: every catalogue policy host answers as declared, fetched with httpx
+over TLS (SNI, the world's CA bundle) at the address the world's DNS gives; clean teardown."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import httpx
+import pytest
+
+from survey.sim.catalogue import catalogue
+from survey.sim.dns_server import AddressPlan
+from survey.sim.scenario import CertKind, HttpsFault, PolicyHost, Scenario, World
+from survey.sim.world import RunningWorld, mx_hosts, policy_hosts, start_world
+from tests.conftest import WorldFactory
+
+WITH_POLICY_HOST = [s for s in catalogue() if s.policy_host is not None]
+
+
+def resolve(world: RunningWorld, name: str) -> tuple[int, list[str]]:
+    host, port = world.resolver
+    msg = dns.query.udp(dns.message.make_query(name, "A"), host, port=port, timeout=2)
+    return msg.rcode(), [rd.address for rrset in msg.answer
+                         if rrset.rdtype == dns.rdatatype.A for rd in rrset]
+
+
+def fetch(world: RunningWorld, domain: str, address: str, timeout: float = 2.0) -> httpx.Response:
+    context = ssl.create_default_context(cafile=str(world.ca_bundle))
+    name = f"mta-sts.{domain}"
+    with httpx.Client(verify=context, timeout=timeout) as client:
+        return client.get(f"https://{address}:{world.https_port}/.well-known/mta-sts.txt",
+                          headers={"Host": name}, extensions={"sni_hostname": name})
+
+
+def test_scan_args_and_files(catalogue_world: RunningWorld) -> None:
+    w = catalogue_world
+    host, port = w.resolver
+    assert w.scan_args() == ["--resolver", f"{host}:{port}", "--ca-bundle", str(w.ca_bundle),
+                             "--https-port", str(w.https_port), "--smtp-port", str(w.smtp_port),
+                             "--allow-private"]
+    assert host.startswith("127.") and port > 0 and w.https_port > 0 and w.smtp_port > 0
+    lines = w.toplist.read_text().splitlines()
+    assert lines == [f"{i},{s.domain}" for i, s in enumerate(catalogue(), 1)]
+    assert w.ca_bundle.read_text().count("BEGIN CERTIFICATE") == 1
+
+
+def test_host_maps() -> None:
+    world = World(tuple(catalogue()))
+    hosts = policy_hosts(world)
+    assert len(hosts) == len(WITH_POLICY_HOST)
+    assert all(name.startswith("mta-sts.") for name in hosts)
+    assert "mx1.enforce-ok.test" in mx_hosts(world)
+    assert "" not in mx_hosts(world)
+
+
+def _check(world: RunningWorld, sc: Scenario, host: PolicyHost) -> None:
+    rcode, addresses = resolve(world, f"mta-sts.{sc.domain}")
+    fault = sc.fault_for(f"mta-sts.{sc.domain}")
+    if fault is not None:
+        assert rcode != dns.rcode.NOERROR and not addresses
+        return
+    (address,) = addresses
+    plan = world.plan
+    assert address == plan.policy_address(sc.domain, host.fault, host.address_override)
+    if host.address_override is not None:
+        return  # the scanner must not connect there (its guard); nothing listens
+    if host.fault is HttpsFault.REFUSED:
+        with pytest.raises(httpx.ConnectError):
+            fetch(world, sc.domain, address)
+    elif host.fault is HttpsFault.TARPIT:
+        with pytest.raises(httpx.TimeoutException):
+            fetch(world, sc.domain, address, timeout=0.3)
+    elif host.fault is HttpsFault.SLOW_DRIP:
+        with pytest.raises(httpx.ReadTimeout):
+            fetch(world, sc.domain, address, timeout=0.3)
+    elif host.fault is HttpsFault.ENDLESS_BODY:
+        _check_endless(world, sc.domain, address)
+    elif host.cert is not CertKind.VALID:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            fetch(world, sc.domain, address)
+    else:
+        response = fetch(world, sc.domain, address)
+        assert response.status_code == host.status
+        assert response.content == host.body
+        assert response.headers.get("content-type") == host.content_type
+        assert response.headers.get("location") == host.location
+
+
+def _check_endless(world: RunningWorld, domain: str, address: str) -> None:
+    context = ssl.create_default_context(cafile=str(world.ca_bundle))
+    name = f"mta-sts.{domain}"
+    received = 0
+    with httpx.Client(verify=context, timeout=2) as client, client.stream(
+            "GET", f"https://{address}:{world.https_port}/.well-known/mta-sts.txt",
+            headers={"Host": name}, extensions={"sni_hostname": name}) as response:
+        assert response.status_code == 200
+        for chunk in response.iter_raw():
+            received += len(chunk)
+            if received > 200_000:
+                break
+    assert received > 200_000
+
+
+@pytest.mark.parametrize("scenario", WITH_POLICY_HOST, ids=lambda s: s.name)
+def test_policy_host_answers_as_declared(catalogue_world: RunningWorld,
+                                         scenario: Scenario) -> None:
+    assert scenario.policy_host is not None
+    _check(catalogue_world, scenario, scenario.policy_host)
+
+
+def test_no_policy_host_is_nxdomain(catalogue_world: RunningWorld) -> None:
+    for sc in catalogue():
+        if sc.policy_host is None and not sc.dns_faults:
+            assert resolve(catalogue_world, f"mta-sts.{sc.domain}")[0] == dns.rcode.NXDOMAIN
+
+
+def _bindable(address: str, port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind((address, port))
+        except OSError:
+            return False
+        return True
+
+
+def test_teardown_frees_every_port(tmp_path: Path) -> None:
+    world = World(tuple(catalogue()[:3]))
+    plan = AddressPlan(https_pool=2, smtp_pool=2)
+    with start_world(world, tmp_path, plan=plan) as running:
+        host, port = running.resolver
+        assert not _bindable(host, port, socket.SOCK_DGRAM)
+        assert not _bindable(plan.https_addresses()[1], running.https_port, socket.SOCK_STREAM)
+        assert fetch(running, world.scenarios[0].domain,
+                     plan.policy_address(world.scenarios[0].domain, None)).status_code == 200
+    assert _bindable(host, port, socket.SOCK_DGRAM)
+    assert _bindable(host, port, socket.SOCK_STREAM)
+    for address in (*plan.https_addresses(), plan.https_tarpit):
+        assert _bindable(address, running.https_port, socket.SOCK_STREAM)
+
+
+def test_start_error_is_raised_in_the_caller(make_world: WorldFactory) -> None:
+    first = make_world(World(tuple(catalogue()[:1])))
+    with pytest.raises(OSError):
+        make_world(World(tuple(catalogue()[:1])), dns_port=first.resolver[1])
+    assert resolve(first, f"mta-sts.{catalogue()[0].domain}")[0] == dns.rcode.NOERROR
