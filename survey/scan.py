@@ -133,7 +133,6 @@ async def open_probes(config: ScanConfig) -> AsyncIterator[Probes]:
     """The real probe clients for ``config``, sharing one guard and one destination limiter."""
     from survey.probes.dns import DnsClient, DnsConfig
     from survey.probes.https import HttpsConfig, PolicyFetcher
-    from survey.probes.smtp import SmtpConfig, SmtpProber
 
     guard = AddressGuard(allow_private=config.allow_private, exclusions=config.exclusions)
     destinations = DestinationLimiter(config.per_destination)
@@ -149,6 +148,8 @@ async def open_probes(config: ScanConfig) -> AsyncIterator[Probes]:
             PolicyFetcher(https_config, guard=guard, destinations=destinations))
         prober: Prober | None = None
         if config.smtp:
+            from survey.probes.smtp import SmtpConfig, SmtpProber
+
             smtp_options: dict[str, Any] = {"ehlo_name": config.ehlo_name} if config.ehlo_name \
                 else {}
             smtp_config = SmtpConfig(port=config.smtp_port, timeout=config.timeout,

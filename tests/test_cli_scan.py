@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import io
+import itertools
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from survey.cli import main
 from survey.commands.scan import parse_resolver
+from survey.mistakes import MISTAKES
 from survey.progress import Progress, format_counts, summary_table
+from survey.sim.catalogue import EXCLUDED_PREFIX, catalogue
+from survey.sim.generator import generate_world
+from survey.sim.scenario import Expectation, Scenario, World
+from survey.sim.world import RunningWorld, start_world
+from survey.sink import completed_domains, read_manifest
 
 
 @pytest.fixture
@@ -133,3 +149,211 @@ def test_resume_refuses_other_result_options(
                  "--run-id", "r2"]) == 2
     assert "holds run 'r1', not 'r2'" in capsys.readouterr().err
     assert read_manifest(out) == manifest
+
+
+# --- end to end against the test internet -------------------------------------------------------
+
+FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1", "--no-progress"]
+VOLATILE = {"run_id", "scanned_at", "https_elapsed_ms", "smtp"}
+
+
+def scan_cmd(toplist: Path, out: Path, world: RunningWorld, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "survey", "scan", str(toplist), "-o", str(out),
+            *world.scan_args(), *FAST, *extra]
+
+
+def rows_by_domain(out: Path) -> dict[str, dict[str, Any]]:
+    table = pq.read_table(out / "parts")
+    rows = table.to_pylist()
+    by_domain = {r["domain"]: r for r in rows}
+    assert len(by_domain) == len(rows), "a domain appears twice"
+    return by_domain
+
+
+def stable(row: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in row.items() if k not in VOLATILE}
+    kept["smtp"] = [{k: v for k, v in s.items() if k != "elapsed_ms"} for s in row["smtp"]]
+    return kept
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, RunningWorld]]:
+    world = generate_world(3000, seed=8)
+    with start_world(world, tmp_path_factory.mktemp("generated")) as running:
+        yield world, running
+
+
+@pytest.fixture(scope="module")
+def catalogue_running(tmp_path_factory: pytest.TempPathFactory
+                      ) -> Iterator[tuple[World, RunningWorld, Path]]:
+    world = World(catalogue())
+    directory = tmp_path_factory.mktemp("catalogue")
+    exclude = directory / "exclude.txt"
+    exclude.write_text(f"# the catalogue's opt-out\n{EXCLUDED_PREFIX}\n")
+    with start_world(world, directory) as running:
+        yield world, running, exclude
+
+
+def test_kill_and_resume_equals_a_clean_run(generated: tuple[World, RunningWorld],
+                                            tmp_path: Path) -> None:
+    world, running = generated
+    fast = ["--rate", "50000", "--concurrency", "200"]
+    clean = tmp_path / "clean"
+    subprocess.run(scan_cmd(running.toplist, clean, running, *fast), check=True,
+                   capture_output=True, timeout=60)
+    out = tmp_path / "killed"
+    rng = random.Random(8)
+    kills = 0
+    for _ in range(rng.randint(3, 5)):
+        proc = subprocess.Popen(scan_cmd(running.toplist, out, running, "--rate", "3000",
+                                         "--part-rows", "100"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.8, 2.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=10)
+    assert kills >= 3
+    assert read_manifest(out)["state"] == "running"  # type: ignore[index]
+    assert 0 < len(completed_domains(out)) < len(world.scenarios)
+    done = subprocess.run(scan_cmd(running.toplist, out, running, *fast), check=True,
+                          capture_output=True, text=True, timeout=60)
+    assert "state             complete" in done.stdout
+    manifest = read_manifest(out)
+    assert manifest is not None and manifest["state"] == "complete"
+    assert sum(manifest["counts"].values()) == len(world.scenarios)
+    clean_rows, resumed_rows = rows_by_domain(clean), rows_by_domain(out)
+    assert sorted(resumed_rows) == sorted(s.domain for s in world.scenarios)
+    for domain, row in clean_rows.items():
+        assert stable(resumed_rows[domain]) == stable(row), domain
+    for scenario in world.scenarios:
+        row = resumed_rows[scenario.domain]
+        assert scenario.expect is not None
+        assert (row["status"], row["mode"], set(row["mistakes"])) == (
+            scenario.expect.status, scenario.expect.mode, set(scenario.expect.mistakes)), \
+            scenario.name
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, RunningWorld],
+                                                  tmp_path: Path, signum: int) -> None:
+    world, running = generated
+    out = tmp_path / "out"
+    proc = subprocess.Popen(scan_cmd(running.toplist, out, running, "--rate", "1000",
+                                     "--part-rows", "100000", "--part-seconds", "600"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    proc.send_signal(signum)
+    sent = time.monotonic()
+    stdout, stderr = proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 2.0
+    assert proc.returncode == 0, stderr
+    assert "re-run the same command to resume" in stderr
+    manifest = read_manifest(out)
+    assert manifest is not None and manifest["state"] == "running"
+    done = completed_domains(out)
+    assert 0 < len(done) < len(world.scenarios)
+    assert sum(manifest["counts"].values()) == len(done)
+    assert f"scanned now       {len(done):,}" in stdout
+
+
+def test_rate_holds_at_the_test_internets_dns_server(generated: tuple[World, RunningWorld],
+                                                     tmp_path: Path) -> None:
+    _, running = generated
+    rate = 1500
+    proc = subprocess.Popen(scan_cmd(running.toplist, tmp_path / "out", running,
+                                     "--rate", str(rate)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)  # interpreter start and the initial burst
+        samples = []
+        for _ in range(4):
+            samples.append((time.monotonic(), running.dns_query_count()))
+            time.sleep(1.0)
+        samples.append((time.monotonic(), running.dns_query_count()))
+    finally:
+        proc.kill()
+        proc.wait()
+    rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(samples)]
+    for measured in rates:
+        assert abs(measured - rate) <= 0.1 * rate, rates
+    overall = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
+    assert abs(overall - rate) <= 0.05 * rate, rates
+
+
+def check_expectations(world: World, rows: dict[str, dict[str, Any]],
+                       expectation: Callable[[Scenario], Expectation]) -> None:
+    wrong = []
+    for scenario in world.scenarios:
+        expect = expectation(scenario)
+        row = rows[scenario.domain]
+        got = (row["status"], row["mode"], sorted(row["mistakes"]))
+        if got != (expect.status, expect.mode, sorted(expect.mistakes)):
+            wrong.append(f"{scenario.name}: got {got}, expected {expect}")
+    assert not wrong, "\n".join(wrong)
+
+
+def _expect(scenario: Scenario) -> Expectation:
+    assert scenario.expect is not None
+    return scenario.expect
+
+
+def test_catalogue_through_scan(catalogue_running: tuple[World, RunningWorld, Path],
+                                tmp_path: Path) -> None:
+    world, running, exclude = catalogue_running
+    out = tmp_path / "out"
+    result = subprocess.run(scan_cmd(running.toplist, out, running, "--exclude", str(exclude)),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = rows_by_domain(out)
+    assert len(rows) == len(world.scenarios)
+    check_expectations(world, rows, _expect)
+    assert all(r["toplist"] == "toplist.csv" for r in rows.values())
+
+
+def test_catalogue_through_check(catalogue_running: tuple[World, RunningWorld, Path],
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    world, running, exclude = catalogue_running
+    rows = {}
+    codes = {"pass": 0, "warn": 1, "fail": 3, None: 4}
+    for scenario in world.scenarios:
+        status = main(["check", scenario.domain, "--json", *running.scan_args(), *FAST,
+                       "--exclude", str(exclude)])
+        row = json.loads(capsys.readouterr().out)
+        assert status == codes[row["grade"]], scenario.name
+        rows[scenario.domain] = row
+    check_expectations(world, rows, _expect)
+
+
+def test_check_report_explains_mistakes(catalogue_running: tuple[World, RunningWorld, Path],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    world, running, _ = catalogue_running
+    scenario = next(s for s in world.scenarios if s.name == "mx_not_in_policy")
+    assert main(["check", scenario.domain, *running.scan_args(), *FAST]) in (0, 1, 3)
+    report = capsys.readouterr().out
+    assert f"MTA-STS check of {scenario.domain}" in report
+    assert "_mta-sts TXT" in report and "policy fetch" in report and "HTTP 200" in report
+    assert "- mx_not_in_policy (error, RFC 8461 §4.1)" in report
+    assert MISTAKES["mx_not_in_policy"].fix in report
+
+
+def test_garbage_lines_are_counted_by_reason(
+        catalogue_running: tuple[World, RunningWorld, Path], tmp_path: Path) -> None:
+    _, running, _ = catalogue_running
+    toplist = tmp_path / "garbage.csv"
+    toplist.write_bytes(b"1,enforce-ok.test\n2,not a domain\n3,192.0.2.1\n4,\xff\xfe.test\n"
+                        b"5,enforce-ok.test\nthis line has no comma at all\n6,absent-nothing.test\n"
+                        + b"7," + b"a" * 300 + b".test\n")
+    out = tmp_path / "out"
+    result = subprocess.run(scan_cmd(toplist, out, running, "--format", "tranco"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert sorted(rows_by_domain(out)) == ["absent-nothing.test", "enforce-ok.test"]
+    manifest = read_manifest(out)
+    assert manifest is not None
+    stats = manifest["toplist_stats"]
+    assert stats["duplicates"] == 1 and stats["entries"] == 2
+    assert sum(stats["invalid"].values()) == 5
+    assert "ip_address" in stats["invalid"]
+    for reason in stats["invalid"]:
+        assert reason in result.stdout

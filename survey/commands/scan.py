@@ -22,6 +22,7 @@ from typing import Any
 
 from survey import __version__
 from survey.schema import SCHEMA_VERSION, RunContext
+from survey.sink import PART_ROWS, PART_SECONDS
 from survey.toplist import ToplistStats
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
@@ -183,6 +184,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--toplist-date", metavar="YYYY-MM-DD", help="date of the toplist")
     parser.add_argument("--run-id", metavar="ID", help="run identifier (default: random)")
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
+    parser.add_argument("--part-rows", type=_positive_int, default=PART_ROWS, metavar="N",
+                        help=f"rows per Parquet part (default {PART_ROWS:,}); a crash loses "
+                        "at most the rows of one unwritten part")
+    parser.add_argument("--part-seconds", type=_positive_float, default=PART_SECONDS,
+                        metavar="S", help=f"write a part at least this often (default "
+                        f"{PART_SECONDS:g})")
     add_probe_options(parser)
     parser.set_defaults(func=run)
 
@@ -232,6 +239,7 @@ def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
         "dns_timeout": args.dns_timeout, "retries": args.retries,
         "ca_bundle": None if args.ca_bundle is None else str(args.ca_bundle),
         "ehlo_name": args.ehlo_name, "contact": args.contact,
+        "part_rows": args.part_rows, "part_seconds": args.part_seconds,
     }
 
 
@@ -334,7 +342,7 @@ def _run(args: argparse.Namespace) -> int:
     mode = "off" if args.no_progress else "auto"
     total = args.limit - len(done) if args.limit is not None else None
     progress = Progress(total=max(total, 0) if total is not None else None, mode=mode)
-    sink = PartWriter(outdir, run_id)
+    sink = PartWriter(outdir, run_id, max_rows=args.part_rows, max_seconds=args.part_seconds)
     with _closing_entries(entries):
         summary = trio.run(functools.partial(run_scan, done=done), entries, config, sink,
                            progress)
