@@ -157,13 +157,13 @@ def ssl_object_of(stream: trio.SSLStream[trio.SocketStream]) -> ssl.SSLObject:
     return obj
 
 
-async def handshake(stream: trio.SocketStream, context: ssl.SSLContext,
-                    server_name: str) -> trio.SSLStream[trio.SocketStream]:
+async def handshake(stream: trio.SocketStream, context: ssl.SSLContext, server_name: str,
+                    *, https: bool = True) -> trio.SSLStream[trio.SocketStream]:
     """TLS client handshake on a connected stream, SNI and name check against ``server_name``.
 
     Raises ``ssl.SSLError`` (incl. ``SSLCertVerificationError``) or ``trio.BrokenResourceError``.
     """
-    tls = trio.SSLStream(stream, context, server_hostname=server_name, https_compatible=True)
+    tls = trio.SSLStream(stream, context, server_hostname=server_name, https_compatible=https)
     try:
         await tls.do_handshake()
     except trio.BrokenResourceError as exc:
