@@ -155,7 +155,8 @@ async def open_probes(config: ScanConfig) -> AsyncIterator[Probes]:
             smtp_config = SmtpConfig(port=config.smtp_port, timeout=config.timeout,
                                      connect_timeout=config.connect_timeout,
                                      ca_bundle=config.ca_bundle, **smtp_options)
-            prober = SmtpProber(smtp_config, guard=guard, destinations=destinations)
+            prober = await stack.enter_async_context(
+                SmtpProber(smtp_config, guard=guard, destinations=destinations))
         yield Probes(dns, fetcher, prober)
 
 

@@ -21,7 +21,12 @@ from survey.cli import main
 from survey.commands.scan import parse_resolver
 from survey.mistakes import MISTAKES
 from survey.progress import Progress, format_counts, summary_table
-from survey.sim.catalogue import EXCLUDED_PREFIX, catalogue
+from survey.sim.catalogue import (
+    EXCLUDED_PREFIX,
+    SMTP_EXTRA_MISTAKES,
+    catalogue,
+    expectation_with_smtp,
+)
 from survey.sim.generator import generate_world
 from survey.sim.scenario import Expectation, Scenario, World
 from survey.sim.world import RunningWorld, start_world
@@ -137,7 +142,7 @@ def test_resume_refuses_other_result_options(
 
     out = tmp_path / "out"
     out.mkdir()
-    options = {key: None for key in RESULT_OPTIONS}
+    options: dict[str, object] = dict.fromkeys(RESULT_OPTIONS)
     options.update({"toplist_path": str(toplist.resolve()), "smtp": True, "https_port": 443,
                     "smtp_port": 25, "allow_private": False, "toplist_name": "list.csv"})
     manifest = {"run_id": "r1", "state": "running", "options": options}
@@ -153,13 +158,13 @@ def test_resume_refuses_other_result_options(
 
 # --- end to end against the test internet -------------------------------------------------------
 
-FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1", "--no-progress"]
+FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1"]
 VOLATILE = {"run_id", "scanned_at", "https_elapsed_ms", "smtp"}
 
 
 def scan_cmd(toplist: Path, out: Path, world: RunningWorld, *extra: str) -> list[str]:
     return [sys.executable, "-m", "survey", "scan", str(toplist), "-o", str(out),
-            *world.scan_args(), *FAST, *extra]
+            *world.scan_args(), *FAST, "--no-progress", *extra]
 
 
 def rows_by_domain(out: Path) -> dict[str, dict[str, Any]]:
@@ -311,6 +316,22 @@ def test_catalogue_through_scan(catalogue_running: tuple[World, RunningWorld, Pa
     assert all(r["toplist"] == "toplist.csv" for r in rows.values())
 
 
+def test_catalogue_through_scan_with_smtp(
+        catalogue_running: tuple[World, RunningWorld, Path], tmp_path: Path) -> None:
+    world, running, exclude = catalogue_running
+    out = tmp_path / "out"
+    result = subprocess.run(scan_cmd(running.toplist, out, running, "--exclude", str(exclude),
+                                     "--smtp", "--ehlo-name", "scanner.test"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = rows_by_domain(out)
+    check_expectations(world, rows, expectation_with_smtp)
+    probed = rows[next(s.domain for s in world.scenarios if s.name == "enforce_ok")]["smtp"]
+    assert probed and probed[0]["error"] is None and probed[0]["starttls_offered"]
+    assert rows[next(s.domain for s in world.scenarios if s.name == "absent_nothing")][
+        "smtp"] == []
+
+
 def test_catalogue_through_check(catalogue_running: tuple[World, RunningWorld, Path],
                                  capsys: pytest.CaptureFixture[str]) -> None:
     world, running, exclude = catalogue_running
@@ -323,6 +344,18 @@ def test_catalogue_through_check(catalogue_running: tuple[World, RunningWorld, P
         assert status == codes[row["grade"]], scenario.name
         rows[scenario.domain] = row
     check_expectations(world, rows, _expect)
+
+
+def test_smtp_scenarios_through_check(catalogue_running: tuple[World, RunningWorld, Path],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    world, running, _ = catalogue_running
+    smtp_world = World(tuple(s for s in world.scenarios if s.name.startswith("mx_")))
+    assert set(SMTP_EXTRA_MISTAKES) <= {s.name for s in smtp_world.scenarios}
+    rows = {}
+    for scenario in smtp_world.scenarios:
+        main(["check", scenario.domain, "--json", "--smtp", *running.scan_args(), *FAST])
+        rows[scenario.domain] = json.loads(capsys.readouterr().out)
+    check_expectations(smtp_world, rows, expectation_with_smtp)
 
 
 def test_check_report_explains_mistakes(catalogue_running: tuple[World, RunningWorld, Path],
