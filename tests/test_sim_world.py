@@ -149,3 +149,48 @@ def test_start_error_is_raised_in_the_caller(make_world: WorldFactory) -> None:
     with pytest.raises(OSError):
         make_world(World(tuple(catalogue()[:1])), dns_port=first.resolver[1])
     assert resolve(first, f"mta-sts.{catalogue()[0].domain}")[0] == dns.rcode.NOERROR
+
+
+def test_sim_command_serves_until_interrupted(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "survey", "sim", "--scenarios", "20", "--seed", "3",
+         "--dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not (line := proc.stdout.readline()).startswith("Ctrl-C"):
+            assert line, proc.stderr.read() if proc.stderr else ""
+            lines.append(line.strip())
+        resolver = next(x for x in lines if x.startswith("resolver:")).split()[1]
+        host, port = resolver.rsplit(":", 1)
+        command = next(x for x in lines if x.startswith("mta-sts-survey scan"))
+        assert f"--resolver {resolver}" in command and "--allow-private" in command
+        toplist = (tmp_path / "toplist.csv").read_text().splitlines()
+        assert len(toplist) == 20 and toplist[0].startswith("1,d1-")
+        for name, rcode in ((toplist[0].split(",")[1], dns.rcode.NOERROR),
+                            ("d1-nothing.test", dns.rcode.NXDOMAIN)):
+            msg = dns.query.udp(dns.message.make_query(name, "MX"), host, port=int(port),
+                                timeout=2)
+            assert msg.rcode() == rcode
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _bindable(host, int(port), socket.SOCK_DGRAM)
+
+
+def test_sim_command_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    from survey.cli import main
+
+    for argv in (["sim", "--scenarios", "many"], ["sim", "--scenarios", "0"],
+                 ["sim", "--dns-port", "70000"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+    assert "catalogue" in capsys.readouterr().err
