@@ -308,3 +308,31 @@ def test_no_address() -> None:
     prober = SmtpProber(SmtpConfig(), guard=AddressGuard(), destinations=DestinationLimiter(1))
     probe = trio.run(prober.probe, MX, ())
     assert probe.error is FetchError.NO_ADDRESS and probe.host == MX
+
+
+def test_slot_wait_not_charged_to_the_deadline(certs) -> None:
+    """Two probes to one IP with one slot: the second waits, then gets its full deadline."""
+    results: list[SmtpProbe] = []
+
+    async def slow(stream: trio.abc.Stream) -> None:
+        await trio.sleep(0.8)
+        await FakeMta(context=context_for(certs, "valid"))(stream)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, slow, None)
+            config = SmtpConfig(port=server.port, timeout=1.2, ca_bundle=certs["bundle"])
+            prober = SmtpProber(config, guard=AddressGuard(allow_private=True),
+                                destinations=DestinationLimiter(1))
+            async with trio.open_nursery() as probes:
+                for _ in range(2):
+                    probes.start_soon(lambda: _append(prober, results))
+            assert server.connections == 2
+            nursery.cancel_scope.cancel()
+
+    async def _append(prober: SmtpProber, out: list[SmtpProbe]) -> None:
+        out.append(await prober.probe(MX, ["127.0.0.1"]))
+
+    trio.run(main)
+    assert [p.error for p in results] == [None, None]
+    assert all(p.elapsed_ms < 1200 for p in results)

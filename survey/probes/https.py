@@ -138,7 +138,6 @@ class PolicyFetcher:
 
     async def fetch(self, domain: str, addresses: Sequence[str]) -> HttpsFetch:
         """Fetch the policy of ``domain`` from the first allowed address; never raises."""
-        started = time.perf_counter()
         url = policy_url(domain, self.config.port)
         allowed, refused = self.guard.allowed(addresses)
         if not allowed:
@@ -148,9 +147,13 @@ class PolicyFetcher:
         address = allowed[0]
         outcome = _Outcome()
         phases = _Phases()
+        started = time.perf_counter()
         try:
-            with trio.move_on_after(self.config.timeout) as scope:
-                async with self.destinations.slot(address):
+            # The deadline starts once the destination slot is ours: waiting for a busy IP is
+            # the scanner's politeness, not the server's slowness.
+            async with self.destinations.slot(address):
+                started = time.perf_counter()
+                with trio.move_on_after(self.config.timeout) as scope:
                     await self._get(f"mta-sts.{domain}", address, outcome, phases)
                     if outcome.verify_failed:
                         outcome.certificate = await self._read_certificate(

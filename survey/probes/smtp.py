@@ -151,16 +151,17 @@ class SmtpProber:
 
     async def probe(self, host: str, addresses: Sequence[str]) -> SmtpProbe:
         """Probe ``host`` at its first allowed address; never raises."""
-        started = time.perf_counter()
         allowed, refused = self.guard.allowed(addresses)
         if not allowed:
             text = f"{len(addresses)} address(es), none allowed" if addresses else None
             return SmtpProbe(host=host, error=refused or FetchError.NO_ADDRESS, error_detail=text)
         address = allowed[0]
         record = _Record()
+        started = time.perf_counter()
         try:
-            with trio.move_on_after(self.config.timeout) as scope:
-                async with self.destinations.slot(address):
+            async with self.destinations.slot(address):  # the deadline starts with the slot
+                started = time.perf_counter()
+                with trio.move_on_after(self.config.timeout) as scope:
                     await self._session(host, address, record)
             if scope.cancelled_caught and record.error is None:
                 record.error = FetchError.IO_TIMEOUT if record.connected \
