@@ -1,0 +1,627 @@
+"""``make bench``: the scanner against NSD on loopback, side by side with its ceiling and a
+naive reference, in one run.
+
+Why this shape: the issue's targets are ratios measured in the same run on the same machine
+(scan vs. naive, scan vs. ``dnsperf``), so every contender runs here against one NSD serving one
+synthetic world. Each contender is a child process; its CPU time and peak RSS come from
+``os.wait4`` on that child (no ``/usr/bin/time`` needed), its wall time is the child's whole life
+(start-up included, as a user sees it) unless the child reports its own scan time.
+
+Rows: ``dnsperf`` (the ceiling), ``naive`` (``benchmarks.naive_scanner``), ``dnsclient``
+(``benchmarks.dns_client``: the DNS fast path alone), ``scan`` (``mta-sts-survey scan``, one
+process), ``scan-xN`` (N shard processes at once), and ``https`` (policy fetches, a new TLS
+connection per host, against the test internet's HTTPS listeners).
+
+    BENCH_DOMAINS=20000 python -m benchmarks.run --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.naive_scanner import QUERIES
+
+ROOT = Path(__file__).resolve().parent.parent
+#: NSD listens here (a 127/8 address of its own, so that nothing else collides with it).
+NSD_ADDRESS = "127.53.0.2"
+#: The scan's politeness cap (``--rate``, default 1000 queries/s) would be the only thing
+#: measured; the benchmark lifts it. Everything else stays at the command's defaults.
+SCAN_RATE = "1000000"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one child process cost: exit status, wall/CPU seconds, peak RSS, its output."""
+
+    returncode: int
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+@dataclass(slots=True)
+class Row:
+    """One contender's figures; rates are per wall second, CPU per 1,000 domains."""
+
+    label: str
+    domains: int
+    queries: int
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+    processes: int = 1
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def domains_per_s(self) -> float:
+        return self.domains / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def queries_per_s(self) -> float:
+        return self.queries / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return 1000 * self.cpu_s / self.domains if self.domains else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(domains_per_s=round(self.domains_per_s, 1),
+                   queries_per_s=round(self.queries_per_s, 1),
+                   cpu_s_per_1000_domains=round(self.cpu_per_1000, 3))
+        return out
+
+
+@dataclass(slots=True)
+class Child:
+    """A started child process and the temporary files holding its output."""
+
+    proc: subprocess.Popen[bytes]
+    out: Any
+    err: Any
+    started: float
+    peak_kb: int = 0  # highest VmHWM seen in /proc (the exec'd image only)
+
+
+def run_child(argv: Sequence[str], *, timeout: float | None = None) -> Usage:
+    """Run ``argv`` to completion; CPU and peak RSS of that child alone via ``os.wait4``."""
+    with spawn(argv) as child:
+        return finish(child, timeout=timeout)
+
+
+@contextlib.contextmanager
+def spawn(argv: Sequence[str]) -> Iterator[Child]:
+    """Start ``argv`` with output to temporary files (no pipe can fill up); kill on error."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, cwd=ROOT)
+        child = Child(proc, out, err, time.perf_counter())
+        try:
+            yield child
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(proc.pid, 0)
+                proc.returncode = -9
+
+
+def vm_hwm_kb(pid: int) -> int:
+    """Peak RSS (``VmHWM``) of a live process's current image; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def poll(child: Child) -> tuple[int, resource.struct_rusage] | None:
+    """(wait status, rusage) if ``child`` has exited, else None after sampling its peak RSS.
+
+    Why ``/proc`` and not ``ru_maxrss``: the latter counts the forked copy of this (large)
+    parent before ``exec``, so every child would look as big as the benchmark driver.
+    """
+    child.peak_kb = max(child.peak_kb, vm_hwm_kb(child.proc.pid))
+    pid, status, rusage = os.wait4(child.proc.pid, os.WNOHANG)
+    return (status, rusage) if pid else None
+
+
+def finish(child: Child, *, timeout: float | None = None) -> Usage:
+    """Wait for ``child`` (killing it after ``timeout`` s) and collect its ``Usage``."""
+    deadline = None if timeout is None else child.started + timeout
+    while (done := poll(child)) is None:
+        if deadline is not None and time.perf_counter() > deadline:
+            child.proc.kill()
+        time.sleep(0.02)
+    return collect(child, *done)
+
+
+def collect(child: Child, status: int, rusage: resource.struct_rusage) -> Usage:
+    wall = time.perf_counter() - child.started
+    child.proc.returncode = os.waitstatus_to_exitcode(status)
+    peak_kb = child.peak_kb or rusage.ru_maxrss
+    return Usage(child.proc.returncode, wall, rusage.ru_utime + rusage.ru_stime,
+                 peak_kb / 1024, _read(child.out), _read(child.err))
+
+
+def finish_all(children: Sequence[Child], *, timeout: float) -> list[Usage]:
+    """``finish`` for processes running at once: each one's peak sampled until it exits."""
+    usages: dict[int, Usage] = {}
+    deadline = time.perf_counter() + timeout
+    while len(usages) < len(children):
+        for i, child in enumerate(children):
+            if i not in usages and (done := poll(child)) is not None:
+                usages[i] = collect(child, *done)
+            elif i not in usages and time.perf_counter() > deadline:
+                child.proc.kill()
+        time.sleep(0.02)
+    return [usages[i] for i in range(len(children))]
+
+
+def _read(handle: Any) -> str:
+    handle.seek(0)
+    text: str = handle.read().decode(errors="replace")
+    return text
+
+
+# --- the world as NSD zones ------------------------------------------------------------------
+
+def free_udp_tcp_port(address: str) -> int:
+    """A port free for both UDP and TCP on ``address`` (NSD listens on both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((address, 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((address, port))
+                except OSError:
+                    continue
+                return port
+    raise OSError(f"no free UDP+TCP port on {address}")
+
+
+def _wire_to_text(wire: bytes) -> str:
+    labels, i = [], 0
+    while wire[i]:
+        labels.append(wire[i + 1:i + 1 + wire[i]].decode("ascii"))
+        i += 1 + wire[i]
+    return ".".join(labels) + "."
+
+
+def _txt_to_text(rdata: bytes) -> str:
+    parts, i = [], 0
+    while i < len(rdata):
+        n = rdata[i]
+        raw = rdata[i + 1:i + 1 + n]
+        parts.append('"' + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92)
+                                   else f"\\{b:03d}" for b in raw) + '"')
+        i += 1 + n
+    return " ".join(parts)
+
+
+def rdata_text(rdtype: int, rdata: bytes) -> tuple[str, str]:
+    """(type, presentation) of one record of the test internet's ``Zone``."""
+    if rdtype == 1:
+        return "A", socket.inet_ntoa(rdata)
+    if rdtype == 5:
+        return "CNAME", _wire_to_text(rdata)
+    if rdtype == 15:
+        return "MX", f"{int.from_bytes(rdata[:2], 'big')} {_wire_to_text(rdata[2:])}"
+    if rdtype == 16:
+        return "TXT", _txt_to_text(rdata)
+    raise ValueError(f"record type {rdtype} not exported")
+
+
+def zone_texts(zone: Any) -> dict[str, list[str]]:
+    """Zone-file lines per top-level domain (one NSD zone per TLD: a few big files load fast).
+
+    ``zone`` is ``survey.sim.dns_server.Zone``; DNS faults cannot be served by NSD and are
+    dropped (the generator's worlds have none).
+    """
+    out: dict[str, list[str]] = defaultdict(list)
+    for wire, types in zone.records.items():
+        owner = _wire_to_text(wire)
+        tld = owner.rstrip(".").rsplit(".", 1)[-1]
+        for rdtype, rdatas in types.items():
+            for rdata in rdatas:
+                kind, text = rdata_text(rdtype, rdata)
+                out[tld].append(f"{owner} 300 IN {kind} {text}")
+    return out
+
+
+def write_nsd(zone: Any, directory: Path, address: str, port: int) -> Path:
+    """Zone files and an ``nsd.conf`` (rate limiting off, no privilege drop) in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    zones = zone_texts(zone)
+    conf = ["server:", f"  ip-address: {address}@{port}", '  username: ""',
+            f'  zonesdir: "{directory}"', f'  pidfile: "{directory}/nsd.pid"',
+            f'  zonelistfile: "{directory}/zone.list"', f'  xfrdfile: "{directory}/xfrd.state"',
+            '  database: ""', "  server-count: 1", "  verbosity: 0", "  hide-version: yes",
+            "  rrl-ratelimit: 0", "  rrl-whitelist-ratelimit: 0",
+            "remote-control:", "  control-enable: no"]
+    for tld, lines in sorted(zones.items()):
+        head = [f"$ORIGIN {tld}.", "$TTL 300",
+                f"@ IN SOA ns.{tld}. admin.{tld}. 1 3600 600 86400 300", f"@ IN NS ns.{tld}.",
+                f"ns IN A {address}"]
+        (directory / f"{tld}.zone").write_text("\n".join(head + lines) + "\n")
+        conf += ["zone:", f"  name: {tld}.", f"  zonefile: {tld}.zone"]
+    path = directory / "nsd.conf"
+    path.write_text("\n".join(conf) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def nsd(conf: Path, address: str, port: int, probe_name: str) -> Iterator[None]:
+    """Run NSD in the foreground for the ``with`` block; returns once it answers."""
+    import dns.message
+    import dns.query
+
+    proc = subprocess.Popen(["nsd", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"nsd exited: {proc.stderr.read().decode()[-2000:]}"
+                                   if proc.stderr else "nsd exited")
+            with contextlib.suppress(Exception):
+                dns.query.udp(dns.message.make_query(probe_name, "MX"), address, timeout=0.5,
+                              port=port)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("nsd did not answer within 120 s")
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- the contenders --------------------------------------------------------------------------
+
+def write_queries(domains: Sequence[str], path: Path) -> int:
+    """dnsperf's query file: the scanner's four questions per domain; returns the count."""
+    with path.open("w") as out:
+        for d in domains:
+            for pattern, qtype in QUERIES:
+                out.write(f"{pattern.format(d)} {qtype}\n")
+    return len(domains) * len(QUERIES)
+
+
+def dnsperf_row(query_file: Path, queries: int, address: str, port: int) -> Row:
+    """``dnsperf`` through the query file once: the server's ceiling on this machine."""
+    usage = run_child(["dnsperf", "-s", address, "-p", str(port), "-d", str(query_file),
+                       "-n", "1", "-c", "8", "-q", "500", "-t", "2", "-e"], timeout=600)
+    qps = re.search(r"Queries per second:\s+([\d.]+)", usage.stdout)
+    elapsed = re.search(r"Run time \(s\):\s+([\d.]+)", usage.stdout)
+    lost = re.search(r"Queries lost:\s+(\d+)", usage.stdout)
+    if usage.returncode or not qps or not elapsed:
+        return Row("dnsperf", queries // len(QUERIES), queries, usage.wall_s, usage.cpu_s,
+                   usage.max_rss_mb, error=(usage.stderr or usage.stdout)[-500:])
+    return Row("dnsperf", queries // len(QUERIES), queries, float(elapsed.group(1)),
+               usage.cpu_s, usage.max_rss_mb,
+               extra={"reported_qps": float(qps.group(1)),
+                      "lost": int(lost.group(1)) if lost else None})
+
+
+_REPORT = re.compile(r"(\d+) domains, (\d+) queries \((\d+) answered\) in ([\d.]+) s")
+
+
+def reference_row(label: str, module: str, toplist: Path, resolver: str,
+                  options: Sequence[str] = ()) -> Row:
+    """``benchmarks.naive_scanner`` or ``benchmarks.dns_client``: their own timed loop."""
+    usage = run_child([sys.executable, "-m", module, str(toplist), "--resolver", resolver,
+                       *options], timeout=3600)
+    found = _REPORT.search(usage.stdout)
+    if usage.returncode or not found:
+        return Row(label, 0, 0, usage.wall_s, usage.cpu_s, usage.max_rss_mb,
+                   error=(usage.stderr or usage.stdout)[-500:])
+    domains, queries, answered, wall = found.groups()
+    return Row(label, int(domains), int(queries), float(wall), usage.cpu_s, usage.max_rss_mb,
+               extra={"answered": int(answered), "process_wall_s": round(usage.wall_s, 2)})
+
+
+def scan_argv(toplist: Path, out: Path, world_args: Sequence[str], resolver: str,
+              shard: str | None = None) -> list[str]:
+    """The scan command line: defaults except where the benchmark must point or lift a cap."""
+    argv = [str(Path(sys.executable).with_name("mta-sts-survey")), "scan", str(toplist),
+            "-o", str(out), *world_args, "--resolver", resolver, "--rate", SCAN_RATE,
+            "--no-progress"]
+    return argv + (["--shard", shard] if shard else [])
+
+
+def _manifest_queries(out: Path) -> tuple[int, int]:
+    """(domains scanned, queries sent) from a finished scan's manifest."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    session = manifest["sessions"][-1]
+    return int(session.get("scanned") or 0), int(session.get("queries_sent") or 0)
+
+
+def scan_row(label: str, toplist: Path, work: Path, world_args: Sequence[str], resolver: str,
+             processes: int) -> Row:
+    """``processes`` scan processes at once, each on shard i/N (one process: no shard)."""
+    outs = [work / f"{label}-{i}" for i in range(processes)]
+    for out in outs:
+        shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        procs = [stack.enter_context(spawn(scan_argv(
+            toplist, out, world_args, resolver,
+            f"{i}/{processes}" if processes > 1 else None))) for i, out in enumerate(outs)]
+        usages = finish_all(procs, timeout=7200)
+    wall = time.perf_counter() - started
+    cpu = sum(u.cpu_s for u in usages)
+    rss = max(u.max_rss_mb for u in usages)
+    failed = [u for u in usages if u.returncode]
+    if failed:
+        return Row(label, 0, 0, wall, cpu, rss, processes,
+                   error=(failed[0].stderr or failed[0].stdout)[-800:])
+    scanned, queries = map(sum, zip(*(_manifest_queries(o) for o in outs), strict=True))
+    return Row(label, scanned, queries, wall, cpu, rss, processes,
+               extra={"per_process_rss_mb": [round(u.max_rss_mb, 1) for u in usages]})
+
+
+def https_row(work: Path, world_args: Sequence[str], count: int) -> Row:
+    """Policy fetches per second, one process, a new TLS connection per host."""
+    usage = run_child([sys.executable, "-m", "benchmarks.run", "https-fetch", *world_args,
+                       "--count", str(count), "--hosts", str(work / "policy_hosts.txt")],
+                      timeout=1800)
+    found = re.search(r"(\d+) fetches \((\d+) ok\) in ([\d.]+) s", usage.stdout)
+    if usage.returncode or not found or found.group(2) == "0":
+        return Row("https", 0, 0, usage.wall_s, usage.cpu_s, usage.max_rss_mb,
+                   error=(usage.stderr or usage.stdout)[-800:] or "no policy fetched")
+    fetches, ok, wall = found.groups()
+    return Row("https", int(fetches), 0, float(wall), usage.cpu_s, usage.max_rss_mb,
+               extra={"ok": int(ok), "unit": "policy fetches"})
+
+
+# --- table and JSON --------------------------------------------------------------------------
+
+def ratios(rows: Sequence[Row]) -> dict[str, float | None]:
+    """The issue's ratios: scan vs. naive and scan vs. dnsperf (queries/s), N-process scaling."""
+    by = {r.label: r for r in rows if r.error is None}
+
+    def ratio(a: str, b: str) -> float | None:
+        if a in by and b in by and by[b].queries_per_s:
+            return round(by[a].queries_per_s / by[b].queries_per_s, 3)
+        return None
+
+    out = {"scan/naive": ratio("scan", "naive"), "scan/dnsperf": ratio("scan", "dnsperf"),
+           "dnsclient/naive": ratio("dnsclient", "naive")}
+    multi = [r for r in by.values() if r.label.startswith("scan-x")]
+    for r in multi:
+        single = by.get("scan")
+        out[f"{r.label}/(N*scan)"] = (round(r.queries_per_s / (r.processes
+                                                               * single.queries_per_s), 3)
+                                      if single and single.queries_per_s else None)
+    return out
+
+
+def table(rows: Sequence[Row], extra: dict[str, float | None]) -> str:
+    head = (f"{'contender':<12}{'procs':>6}{'domains':>10}{'queries':>11}{'wall s':>9}"
+            f"{'domains/s':>11}{'queries/s':>11}{'CPU s/1k':>10}{'RSS MB':>9}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        if r.error:
+            lines.append(f"{r.label:<12}{r.processes:>6}  FAILED: "
+                         f"{r.error.strip().splitlines()[-1][:70] if r.error.strip() else '?'}")
+            continue
+        lines.append(f"{r.label:<12}{r.processes:>6}{r.domains:>10,}{r.queries:>11,}"
+                     f"{r.wall_s:>9.2f}{r.domains_per_s:>11,.0f}{r.queries_per_s:>11,.0f}"
+                     f"{r.cpu_per_1000:>10.3f}{r.max_rss_mb:>9.1f}")
+    lines.append("")
+    lines += [f"{k}: {'n/a' if v is None else f'{v:.2f}'}" for k, v in extra.items()]
+    return "\n".join(lines)
+
+
+def git_sha() -> str:
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                           capture_output=True, text=True, check=False)
+    return found.stdout.strip() or "unknown"
+
+
+def write_results(results: dict[str, Any], directory: Path) -> Path:
+    """``<date>-<sha>.json`` and ``latest.json`` in ``directory``; returns the first."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, sort_keys=True) + "\n"
+    path = directory / f"{results['date']}-{results['git_sha']}.json"
+    path.write_text(text)
+    (directory / "latest.json").write_text(text)
+    return path
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+CONTENDERS = ("dnsperf", "naive", "dnsclient", "scan", "scan-xN", "https")
+
+
+async def fetch_policies(targets: Sequence[tuple[str, str]], port: int, ca_bundle: Path,
+                         concurrency: int, per_destination: int) -> tuple[int, int, float]:
+    """Fetch every target's policy through ``PolicyFetcher``; (fetches, ok, wall s)."""
+    import trio
+
+    from survey.net import AddressGuard, DestinationLimiter
+    from survey.probes.https import HttpsConfig, PolicyFetcher
+
+    config = HttpsConfig(port=port, ca_bundle=ca_bundle)
+    fetcher = PolicyFetcher(config, guard=AddressGuard(allow_private=True),
+                            destinations=DestinationLimiter(per_destination))
+    ok = 0
+    send, receive = trio.open_memory_channel[tuple[str, str]](concurrency)
+
+    async def worker() -> None:
+        nonlocal ok
+        async for domain, address in receive:
+            result = await fetcher.fetch(domain, (address,))
+            ok += result.body is not None and result.http_status == 200
+
+    started = trio.current_time()
+    async with fetcher, trio.open_nursery() as nursery:
+        for _ in range(concurrency):
+            nursery.start_soon(worker)
+        async with send:
+            for target in targets:
+                await send.send(target)
+    return len(targets), ok, trio.current_time() - started
+
+
+def https_fetch_main(argv: list[str]) -> int:
+    """``https-fetch``: the HTTPS row's child process (policy fetches/s in one process)."""
+    import trio
+
+    parser = argparse.ArgumentParser(prog="benchmarks.run https-fetch")
+    parser.add_argument("--hosts", type=Path, required=True, help="'domain address' lines")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--https-port", type=int, required=True)
+    parser.add_argument("--ca-bundle", type=Path, required=True)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--per-destination", type=int, default=4)
+    args, _ = parser.parse_known_args(argv)
+    pool = [tuple(line.split()) for line in args.hosts.read_text().splitlines() if line]
+    targets = [(d, a) for d, a in (pool * (args.count // max(len(pool), 1) + 1))[:args.count]]
+    fetches, ok, wall = trio.run(fetch_policies, targets, args.https_port, args.ca_bundle,
+                                 args.concurrency, args.per_destination)
+    print(f"{fetches} fetches ({ok} ok) in {wall:.3f} s: {fetches / wall:,.0f} fetches/s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["https-fetch"]:
+        return https_fetch_main(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--domains", type=int,
+                        default=int(os.environ.get("BENCH_DOMAINS", "200000")))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="scan processes for the all-cores row")
+    parser.add_argument("--https-count", type=int, default=2000,
+                        help="policy fetches for the HTTPS row")
+    parser.add_argument("--only", default=",".join(CONTENDERS),
+                        help=f"comma-separated subset of {','.join(CONTENDERS)}")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/mta-sts-bench"))
+    parser.add_argument("--out", type=lambda t: Path(t) if t else None,
+                        default=ROOT / "benchmarks" / "results",
+                        help="results directory ('' to write nothing)")
+    args = parser.parse_args(argv)
+    results = bench(args.domains, args.seed, args.processes, args.https_count,
+                    set(args.only.split(",")), args.work)
+    print(table([Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})
+                 for r in results["rows"]], results["ratios"]))
+    if args.out:
+        print(f"\nwrote {write_results(results, args.out)}")
+    return 0 if all(r["error"] is None for r in results["rows"]) else 1
+
+
+def bench(domains: int, seed: int, processes: int, https_count: int, only: set[str],
+          work: Path, *, server: str = "nsd") -> dict[str, Any]:
+    """Build the world, serve it, run the chosen contenders; the JSON-ready results.
+
+    ``server="world"`` answers DNS with the test internet's own (Python) server instead of NSD:
+    the smoke test's way to drive every piece on a machine without NSD (figures then measure
+    that server, not the scanner's ceiling).
+    """
+    from survey.sim.dns_server import AddressPlan, build_zone
+    from survey.sim.generator import generate_world, write_toplist
+    from survey.sim.world import policy_hosts, start_world
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    t0 = time.perf_counter()
+    world = generate_world(domains, seed)
+    plan = AddressPlan()
+    toplist = work / "toplist.csv"
+    write_toplist(world, toplist)
+    port = free_udp_tcp_port(NSD_ADDRESS)
+    conf = write_nsd(build_zone(world, plan), work / "nsd", NSD_ADDRESS, port) \
+        if server == "nsd" else None
+    names = [s.domain for s in world.scenarios]
+    query_file = work / "queries.txt"
+    queries = write_queries(names, query_file)
+    hosts = policy_hosts(world)
+    with (work / "policy_hosts.txt").open("w") as out:
+        for host, policy in hosts.items():
+            d = host.removeprefix("mta-sts.")
+            out.write(f"{d} {plan.policy_address(d, policy.fault, policy.address_override)}\n")
+    prepare_s = time.perf_counter() - t0
+    rows: list[Row] = []
+    with contextlib.ExitStack() as stack:
+        if conf is not None:
+            stack.enter_context(nsd(conf, NSD_ADDRESS, port, names[0]))
+        internet = stack.enter_context(start_world(world, work / "internet", plan=plan))
+        address, port = (NSD_ADDRESS, port) if conf is not None else internet.resolver
+        resolver = f"{address}:{port}"
+        world_args = _world_args(internet.scan_args())
+        if "dnsperf" in only:
+            rows.append(dnsperf_row(query_file, queries, address, port))
+        if "naive" in only:
+            rows.append(reference_row("naive", "benchmarks.naive_scanner", toplist, resolver))
+        if "dnsclient" in only:
+            rows.append(reference_row("dnsclient", "benchmarks.dns_client", toplist, resolver))
+        if "scan" in only:
+            rows.append(scan_row("scan", toplist, work, world_args, resolver, 1))
+        if "scan-xN" in only and processes > 1:
+            rows.append(scan_row(f"scan-x{processes}", toplist, work, world_args, resolver,
+                                 processes))
+        if "https" in only:
+            rows.append(https_row(work, world_args, https_count))
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ"),
+        "git_sha": git_sha(),
+        "domains": domains, "seed": seed, "queries_per_domain": len(QUERIES),
+        "policy_hosts": len(hosts), "prepare_s": round(prepare_s, 2),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+        "command": f"BENCH_DOMAINS={domains} make bench",
+        "dns_server": server,
+        "scan_options": f"defaults except --rate {SCAN_RATE} (the politeness cap)",
+        "rows": [r.as_dict() for r in rows],
+        "ratios": ratios(rows),
+    }
+
+
+def _world_args(args: list[str]) -> list[str]:
+    """The world's scan options minus its own resolver (NSD serves DNS in the benchmark)."""
+    out: list[str] = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a == "--resolver":
+            skip = True
+            continue
+        out.append(a)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

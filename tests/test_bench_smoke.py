@@ -1,0 +1,127 @@
+"""Smoke test of the ``make bench`` driver on a tiny world: every piece runs and its figures are
+plausible. Not a timed test: no figure is compared with a target.
+
+DNS is served by the test internet's own server here (``server="world"``) so that the test needs
+no NSD; the NSD zone export is checked by loading it with dnspython's zone parser and comparing
+its records with the test internet's answers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import dns.rdata
+import dns.rdatatype
+import dns.zone
+import pytest
+
+from benchmarks import run
+from survey.sim.dns_server import AddressPlan, build_zone
+from survey.sim.generator import generate_world
+
+DOMAINS = 200
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    work = tmp_path_factory.mktemp("bench")
+    return run.bench(DOMAINS, seed=3, processes=2, https_count=40,
+                     only={"naive", "dnsclient", "scan", "scan-xN", "https"},
+                     work=work / "w", server="world")
+
+
+def rows_by_label(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["label"]: r for r in results["rows"]}
+
+
+def test_every_contender_produces_figures(results: dict[str, Any]) -> None:
+    rows = rows_by_label(results)
+    assert set(rows) == {"naive", "dnsclient", "scan", "scan-x2", "https"}
+    for label, row in rows.items():
+        assert row["error"] is None, (label, row["error"])
+        assert 0 < row["wall_s"] < 120, label
+        assert row["cpu_s"] > 0, label
+        assert 5 < row["max_rss_mb"] < 1000, label
+
+
+def test_dns_rows_count_every_domain_and_four_queries(results: dict[str, Any]) -> None:
+    rows = rows_by_label(results)
+    for label in ("naive", "dnsclient", "scan", "scan-x2"):
+        row = rows[label]
+        assert row["domains"] == DOMAINS, label
+        # four questions per domain, plus the odd address lookup of an MX/CNAME target
+        assert 4 * DOMAINS <= row["queries"] < 6 * DOMAINS, label
+        assert row["queries_per_s"] == pytest.approx(row["queries"] / row["wall_s"], rel=0.01)
+        assert row["cpu_s_per_1000_domains"] > 0
+    assert rows["scan-x2"]["processes"] == 2
+    assert len(rows["scan-x2"]["extra"]["per_process_rss_mb"]) == 2
+
+
+def test_https_row_fetches_policies(results: dict[str, Any]) -> None:
+    row = rows_by_label(results)["https"]
+    assert row["domains"] == 40
+    # the world mixes in hosts that answer 404 or present a bad certificate: most, not all, ok
+    assert 0 < row["extra"]["ok"] <= 40
+    assert row["domains_per_s"] > 1
+
+
+def test_ratios_and_json(results: dict[str, Any], tmp_path: Path) -> None:
+    ratios = results["ratios"]
+    assert ratios["scan/naive"] is not None and ratios["scan/naive"] > 0
+    assert ratios["scan/dnsperf"] is None  # dnsperf was not run
+    assert ratios["scan-x2/(N*scan)"] is not None
+    path = run.write_results(results, tmp_path)
+    assert json.loads(path.read_text()) == json.loads((tmp_path / "latest.json").read_text())
+    assert path.name.startswith(results["date"]) and results["git_sha"] in path.name
+    rows = [run.Row(**{k: v for k, v in r.items() if k in run.Row.__dataclass_fields__})
+            for r in results["rows"]]
+    text = run.table(rows, ratios)
+    assert "scan-x2" in text and "scan/naive" in text and "FAILED" not in text
+
+
+def test_zone_export_loads_and_matches_the_test_internet(tmp_path: Path) -> None:
+    world = generate_world(DOMAINS, seed=3)
+    zone = build_zone(world, AddressPlan())
+    run.write_nsd(zone, tmp_path, run.NSD_ADDRESS, 5353)
+    conf = (tmp_path / "nsd.conf").read_text()
+    assert "rrl-ratelimit: 0" in conf and f"{run.NSD_ADDRESS}@5353" in conf
+    exported: dict[tuple[str, int], set[str]] = {}
+    for path in tmp_path.glob("*.zone"):
+        parsed = dns.zone.from_file(str(path), origin=f"{path.stem}.", relativize=False)
+        for name, _ttl, record in parsed.iterate_rdatas():
+            if record.rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
+                continue
+            exported.setdefault((name.to_text(), record.rdtype), set()).add(record.to_text())
+    expected: dict[tuple[str, int], set[str]] = {}
+    for wire, types in zone.records.items():
+        owner = run._wire_to_text(wire)
+        for rdtype, rdatas in types.items():
+            for wire_rdata in rdatas:
+                kind, text = run.rdata_text(rdtype, wire_rdata)
+                parsed_rdata = dns.rdata.from_text("IN", kind, text)
+                expected.setdefault((owner, rdtype), set()).add(parsed_rdata.to_text())
+    for tld in ("test", "example"):  # the zones' own name server records
+        exported.pop((f"ns.{tld}.", dns.rdatatype.A), None)
+    assert exported == expected
+    assert any(rdtype == dns.rdatatype.TXT for _, rdtype in exported)
+
+
+def test_query_file_has_the_four_questions(tmp_path: Path) -> None:
+    path = tmp_path / "q.txt"
+    assert run.write_queries(["a.test", "b.example"], path) == 8
+    lines = path.read_text().splitlines()
+    assert lines[:4] == ["_mta-sts.a.test TXT", "_smtp._tls.a.test TXT", "a.test MX",
+                         "mta-sts.a.test A"]
+
+
+def test_child_usage_measures_cpu_and_peak_rss() -> None:
+    # a child that holds ~60 MB and burns some CPU; the parent's own size must not leak in
+    code = "b = bytearray(60 * 2**20); b[::4096] = b'x' * len(b[::4096]); sum(range(3*10**6))"
+    usage = run.run_child([sys.executable, "-c", code], timeout=60)
+    assert usage.returncode == 0
+    assert 60 < usage.max_rss_mb < 200
+    assert usage.cpu_s > 0.01
+    assert usage.wall_s >= usage.cpu_s * 0.5
