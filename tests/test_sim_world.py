@@ -121,7 +121,11 @@ def test_no_policy_host_is_nxdomain(catalogue_world: RunningWorld) -> None:
 
 
 def _bindable(address: str, port: int, kind: socket.SocketKind) -> bool:
+    """Free to bind as a server would (SO_REUSEADDR: TIME_WAIT of closed connections is fine,
+    a listener still open is not)."""
     with socket.socket(socket.AF_INET, kind) as sock:
+        if kind == socket.SOCK_STREAM:  # for UDP it would let two sockets share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((address, port))
         except OSError:
