@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -221,6 +223,17 @@ def fetch_with(pki: dict[str, object], cert: str | None, handler: Handler, *,
     return result[0]
 
 
+@contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose accept queue is full: further SYNs are dropped (a black hole)."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port: int = listener.getsockname()[1]
+        filler.connect(("127.0.0.1", port))  # takes the only place in the queue
+        yield port
+
+
 # --- tests -------------------------------------------------------------------------------------
 
 def test_valid_fetch_records_everything(pki) -> None:
@@ -342,6 +355,21 @@ def test_connection_refused() -> None:
     fetch = trio.run(main)
     assert fetch.error is FetchError.CONNECTION_REFUSED, fetch.error_detail
     assert fetch.error_detail and len(fetch.error_detail) <= tls.MAX_DETAIL
+
+
+def test_connection_timeout() -> None:
+    async def main(port: int) -> HttpsFetch:
+        config = HttpsConfig(port=port, timeout=3.0, connect_timeout=0.5)
+        async with PolicyFetcher(config, guard=AddressGuard(allow_private=True),
+                                 destinations=DestinationLimiter(1)) as fetcher:
+            return await fetcher.fetch(DOMAIN, ["127.0.0.1"])
+
+    with unanswered_port() as port:
+        started = time.monotonic()
+        fetch = trio.run(main, port)
+        elapsed = time.monotonic() - started
+    assert fetch.error is FetchError.CONNECTION_TIMEOUT, fetch.error_detail
+    assert 0.4 < elapsed < 1.5
 
 
 def test_server_closes_without_answer(pki) -> None:

@@ -22,7 +22,14 @@ from survey.probes.smtp import (
     capabilities,
     parse_reply_line,
 )
-from tests.test_probe_https import Handler, Issued, Server, TestAuthority, start_server
+from tests.test_probe_https import (
+    Handler,
+    Issued,
+    Server,
+    TestAuthority,
+    start_server,
+    unanswered_port,
+)
 
 MX = "mx1.example.test"
 
@@ -273,6 +280,17 @@ def test_refused(certs) -> None:
 
     probe = trio.run(main)
     assert probe.error is FetchError.CONNECTION_REFUSED and probe.banner is None
+
+
+def test_connection_timeout() -> None:
+    with unanswered_port() as port:
+        prober = SmtpProber(SmtpConfig(port=port, timeout=3.0, connect_timeout=0.5),
+                            guard=AddressGuard(allow_private=True),
+                            destinations=DestinationLimiter(1))
+        started = time.monotonic()
+        probe = trio.run(prober.probe, MX, ("127.0.0.1",))
+        elapsed = time.monotonic() - started
+    assert probe.error is FetchError.CONNECTION_TIMEOUT and 0.4 < elapsed < 1.5
 
 
 def test_closed_after_banner(certs) -> None:
