@@ -32,8 +32,9 @@ def register(subparsers: Any) -> None:
         "check", help="check one domain and explain what is wrong",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the survey's probes for one domain and print what was found at each "
-        "step, the verdict and how to fix each mistake.\n\nexit status: 0 pass (enforce), "
-        "1 warn (testing), 3 fail (none, absent, invalid), 4 measurement error, 2 bad options",
+        "step, the verdict and how to fix each mistake.",
+        epilog="exit status: 0 pass (enforce), 1 warn (testing), 3 fail (none, absent, "
+        "invalid),\n             4 measurement error (nothing can be said), 2 bad options",
     )
     parser.add_argument("domain", help="the mail domain, e.g. example.com")
     parser.add_argument("--json", action="store_true",
@@ -84,7 +85,7 @@ def render(obs: DomainObservations, verdict: Verdict) -> str:
         _fetch_line(obs.policy_fetch),
     ]
     fetch = obs.policy_fetch
-    if fetch is not None and fetch.body is not None:
+    if fetch is not None and fetch.body:
         lines.append("policy:")
         text = fetch.body[:2048].decode("latin-1")
         lines.extend(f"    {line}" for line in text.splitlines()[:20])
@@ -93,7 +94,7 @@ def render(obs: DomainObservations, verdict: Verdict) -> str:
             state = f"STARTTLS ok ({probe.tls_version})"
         else:
             state = f"{probe.error}" + (f" ({probe.error_detail})" if probe.error_detail else "")
-        lines.append(f"{'SMTP ' + probe.host:<22}{probe.address or '-'}: {state}")
+        lines.append(f"{'SMTP':<22}{probe.host} ({probe.address or 'no address'}): {state}")
     lines += ["", f"verdict: {verdict.status}"
               + (f", mode {verdict.mode}" if verdict.mode else "")
               + (f", grade {verdict.grade}" if verdict.grade else "")]
@@ -106,7 +107,7 @@ def render(obs: DomainObservations, verdict: Verdict) -> str:
             continue
         lines += [f"- {code} ({mistake.severity}, {mistake.reference})",
                   f"    {mistake.explanation}", f"    fix: {mistake.fix}"]
-    if not verdict.mistakes:
+    if not verdict.mistakes and verdict.grade is not None:
         lines.append("no mistakes found")
     return "\n".join(lines)
 
