@@ -154,7 +154,7 @@ class PolicyFetcher:
             async with self.destinations.slot(address):
                 started = time.perf_counter()
                 with trio.move_on_after(self.config.timeout) as scope:
-                    await self._get(f"mta-sts.{domain}", address, outcome, phases)
+                    await self._get(self._client, f"mta-sts.{domain}", address, outcome, phases)
                     if outcome.verify_failed:
                         outcome.certificate = await self._read_certificate(
                             f"mta-sts.{domain}", address)
@@ -172,9 +172,10 @@ class PolicyFetcher:
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
         )
 
-    async def _get(self, host: str, address: str, outcome: _Outcome, phases: _Phases) -> None:
+    async def _get(self, client: httpx.AsyncClient | None, host: str, address: str,
+                   outcome: _Outcome, phases: _Phases) -> None:
         """The request itself; fills ``outcome`` as far as it gets (a deadline may cut it)."""
-        if self._client is None:
+        if client is None:
             raise RuntimeError("PolicyFetcher used outside 'async with'")
         config = self.config
         url = f"https://{tls.wrap_address(address)}:{config.port}{WELL_KNOWN}"
@@ -189,7 +190,7 @@ class PolicyFetcher:
         timeout = {"connect": config.connect_timeout, "read": config.timeout,
                    "write": config.timeout, "pool": config.timeout}
         try:
-            async with self._client.stream(
+            async with client.stream(
                 "GET", url, headers=headers,
                 extensions={"sni_hostname": host, "timeout": timeout, "trace": phases},
             ) as response:
