@@ -1,0 +1,152 @@
+"""``scan --cluster``: one Dask task per shard, on a running scheduler or a ``LocalCluster``.
+
+Dask supplies what a home-made cluster would get wrong: placement, a worker that dies has its
+task re-run elsewhere, retries of a task that raised (``retries``). The survey's part is in
+``survey.shards``: each task is ``run_shard`` (its own trio loop, its own Parquet parts, commit by
+rename), so a re-run task adopts the dead attempt's complete parts and the dataset holds every
+domain once. Progress needs no Dask machinery either: the client polls the shards' progress files
+on the shared output directory. ``distributed`` is imported only here (the ``cluster`` extra).
+
+The output directory and the toplist must be paths every worker sees (one machine, or shared
+storage such as NFS); fsspec URLs are not supported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from survey.progress import Progress
+from survey.shards import (
+    PROGRESS_INTERVAL,
+    SHARDS,
+    ProgressFeed,
+    ShardJob,
+    ShardResult,
+    run_shard,
+)
+
+log = logging.getLogger(__name__)
+
+#: The file whose existence asks every task of the run to stop (Ctrl-C in the client).
+STOP_FILE = "STOP"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    """``local:N`` (a ``LocalCluster`` of N one-thread worker processes) or a scheduler address."""
+
+    address: str | None = None
+    local_workers: int | None = None
+
+
+def parse_cluster(text: str) -> ClusterSpec:
+    """``local:N`` or ``tcp://host:port`` (any Dask protocol, e.g. ``tls://``); ValueError."""
+    if text.startswith("local:"):
+        count = text.removeprefix("local:")
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"--cluster {text!r}: expected local:N with N >= 1")
+        return ClusterSpec(local_workers=int(count))
+    scheme, sep, rest = text.partition("://")
+    if not sep or not scheme or not rest:
+        raise ValueError(f"--cluster {text!r}: expected local:N or a scheduler address such as "
+                         "tcp://scheduler:8786")
+    return ClusterSpec(address=text)
+
+
+@contextlib.contextmanager
+def open_client(spec: ClusterSpec, *, timeout: float = 30.0) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec``; a local cluster listens on 127.0.0.1 only and
+    is shut down on exit (its worker processes with it)."""
+    import distributed
+
+    dask: Any = distributed  # partly annotated: its constructors are untyped
+    if spec.local_workers is not None:
+        with (dask.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1,
+                                processes=True, host="127.0.0.1", dashboard_address=None,
+                                silence_logs=logging.ERROR) as cluster,
+              dask.Client(cluster, timeout=timeout) as client):
+            yield client
+    else:
+        with dask.Client(spec.address, timeout=timeout) as client:
+            yield client
+
+
+def parallelism(client: Any) -> int:
+    """Tasks the cluster runs at once now: the sum of its workers' threads (at least 1)."""
+    workers = client.scheduler_info().get("workers", {})
+    return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+
+def worker_pids(client: Any) -> dict[str, int]:
+    """Each worker's process id (what a test kills)."""
+    import os
+
+    pids: dict[str, int] = client.run(os.getpid)
+    return pids
+
+
+def _stop_file(outdir: Path) -> Path:
+    return outdir / SHARDS / STOP_FILE
+
+
+def run_on_cluster(client: Any, jobs: Sequence[ShardJob], progress: Progress, *,
+                   retries: int = 2, poll: float = PROGRESS_INTERVAL,
+                   on_poll: Callable[[], None] | None = None) -> list[ShardResult]:
+    """Submit one task per job and follow them until all are done.
+
+    A task that raises is retried ``retries`` times by Dask; a task whose worker dies is re-run
+    by the scheduler. Ctrl-C writes the stop file, which running tasks poll, so that they
+    flush their parts and return ``interrupted``.
+    """
+    if not jobs:
+        return []
+    outdir = Path(jobs[0].outdir)
+    stop = _stop_file(outdir)
+    stop.parent.mkdir(parents=True, exist_ok=True)
+    stop.unlink(missing_ok=True)
+    session = uuid.uuid4().hex[:8]
+    jobs = [_with_stop(job, stop) for job in jobs]
+    futures = [client.submit(run_shard, job, key=f"shard-{job.index}-of-{job.count}-{session}",
+                             retries=retries, pure=False) for job in jobs]
+    feed = ProgressFeed(outdir, jobs[0].count, progress)
+    try:
+        while not all(f.done() for f in futures):
+            time.sleep(poll)
+            feed.poll()
+            if on_poll is not None:
+                on_poll()
+    except KeyboardInterrupt:
+        log.warning("stopping the shards; finished domains are being written")
+        stop.touch()
+        with contextlib.suppress(KeyboardInterrupt):
+            while not all(f.done() for f in futures):
+                time.sleep(poll)
+    feed.poll()
+    progress.close()
+    return [_result(job, future) for job, future in zip(jobs, futures, strict=True)]
+
+
+def _with_stop(job: ShardJob, stop: Path) -> ShardJob:
+    from dataclasses import replace
+
+    return replace(job, stop_file=str(stop))
+
+
+def _result(job: ShardJob, future: Any) -> ShardResult:
+    if future.status == "finished":
+        result: ShardResult = future.result()
+        return result
+    if future.status == "cancelled":
+        return ShardResult(job.index, job.count, "interrupted")
+    try:
+        error = repr(future.exception())
+    except Exception as exc:  # the exception itself could not be fetched
+        error = repr(exc)
+    return ShardResult(job.index, job.count, "failed", error=error)

@@ -1,0 +1,628 @@
+"""Sharded scans: one trio loop per shard (a child process or a Dask task), one dataset.
+
+The toplist is split by ``survey.toplist.shard_of``; each shard is scanned by ``run_shard``, a
+plain function that runs its own ``trio.run``, so the same code serves ``--workers N`` (child
+processes, ``run_workers``) and ``--cluster`` (Dask tasks, ``survey.cluster``). Layout::
+
+    OUT/parts/part-<seq>-<runtag>s<i>of<n>.parquet   committed rows (what stats and publish read)
+    OUT/shards/<i>-of-<n>/lock                        flock held by the shard's live attempt
+    OUT/shards/<i>-of-<n>/attempt-<uuid>/parts/       an attempt's rows while it runs
+    OUT/shards/<i>-of-<n>/attempt-<uuid>/progress.json  its rows so far (what the bar polls)
+    OUT/shards/<i>-of-<n>/committed/shard.json        shard i is complete (counts, list stats)
+
+Why exactly once holds, whoever dies when:
+
+- An attempt writes only into its own directory, in the sink's atomic parts.
+- One attempt per shard runs at a time (the lock; a new attempt waits for a live one). Holding
+  the lock, it adopts the complete parts of dead attempts (moved one by one, atomically) and
+  skips their domains, so a Ctrl-C or SIGKILL costs at most one part's rows, as in one process.
+- It commits only if its parts hold each domain of the shard exactly once (count and a 64-bit
+  multiset hash of the names read from the toplist against those read back from the parts),
+  by renaming its directory to ``committed``: atomic, and exclusive (a rename onto a non-empty
+  directory fails), so a stale attempt (e.g. a partitioned worker) can never mix in.
+- Committed parts are then moved into ``OUT/parts/`` under shard-tagged names; the move is
+  idempotent and finished by any later run. The manifest says ``complete`` only after every
+  shard is committed and moved.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import pickle
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from survey.progress import Progress
+from survey.scan import ScanConfig, ScanSummary, run_scan
+from survey.sink import (
+    PART_ROWS,
+    PART_SECONDS,
+    PARTS,
+    completed_domains,
+    part_files,
+    part_sequence,
+    read_part_domains,
+    status_counts,
+)
+from survey.toplist import ToplistEntry, ToplistFormat, ToplistStats, read_toplist
+
+log = logging.getLogger(__name__)
+
+SHARDS = "shards"
+COMMITTED = "committed"
+SHARD_RECORD = "shard.json"
+PROGRESS_FILE = "progress.json"
+#: Seconds between progress-file writes of an attempt, and between polls of the parent.
+PROGRESS_INTERVAL = 0.5
+_MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ShardJob:
+    """Everything one shard attempt needs; picklable (it crosses processes and machines)."""
+
+    toplist: str
+    outdir: str
+    index: int
+    count: int
+    config: ScanConfig  # its rate is this shard's share of the global rate
+    fmt: str | None = None
+    limit: int | None = None
+    part_rows: int = PART_ROWS
+    part_seconds: float = PART_SECONDS
+    progress_interval: float = PROGRESS_INTERVAL
+    stop_file: str | None = None  # its appearance stops the scan gracefully (Dask tasks)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardResult:
+    """What became of one shard in one attempt (``skipped``: it was complete already)."""
+
+    index: int
+    count: int
+    state: str  # "complete", "interrupted" or "failed"
+    skipped: bool = False
+    rows: int = 0  # rows of the shard in complete parts (adopted ones included)
+    scanned: int = 0  # rows this attempt wrote
+    adopted: int = 0  # rows taken over from dead attempts
+    counts: dict[str, int] = field(default_factory=dict)
+    toplist_stats: dict[str, Any] = field(default_factory=dict)
+    queries_sent: int = 0
+    internal_errors: int = 0
+    duration: float = 0.0
+    error: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.state == "complete"
+
+
+# --- layout -------------------------------------------------------------------------------------
+
+def shard_name(index: int, count: int) -> str:
+    return f"{index}-of-{count}"
+
+
+def shard_dir(outdir: Path, index: int, count: int) -> Path:
+    return outdir / SHARDS / shard_name(index, count)
+
+
+def committed_dir(outdir: Path, index: int, count: int) -> Path:
+    return shard_dir(outdir, index, count) / COMMITTED
+
+
+def is_committed(outdir: Path, index: int, count: int) -> bool:
+    return (committed_dir(outdir, index, count) / SHARD_RECORD).is_file()
+
+
+def planned_shards(outdir: Path) -> int | None:
+    """The shard count of the run in ``outdir`` from its ``shards/`` directory, if any."""
+    found = {int(m.group(2)) for p in (outdir / SHARDS).glob("*-of-*")
+             if (m := re.fullmatch(r"(\d+)-of-(\d+)", p.name))}
+    return found.pop() if len(found) == 1 else None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, data: dict[str, Any], *, durable: bool = True) -> None:
+    """Atomic replace; ``durable`` adds the fsyncs (not worth it for progress, twice a second)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        f.write((json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# --- toplist stats across shards ---------------------------------------------------------------
+
+def stats_to_dict(stats: ToplistStats) -> dict[str, Any]:
+    return {"lines": stats.lines, "entries": stats.entries, "duplicates": stats.duplicates,
+            "excluded": stats.excluded, "skipped_by_shard": stats.skipped_by_shard,
+            "ignored": stats.ignored, "invalid": dict(stats.invalid),
+            "examples": dict(stats.examples)}
+
+
+def merge_stats(per_shard: Sequence[dict[str, Any]]) -> ToplistStats:
+    """The list's stats for the whole run: every shard reads the same list, so the line counts
+    are any shard's; the entries are the sum, and no entry belongs to another shard."""
+    merged = ToplistStats()
+    if not per_shard:
+        return merged
+    first = per_shard[0]
+    merged.lines = int(first.get("lines", 0))
+    merged.duplicates = int(first.get("duplicates", 0))
+    merged.excluded = int(first.get("excluded", 0))
+    merged.ignored = int(first.get("ignored", 0))
+    merged.invalid.update({str(k): int(v) for k, v in first.get("invalid", {}).items()})
+    merged.examples.update({str(k): str(v) for k, v in first.get("examples", {}).items()})
+    merged.entries = sum(int(s.get("entries", 0)) for s in per_shard)
+    return merged
+
+
+# --- one shard attempt --------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def shard_lock(directory: Path, *, poll: float = 0.2) -> Iterator[None]:
+    """Hold the shard's lock, waiting while another attempt holds it.
+
+    ``flock`` is per open file, so two attempts in one process (a Dask worker with several
+    threads) exclude each other too; the kernel releases it when its holder dies.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "lock").open("a") as f:
+        waited = False
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    log.info("%s: waiting for a live attempt to finish", directory.name)
+                    waited = True
+                time.sleep(poll)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _adopt(shard: Path, attempt: Path) -> int:
+    """Move the complete parts of dead attempts into ``attempt``; returns the parts moved.
+
+    The caller holds the lock, so every other attempt directory belongs to a dead attempt.
+    Unreadable parts are quarantined by ``completed_domains`` (their domains are scanned again).
+    """
+    target = attempt / PARTS
+    target.mkdir(parents=True, exist_ok=True)
+    seq = max((part_sequence(p) or 0 for p in part_files(attempt)), default=0)
+    moved = 0
+    for old in sorted(shard.glob("attempt-*")):
+        if old == attempt or not old.is_dir():
+            continue
+        completed_domains(old)  # drops .tmp files, quarantines damaged parts
+        for part in part_files(old):
+            seq += 1
+            tag = part.name.rsplit("-", 1)[1]
+            os.replace(part, target / f"part-{seq:06d}-{tag}")
+            moved += 1
+        _fsync_dir(target)
+        quarantine = old / "quarantine"
+        if quarantine.is_dir():
+            shutil.move(str(quarantine), str(attempt / f"quarantine-{old.name}"))
+        shutil.rmtree(old)
+    return moved
+
+
+def _digest(domain: str) -> int:
+    return int.from_bytes(hashlib.blake2b(domain.encode(), digest_size=8).digest(), "big")
+
+
+class Tally:
+    """Count and 64-bit multiset hash of names: equal ``key``s mean the same names, each as
+    often (up to a 2**-64 chance), in constant memory, unlike a set of a shard's names."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.hash = 0
+
+    def add(self, domain: str) -> None:
+        self.count += 1
+        self.hash = (self.hash + _digest(domain)) & _MASK64
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.count, self.hash
+
+
+def _tallied(entries: Iterator[ToplistEntry], tally: Tally) -> Iterator[ToplistEntry]:
+    for entry in entries:
+        tally.add(entry.domain)
+        yield entry
+
+
+def _parts_tally(directory: Path) -> Tally:
+    tally = Tally()
+    for part in part_files(directory):
+        for domain in read_part_domains(part):
+            tally.add(domain)
+    return tally
+
+
+class FileProgress(Progress):
+    """Counts rows like ``Progress`` and writes them to a JSON file the parent polls.
+
+    A file (not a queue) works the same for a child process and for a Dask worker on another
+    machine with the dataset on shared storage, and survives the death of either side.
+    """
+
+    def __init__(self, path: Path, base: dict[str, int], *, interval: float) -> None:
+        super().__init__(mode="off")
+        self.path = path
+        self.base = collections.Counter(base)
+        self.write_interval = interval
+        self._written = 0.0
+        self.write()
+
+    def snapshot(self) -> dict[str, Any]:
+        counts = self.base + self.counts
+        return {"done": sum(counts.values()), "counts": dict(counts)}
+
+    def write(self) -> None:
+        self._written = time.monotonic()
+        _write_json(self.path, self.snapshot(), durable=False)
+
+    def update(self, status: str) -> None:
+        super().update(status)
+        if time.monotonic() - self._written >= self.write_interval:
+            self.write()
+
+    def close(self) -> None:
+        self.write()
+        super().close()
+
+
+async def _watch_parent(parent_pid: int) -> None:
+    """Stop the scan gracefully (as SIGTERM does) once the parent process is gone."""
+    while True:  # polling: no event tells a process that its parent died
+        await trio.sleep(0.5)
+        if os.getppid() != parent_pid:
+            break
+    log.warning("parent process %d is gone: stopping", parent_pid)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _watch_stop(stop_file: Path, scope: trio.CancelScope) -> None:
+    """Cancel the scan once ``stop_file`` exists: the writer still flushes its rows."""
+    while True:  # polling: the file may be on another machine's shared storage
+        await trio.sleep(0.5)
+        if await trio.Path(stop_file).exists():
+            break
+    log.warning("%s exists: stopping", stop_file)
+    scope.cancel()
+
+
+async def _scan(entries: Iterator[ToplistEntry], config: ScanConfig, sink: Any,
+                progress: Progress, done: set[str], parent_pid: int | None,
+                stop_file: Path | None) -> ScanSummary:
+    """``run_scan`` with the watchers of a shard; a stopped scan says ``interrupted``."""
+    summary = ScanSummary(interrupted=True)
+    async with trio.open_nursery() as nursery:
+        scan_scope = trio.CancelScope()
+        if parent_pid is not None:
+            nursery.start_soon(_watch_parent, parent_pid)
+        if stop_file is not None:
+            nursery.start_soon(_watch_stop, stop_file, scan_scope)
+        with scan_scope:
+            summary = await run_scan(entries, config, sink, progress, done=done)
+        nursery.cancel_scope.cancel()
+    return summary
+
+
+def run_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
+    """Scan one shard into the dataset, resuming from dead attempts; idempotent.
+
+    Returns at once (after finishing any interrupted move into ``parts/``) for a committed
+    shard. ``parent_pid``: stop when that process dies (children of ``--workers``).
+    """
+    from survey.sink import PartWriter
+
+    outdir = Path(job.outdir)
+    shard = shard_dir(outdir, job.index, job.count)
+    if is_committed(outdir, job.index, job.count):
+        return _finish(job, skipped=True)
+    started = time.monotonic()
+    with shard_lock(shard):
+        if is_committed(outdir, job.index, job.count):
+            return _finish(job, skipped=True)
+        attempt = shard / f"attempt-{uuid.uuid4().hex}"
+        attempt.mkdir()
+        _adopt(shard, attempt)
+        done = completed_domains(attempt)
+        adopted = status_counts(attempt)
+        config = job.config
+        if config.handle_signals and threading.current_thread() is not threading.main_thread():
+            config = replace(config, handle_signals=False)
+        stats = ToplistStats()
+        read = Tally()
+        entries = read_toplist(job.toplist, fmt=ToplistFormat(job.fmt) if job.fmt else None,
+                               limit=job.limit, shard=(job.index, job.count),
+                               exclusions=config.exclusions, stats=stats)
+        sink = PartWriter(attempt, config.context.run_id, max_rows=job.part_rows,
+                          max_seconds=job.part_seconds)
+        progress = FileProgress(attempt / PROGRESS_FILE, adopted, interval=job.progress_interval)
+        try:
+            summary = trio.run(_scan, _tallied(entries, read), config, sink, progress, done,
+                               parent_pid, Path(job.stop_file) if job.stop_file else None)
+        finally:
+            getattr(entries, "close", lambda: None)()  # the toplist file, when stopped early
+        result = ShardResult(
+            index=job.index, count=job.count, state="interrupted", rows=sink.rows_written
+            + len(done), scanned=sink.rows_written, adopted=len(done),
+            counts=dict(collections.Counter(adopted) + summary.counts),
+            toplist_stats=stats_to_dict(stats), queries_sent=summary.queries_sent,
+            internal_errors=summary.internal_errors, duration=time.monotonic() - started,
+            error=summary.input_error)
+        if summary.interrupted or summary.internal_errors or summary.input_error:
+            return result
+        written = _parts_tally(attempt)
+        if written.key != read.key:
+            return replace(result, state="failed", error=(
+                f"shard {shard.name}: parts hold {written.count} rows for {read.count} entries "
+                "or other names; not committed (re-run to retry)"))
+        _write_json(attempt / SHARD_RECORD, {
+            "index": job.index, "count": job.count, "rows": written.count,
+            "adopted": len(done), "counts": result.counts,
+            "toplist_stats": result.toplist_stats,
+            "committed_at": time.time(), "attempt": attempt.name})
+        try:
+            os.rename(attempt, shard / COMMITTED)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            log.warning("%s: committed by another attempt; %s discarded", shard.name, attempt)
+            shutil.rmtree(attempt)
+            return _finish(job, skipped=True)
+        _fsync_dir(shard)
+    publish_shard(outdir, job.index, job.count)
+    return replace(result, state="complete")
+
+
+def _finish(job: ShardJob, *, skipped: bool) -> ShardResult:
+    outdir = Path(job.outdir)
+    publish_shard(outdir, job.index, job.count)
+    record = _read_json(committed_dir(outdir, job.index, job.count) / SHARD_RECORD) or {}
+    return ShardResult(index=job.index, count=job.count, state="complete", skipped=skipped,
+                       rows=int(record.get("rows", 0)), counts=dict(record.get("counts", {})),
+                       toplist_stats=dict(record.get("toplist_stats", {})))
+
+
+def publish_shard(outdir: Path, index: int, count: int) -> list[Path]:
+    """Move a committed shard's parts into ``OUT/parts/`` (idempotent; resumable midway)."""
+    source = committed_dir(outdir, index, count)
+    target = outdir / PARTS
+    target.mkdir(parents=True, exist_ok=True)
+    moved: list[Path] = []
+    for part in part_files(source):
+        seq, tag = part_sequence(part), part.name.rsplit("-", 1)[1].removesuffix(".parquet")
+        destination = target / f"part-{seq:06d}-{tag}s{index}of{count}.parquet"
+        os.replace(part, destination)
+        moved.append(destination)
+    if moved:
+        _fsync_dir(target)
+    return moved
+
+
+# --- progress in the parent --------------------------------------------------------------------
+
+def shard_progress(outdir: Path, index: int, count: int) -> dict[str, int]:
+    """Rows by status of one shard now: its record when committed, else its newest attempt's."""
+    shard = shard_dir(outdir, index, count)
+    record = _read_json(shard / COMMITTED / SHARD_RECORD)
+    if record is None:
+        files = [p for p in shard.glob(f"attempt-*/{PROGRESS_FILE}")]
+        newest = max(files, key=_mtime, default=None)
+        record = _read_json(newest) if newest is not None else None
+    counts = (record or {}).get("counts", {})
+    return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+class ProgressFeed:
+    """Feeds the parent's ``Progress`` from the shards' progress files (never backwards)."""
+
+    def __init__(self, outdir: Path, count: int, progress: Progress) -> None:
+        self.outdir, self.count, self.progress = outdir, count, progress
+        self.shown = self.now()  # rows done in earlier sessions are not this session's progress
+
+    def now(self) -> collections.Counter[str]:
+        now: collections.Counter[str] = collections.Counter()
+        for index in range(self.count):
+            now.update(shard_progress(self.outdir, index, self.count))
+        return now
+
+    def poll(self) -> None:
+        for status, n in self.now().items():
+            for _ in range(n - self.shown[status]):
+                self.progress.update(status)
+            self.shown[status] = max(self.shown[status], n)
+
+
+# --- planning and --workers -------------------------------------------------------------------
+
+def plan_jobs(toplist: str, outdir: Path, config: ScanConfig, *, shards: int, parallel: int,
+              fmt: str | None = None, limit: int | None = None, **job_options: Any
+              ) -> list[ShardJob]:
+    """One job per shard; each gets the global rate divided by the shards that run at once,
+    so that politeness does not depend on how many workers there are."""
+    if shards < 1 or parallel < 1:
+        raise ValueError("shards and parallel must be >= 1")
+    per_shard = replace(config, rate=config.rate / min(shards, parallel))
+    return [ShardJob(toplist=toplist, outdir=str(outdir), index=i, count=shards,
+                     config=per_shard, fmt=fmt, limit=limit, **job_options)
+            for i in range(shards)]
+
+
+@dataclass
+class _Child:
+    job: ShardJob
+    tries: int
+    process: subprocess.Popen[bytes]
+    output: Any  # the temporary file the child's pickled result goes to
+
+
+def _start_child(job: ShardJob, tries: int) -> _Child:
+    """``python -m survey.shards PARENT_PID``, the job pickled on stdin, in its own process
+    group (the parent forwards Ctrl-C once, as SIGTERM). A subprocess rather than
+    ``multiprocessing``: nothing depends on how the parent's ``__main__`` can be imported."""
+    output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _child_result)
+    process = subprocess.Popen([sys.executable, "-m", "survey.shards", str(os.getpid())],
+                               stdin=subprocess.PIPE, stdout=output, process_group=0)
+    assert process.stdin is not None
+    with process.stdin, contextlib.suppress(BrokenPipeError):
+        process.stdin.write(pickle.dumps(job))
+    return _Child(job, tries, process, output)
+
+
+def _child_result(child: _Child) -> ShardResult | None:
+    child.output.seek(0)
+    data = child.output.read()
+    child.output.close()
+    try:
+        result = pickle.loads(data)
+    except Exception:  # killed before it wrote a result
+        return None
+    return result if isinstance(result, ShardResult) else None
+
+
+def run_workers(jobs: Sequence[ShardJob], processes: int, progress: Progress, *,
+                retries: int = 2, poll: float = PROGRESS_INTERVAL,
+                on_start: Callable[[ShardJob, int], None] | None = None,
+                on_poll: Callable[[], None] | None = None) -> list[ShardResult]:
+    """Run ``jobs`` in at most ``processes`` child processes; a child that dies is re-run
+    (up to ``retries`` times; its successor adopts its parts). Ctrl-C is forwarded once per
+    press as SIGTERM, so the children flush and stop; the results then say ``interrupted``."""
+    pending = collections.deque((job, 0) for job in jobs)
+    running: list[_Child] = []
+    results: dict[int, ShardResult] = {}
+    feed = ProgressFeed(Path(jobs[0].outdir), jobs[0].count, progress) if jobs else None
+    stopping = False
+    try:
+        while pending or running:
+            while pending and len(running) < processes and not stopping:
+                child = _start_child(*pending.popleft())
+                running.append(child)
+                if on_start is not None:
+                    on_start(child.job, child.process.pid)
+            try:
+                time.sleep(poll)
+            except KeyboardInterrupt:
+                stopping = True
+                log.warning("stopping the workers; finished domains are being written")
+                for child in running:
+                    with contextlib.suppress(ProcessLookupError):
+                        child.process.send_signal(signal.SIGTERM)
+            for child in [c for c in running if c.process.poll() is not None]:
+                running.remove(child)
+                result, job = _child_result(child), child.job
+                if result is None:
+                    error = f"worker process exited with code {child.process.returncode}"
+                    if child.tries < retries and not stopping:
+                        log.warning("shard %s: %s; retrying", shard_name(job.index, job.count),
+                                    error)
+                        pending.append((job, child.tries + 1))
+                        continue
+                    result = ShardResult(job.index, job.count, "failed", error=error)
+                results[job.index] = result
+            if feed is not None:
+                feed.poll()
+            if on_poll is not None:
+                on_poll()
+    finally:
+        for child in running:  # only on an error in the parent itself
+            child.process.kill()
+            child.process.wait()
+    for job, _ in pending:  # never started (stopped by Ctrl-C)
+        results[job.index] = ShardResult(job.index, job.count, "interrupted")
+    progress.close()
+    return [results[i] for i in sorted(results)]
+
+
+def _child_main(parent_pid: int) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    job = pickle.load(sys.stdin.buffer)
+    try:
+        result = run_shard(job, parent_pid=parent_pid)
+    except Exception as exc:
+        traceback.print_exc()
+        result = ShardResult(job.index, job.count, "failed", error=f"{type(exc).__name__}: {exc}")
+    sys.stdout.buffer.write(pickle.dumps(result))
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def summarise(results: Sequence[ShardResult], duration: float) -> tuple[ScanSummary, ToplistStats]:
+    """One ``ScanSummary`` (what the scan command reports) for the shards of a session."""
+    summary = ScanSummary(duration=duration)
+    for result in results:
+        summary.scanned += result.scanned
+        summary.skipped_done += result.adopted + (result.rows if result.skipped else 0)
+        summary.queries_sent += result.queries_sent
+        summary.internal_errors += result.internal_errors
+        if not result.complete:
+            summary.interrupted = True
+            if result.error:
+                log.error("shard %s: %s", shard_name(result.index, result.count), result.error)
+    return summary, merge_stats([r.toplist_stats for r in results if r.toplist_stats])
+
+
+
+if __name__ == "__main__":
+    # Through the package module, so that results pickle as survey.shards.ShardResult.
+    from survey.shards import _child_main as child_main
+
+    sys.exit(child_main(int(sys.argv[1])))

@@ -1,0 +1,187 @@
+"""Sharded scans in child processes (``--workers``) against the test internet on loopback.
+
+What must hold whoever dies when: every domain of the toplist exactly once in ``OUT/parts``,
+the same rows as a one-process scan, and no shard committed with rows missing or extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from survey.progress import Progress
+from survey.scan import ScanConfig
+from survey.schema import RunContext, rows_to_table
+from survey.shards import (
+    PROGRESS_FILE,
+    ShardJob,
+    committed_dir,
+    is_committed,
+    merge_stats,
+    plan_jobs,
+    publish_shard,
+    run_shard,
+    run_workers,
+    shard_dir,
+    stats_to_dict,
+)
+from survey.sim.generator import generate_world
+from survey.sim.world import RunningWorld, start_world
+from survey.sink import part_files, write_part
+from survey.toplist import ToplistStats, read_toplist
+
+#: Columns that differ between two scans of the same world (run, clock, timing).
+VOLATILE = ("run_id", "scanned_at", "https_elapsed_ms", "smtp")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorld]:
+    with start_world(generate_world(400, seed=11), tmp_path_factory.mktemp("world")) as running:
+        yield running
+
+
+def config(world: RunningWorld, rate: float = 4000.0) -> ScanConfig:
+    """Gentle enough that the world's DNS server (a thread of the test process) keeps up."""
+    return ScanConfig(context=RunContext("run11", world.toplist.name), resolvers=(world.resolver,),
+                      rate=rate, concurrency=50, dns_timeout=2.0, retries=2,
+                      ca_bundle=world.ca_bundle, https_port=world.https_port,
+                      smtp_port=world.smtp_port, allow_private=True)
+
+
+def dataset(outdir: Path) -> pl.DataFrame:
+    """The committed rows, ordered, without the columns that differ between runs."""
+    frame = pl.read_parquet([str(p) for p in part_files(outdir)])
+    return frame.drop([c for c in VOLATILE if c in frame.columns]).sort("domain")
+
+
+def toplist_domains(world: RunningWorld) -> list[str]:
+    return sorted(e.domain for e in read_toplist(world.toplist))
+
+
+def test_plan_divides_the_rate_by_the_shards_running_at_once(tmp_path: Path,
+                                                              world: RunningWorld) -> None:
+    base = config(world, rate=900.0)
+    jobs = plan_jobs("list.csv", tmp_path, base, shards=6, parallel=3, limit=10)
+    assert [(j.index, j.count) for j in jobs] == [(i, 6) for i in range(6)]
+    assert {j.config.rate for j in jobs} == {300.0}
+    assert {j.limit for j in jobs} == {10} and jobs[0].config.context == base.context
+    assert plan_jobs("l", tmp_path, base, shards=2, parallel=8)[0].config.rate == 450.0
+    with pytest.raises(ValueError):
+        plan_jobs("l", tmp_path, base, shards=0, parallel=1)
+
+
+def test_merged_stats_count_lines_once_and_entries_per_shard(world: RunningWorld) -> None:
+    stats = []
+    for index in range(3):
+        s = ToplistStats()
+        list(read_toplist(world.toplist, shard=(index, 3), stats=s))
+        stats.append(stats_to_dict(s))
+    whole = ToplistStats()
+    list(read_toplist(world.toplist, stats=whole))
+    merged = merge_stats(stats)
+    assert stats_to_dict(merged) == stats_to_dict(whole)
+    assert merged.entries == 400 and merged.skipped_by_shard == 0
+
+
+def test_two_workers_give_the_rows_of_one_process(tmp_path: Path, world: RunningWorld) -> None:
+    one = plan_jobs(str(world.toplist), tmp_path / "one", config(world), shards=1, parallel=1)
+    two = plan_jobs(str(world.toplist), tmp_path / "two", config(world), shards=2, parallel=2)
+    assert [r.state for r in run_workers(one, 1, Progress(mode="off"))] == ["complete"]
+    results = run_workers(two, 2, Progress(mode="off"))
+    assert [r.state for r in results] == ["complete", "complete"]
+    assert sum(r.rows for r in results) == 400 and {r.adopted for r in results} == {0}
+    assert sum(r.toplist_stats["entries"] for r in results) == 400
+    a, b = dataset(tmp_path / "one"), dataset(tmp_path / "two")
+    assert a["domain"].to_list() == toplist_domains(world)
+    assert a.equals(b)
+    names = sorted(p.name for p in part_files(tmp_path / "two"))
+    assert names == ["part-000001-run11s0of2.parquet", "part-000001-run11s1of2.parquet"]
+    # A second run finds both shards committed and scans nothing.
+    again = run_workers(two, 2, Progress(mode="off"))
+    assert [(r.skipped, r.scanned, r.rows) for r in again] == [
+        (True, 0, results[0].rows), (True, 0, results[1].rows)]
+    assert dataset(tmp_path / "two").equals(b)
+
+
+def test_a_killed_child_is_rerun_and_its_parts_adopted(tmp_path: Path,
+                                                        world: RunningWorld) -> None:
+    jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=1200.0), shards=2,
+                     parallel=2, part_rows=25, progress_interval=0.1)
+    pids: dict[int, int] = {}
+    killed: list[int] = []
+
+    def kill_shard_0() -> None:
+        progress = list(shard_dir(tmp_path, 0, 2).glob(f"attempt-*/{PROGRESS_FILE}"))
+        if killed or not progress:
+            return
+        if json.loads(progress[0].read_text())["done"] >= 60:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    results = run_workers(jobs, 2, Progress(mode="off"), poll=0.1,
+                          on_start=lambda job, pid: pids.__setitem__(job.index, pid),
+                          on_poll=kill_shard_0)
+    assert killed and pids[0] != killed[0]  # shard 0 ran again, in a new process
+    assert [r.state for r in results] == ["complete", "complete"]
+    assert results[0].adopted >= 50  # the complete parts of the killed attempt (25 rows each)
+    assert results[0].adopted + results[0].scanned == results[0].rows
+    assert dataset(tmp_path)["domain"].to_list() == toplist_domains(world)
+    assert not list(shard_dir(tmp_path, 0, 2).glob("attempt-*"))  # adopted and removed
+
+
+def test_a_shard_whose_parts_do_not_match_its_entries_is_not_committed(
+        tmp_path: Path, world: RunningWorld) -> None:
+    """A dead attempt's part holding a name from another shard: adopted, then caught at commit."""
+    job = plan_jobs(str(world.toplist), tmp_path, config(world), shards=2, parallel=1)[0]
+    other = next(e for e in read_toplist(world.toplist, shard=(1, 2)))
+    dead = shard_dir(tmp_path, 0, 2) / "attempt-dead" / "parts"
+    dead.mkdir(parents=True)
+    row = dataset_row(other.domain, other.rank)
+    write_part(dead / "part-000001-run11.parquet", rows_to_table([row]))
+    result = run_shard(job)
+    assert result.state == "failed" and "not committed" in (result.error or "")
+    assert not is_committed(tmp_path, 0, 2) and not part_files(tmp_path)
+
+
+def dataset_row(domain: str, rank: int) -> dict[str, object]:
+    """A minimal valid row (the schema fills the rest with nulls)."""
+    import datetime as dt
+
+    from survey.classify import classify
+    from survey.observations import DnsResult, DnsStatus, DomainObservations
+    from survey.schema import to_row
+
+    def nx(qname: str, qtype: str) -> DnsResult:
+        return DnsResult(qname, qtype, DnsStatus.NXDOMAIN)
+
+    obs = DomainObservations(domain=domain, sts_txt=nx(f"_mta-sts.{domain}", "TXT"),
+                             tlsrpt_txt=nx(f"_smtp._tls.{domain}", "TXT"), mx=nx(domain, "MX"),
+                             policy_host=nx(f"mta-sts.{domain}", "A"))
+    return to_row(RunContext("run11", "t"), rank, obs, classify(obs), dt.datetime.now(dt.UTC))
+
+
+def test_publish_moves_committed_parts_once(tmp_path: Path) -> None:
+    source = committed_dir(tmp_path, 1, 3) / "parts"
+    source.mkdir(parents=True)
+    table = pa.table({"domain": ["a.test"]})
+    write_part(source / "part-000001-abc.parquet", table)
+    write_part(source / "part-000002-abc.parquet", table)
+    moved = publish_shard(tmp_path, 1, 3)
+    assert [p.name for p in moved] == ["part-000001-abcs1of3.parquet",
+                                       "part-000002-abcs1of3.parquet"]
+    assert publish_shard(tmp_path, 1, 3) == [] and len(part_files(tmp_path)) == 2
+
+
+def test_jobs_pickle(world: RunningWorld, tmp_path: Path) -> None:
+    import pickle
+
+    job = plan_jobs(str(world.toplist), tmp_path, config(world), shards=2, parallel=2)[1]
+    assert pickle.loads(pickle.dumps(job)) == job
+    assert isinstance(job, ShardJob)
