@@ -486,3 +486,54 @@ def test_ipv6_literal_bracketed_in_url() -> None:
     assert tls.wrap_address("2001:db8::1") == "[2001:db8::1]"
     assert tls.wrap_address("[2001:db8::1]") == "[2001:db8::1]"
     assert tls.wrap_address("192.0.2.1") == "192.0.2.1"
+
+
+# --- interop with the test internet's policy host (SNI picks the certificate) ------------------
+
+def test_against_sim_policy_server(tmp_path: Path) -> None:
+    """The fetcher against survey.sim's SNI-switching server: each host judged by its own name."""
+    from survey.sim.ca import TestCA
+    from survey.sim.https_server import PolicyHttpsServer
+    from survey.sim.scenario import CertKind, PolicyHost
+
+    ca = TestCA(tmp_path / "ca")
+    hosts = {
+        "mta-sts.ok.test": PolicyHost(body=POLICY),
+        "mta-sts.expired.test": PolicyHost(body=POLICY, cert=CertKind.EXPIRED),
+        "mta-sts.self.test": PolicyHost(body=POLICY, cert=CertKind.SELF_SIGNED),
+        "mta-sts.wrong.test": PolicyHost(body=POLICY, cert=CertKind.WRONG_NAME),
+        "mta-sts.untrusted.test": PolicyHost(body=POLICY, cert=CertKind.UNTRUSTED_CA),
+        "mta-sts.moved.test": PolicyHost(status=301, location="https://elsewhere.test/x",
+                                         content_type=None),
+    }
+    expected = {
+        "ok.test": (None, 200), "expired.test": (FetchError.CERT_EXPIRED, None),
+        "self.test": (FetchError.CERT_UNTRUSTED, None),
+        "wrong.test": (FetchError.CERT_NAME_MISMATCH, None),
+        "untrusted.test": (FetchError.CERT_UNTRUSTED, None), "moved.test": (None, 301),
+    }
+    got: dict[str, HttpsFetch] = {}
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            server = PolicyHttpsServer(ca, hosts)
+            listeners = await nursery.start(server.serve, "127.77.0.2", 0)
+            port = listeners[0].socket.getsockname()[1]
+            config = HttpsConfig(port=port, timeout=5.0, ca_bundle=ca.bundle_path)
+            async with (PolicyFetcher(config, guard=AddressGuard(allow_private=True),
+                                      destinations=DestinationLimiter(8)) as fetcher,
+                        trio.open_nursery() as fetches):
+                for domain in expected:
+                    async def one(domain: str = domain) -> None:
+                        got[domain] = await fetcher.fetch(domain, ["127.77.0.2"])
+                    fetches.start_soon(one)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    for domain, (error, status) in expected.items():
+        fetch = got[domain]
+        assert (fetch.error, fetch.http_status) == (error, status), (domain, fetch.error_detail)
+        assert fetch.certificate is not None, domain
+    assert got["ok.test"].body == POLICY
+    assert got["moved.test"].location == "https://elsewhere.test/x"
+    assert got["ok.test"].certificate.names == ("mta-sts.ok.test",)  # type: ignore[union-attr]
