@@ -9,6 +9,15 @@ DEMO_DOMAINS ?= 20000
 BENCH_DOMAINS ?= 200000
 # NSD and dnsperf come from Debian packages; root installs directly, others through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_OUT     ?= datasets/demo
+
+# `make fuzz`: atheris harnesses of tests/fuzz/ (the `fuzz` extra), FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= sts_record tlsrpt_record policy dns_response
+# New inputs and crash files go here; only those adding coverage are merged into the corpus.
+FUZZ_WORK    ?= build/fuzz
+# A corpus dir past this many files is minimised (seed-* files are always kept).
+FUZZ_CORPUS_MAX ?= 200
 
 .PHONY: test lint typecheck pytest run bench fuzz clean
 
@@ -30,13 +39,37 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 run: $(STAMP)
-	$(PY) -m survey.demo --domains $(DEMO_DOMAINS) --out datasets/demo
+	$(PY) -m survey.demo --domains $(DEMO_DOMAINS) --out $(DEMO_OUT)
 
 bench: $(STAMP)
 	@command -v nsd >/dev/null && command -v dnsperf >/dev/null || { \
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y nsd dnsperf; }
 	BENCH_DOMAINS=$(BENCH_DOMAINS) $(PY) -m benchmarks.run
+
+fuzz: $(STAMP)
+	@$(PY) -c 'import atheris' 2>/dev/null || $(PY) -m pip install -q -e '.[fuzz]'
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	  corpus=tests/fuzz/corpus/$$t; work=$(FUZZ_WORK)/$$t; \
+	  rm -rf $$work/new $$work/min; mkdir -p $$work/new $$work/min $$work/crashes; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (corpus $$corpus)"; \
+	  $(PY) -m tests.fuzz.run $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$$work/crashes/ $$work/new $$corpus \
+	    >$$work/log 2>&1 || failed="$$failed $$t"; \
+	  grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units' $$work/log | tail -n 2; \
+	  $(PY) -m tests.fuzz.run $$t -merge=1 $$corpus $$work/new >>$$work/log 2>&1; \
+	  if [ $$(ls $$corpus | wc -l) -gt $(FUZZ_CORPUS_MAX) ]; then \
+	    cp $$corpus/seed-* $$work/min/ && \
+	    $(PY) -m tests.fuzz.run $$t -merge=1 $$work/min $$corpus >>$$work/log 2>&1 && \
+	    rm -f $$corpus/* && cp $$work/min/* $$corpus/; \
+	  fi; \
+	  echo "   corpus: $$(ls $$corpus | wc -l) files"; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	  echo "fuzz: crashes in:$$failed (inputs under $(FUZZ_WORK)/<target>/crashes/, logs in $(FUZZ_WORK)/<target>/log)"; \
+	  for t in $$failed; do tail -n 30 $(FUZZ_WORK)/$$t/log; ls -l $(FUZZ_WORK)/$$t/crashes/; done; \
+	  exit 1; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -117,12 +117,12 @@ def expiry_chart(expiry: pl.DataFrame) -> alt.Chart:
     ))
 
 
-def to_svg(chart: alt.TopLevelMixin) -> str:
+def to_svg(chart: Any) -> str:
     """Static SVG (no JavaScript), for self-contained HTML."""
     svg: str = vlc.vegalite_to_svg(chart.to_json())
     return svg
 
 
-def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+def to_png(chart: Any, scale: float = 2.0) -> bytes:
     png: bytes = vlc.vegalite_to_png(chart.to_json(), scale=scale)
     return png
