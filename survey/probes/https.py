@@ -33,7 +33,8 @@ from survey.policy import POLICY_MAX_BYTES
 from survey.probes import tls
 
 WELL_KNOWN = "/.well-known/mta-sts.txt"
-DEFAULT_USER_AGENT = f"mta-sts-survey/{__version__} (+https://github.com/mta-sts-survey)"
+#: Without a contact URL; scans pass ``mta-sts-survey/<version> (+<contact>)`` (scan.user_agent).
+DEFAULT_USER_AGENT = f"mta-sts-survey/{__version__}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,8 +240,8 @@ class SmtpProber:
                 await _quit(stream, reader)
                 raise SmtpFailure(FetchError.STARTTLS_NOT_SUPPORTED,
                                   f"STARTTLS refused {answer.code}: {answer.text}")
-            # Bytes the server sent after its 220 are dropped with the reader (STARTTLS
-            # command injection, CVE-2011-0411): only the handshake follows.
+            # Plaintext sent after the 220 is dropped with the reader: an on-path attacker
+            # could have injected it (STARTTLS response injection); only the handshake follows.
             return await tls.handshake(stream, context, host, https=False)
         except BaseException:
             await trio.aclose_forcefully(stream)
@@ -254,7 +254,7 @@ class SmtpProber:
         except (SmtpFailure, ssl.SSLError, trio.BrokenResourceError, OSError):
             return None
         certificate = tls.peer_certificate(tls.ssl_object_of(stream))
-        await trio.aclose_forcefully(stream)
+        await _quit(stream, ReplyReader(stream, self.config.max_line, self.config.max_lines))
         return certificate
 
 
