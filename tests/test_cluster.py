@@ -1,0 +1,149 @@
+"""Sharded scans as Dask tasks on a real ``LocalCluster`` (two worker processes, 127.0.0.1).
+
+Workers and clients are killed with SIGKILL mid-run: the dataset must still end with every
+domain of the toplist exactly once, and a resumed run must not scan committed shards again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from survey.cluster import (
+    ClusterSpec,
+    open_client,
+    parallelism,
+    parse_cluster,
+    run_on_cluster,
+    worker_pids,
+)
+from survey.progress import Progress
+from survey.scan import ScanConfig
+from survey.schema import RunContext
+from survey.shards import PROGRESS_FILE, is_committed, plan_jobs, shard_dir
+from survey.sim.generator import generate_world
+from survey.sim.world import RunningWorld, start_world
+from survey.sink import part_files
+from survey.toplist import read_toplist
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorld]:
+    with start_world(generate_world(400, seed=12), tmp_path_factory.mktemp("world")) as running:
+        yield running
+
+
+def config(world: RunningWorld, rate: float) -> ScanConfig:
+    return ScanConfig(context=RunContext("clusterrun", world.toplist.name),
+                      resolvers=(world.resolver,), rate=rate, concurrency=50, dns_timeout=2.0,
+                      retries=2, ca_bundle=world.ca_bundle, https_port=world.https_port,
+                      smtp_port=world.smtp_port, allow_private=True)
+
+
+def committed_domains(outdir: Path) -> list[str]:
+    frame = pl.read_parquet([str(p) for p in part_files(outdir)], columns=["domain"])
+    return sorted(frame["domain"].to_list())
+
+
+def toplist_domains(world: RunningWorld) -> list[str]:
+    return sorted(e.domain for e in read_toplist(world.toplist))
+
+
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [("local:2", ClusterSpec(local_workers=2)),
+     ("tcp://10.0.0.1:8786", ClusterSpec(address="tcp://10.0.0.1:8786")),
+     ("tls://scheduler:8786", ClusterSpec(address="tls://scheduler:8786"))],
+)
+def test_parse_cluster(text: str, spec: ClusterSpec) -> None:
+    assert parse_cluster(text) == spec
+
+
+@pytest.mark.parametrize("text", ["local:0", "local:x", "local:", "scheduler:8786", "tcp://"])
+def test_parse_cluster_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="--cluster"):
+        parse_cluster(text)
+
+
+def test_a_killed_worker_has_its_shard_rerun_and_the_result_is_exact(
+        tmp_path: Path, world: RunningWorld) -> None:
+    with open_client(ClusterSpec(local_workers=2)) as client:
+        assert parallelism(client) == 2
+        pids = worker_pids(client)
+        jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
+                         parallel=2, part_rows=25, progress_interval=0.1)
+        killed: list[int] = []
+
+        def kill_the_worker_of_shard_0() -> None:
+            progress = list(shard_dir(tmp_path, 0, 2).glob(f"attempt-*/{PROGRESS_FILE}"))
+            if killed or not progress or json.loads(progress[0].read_text())["done"] < 60:
+                return
+            for address, keys in client.processing().items():
+                if any(str(key).startswith("shard-0-of-2") for key in keys):
+                    os.kill(pids[address], signal.SIGKILL)
+                    killed.append(pids[address])
+
+        results = run_on_cluster(client, jobs, Progress(mode="off"), poll=0.1,
+                                 on_poll=kill_the_worker_of_shard_0)
+    assert killed
+    assert [r.state for r in results] == ["complete", "complete"]
+    assert results[0].adopted >= 50  # the killed attempt's complete parts (25 rows each)
+    assert sum(r.rows for r in results) == 400
+    assert committed_domains(tmp_path) == toplist_domains(world)
+
+
+CLIENT = """
+import sys
+from pathlib import Path
+from survey.cluster import ClusterSpec, open_client, run_on_cluster
+from survey.progress import Progress
+from survey.scan import ScanConfig
+from survey.schema import RunContext
+from survey.shards import plan_jobs
+
+if __name__ == "__main__":
+    toplist, out, host, port, rate = sys.argv[1:]
+    config = ScanConfig(context=RunContext("clusterrun", "toplist.csv"),
+                        resolvers=((host, int(port)),), rate=float(rate), concurrency=50)
+    with open_client(ClusterSpec(local_workers=2)) as client:
+        jobs = plan_jobs(toplist, Path(out), config, shards=4, parallel=2, part_rows=20)
+        run_on_cluster(client, jobs, Progress(mode="off"))
+"""
+
+
+def test_resume_after_the_client_died_skips_committed_shards(
+        tmp_path: Path, world: RunningWorld) -> None:
+    """The client (with its local cluster) is SIGKILLed once a shard is committed."""
+    out = tmp_path / "out"
+    host, port = world.resolver
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    client = subprocess.Popen(
+        [sys.executable, str(script), str(world.toplist), str(out), host, str(port), "300"],
+        start_new_session=True, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(is_committed(out, i, 4) for i in range(4)):
+            assert client.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(client.pid, signal.SIGKILL)  # the client and its cluster's processes
+        client.wait()
+    before = {i for i in range(4) if is_committed(out, i, 4)}
+    assert 0 < len(before) < 4
+    jobs = plan_jobs(str(world.toplist), out, config(world, rate=4000.0), shards=4, parallel=2)
+    with open_client(ClusterSpec(local_workers=2)) as dask_client:
+        results = run_on_cluster(dask_client, jobs, Progress(mode="off"))
+    assert all(r.complete for r in results)
+    assert {r.index for r in results if r.skipped} == before
+    assert all(r.scanned == 0 for r in results if r.index in before)
+    assert committed_domains(out) == toplist_domains(world)
