@@ -23,15 +23,15 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 import dns.exception
-import dns.message
 import dns.name
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
-import dns.rrset
+import dns.wire
 import trio
 
 from survey.observations import RCODE_TIMEOUT, DnsResult, DnsStatus, MxRecord
@@ -135,7 +135,8 @@ class Answer:
 
     rcode: int
     truncated: bool = False
-    message: dns.message.Message | None = None
+    #: the answer section's IN records as (owner, type, rdata), in wire order
+    records: tuple[tuple[dns.name.Name, int, dns.rdata.Rdata], ...] | None = None
 
 
 def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
@@ -165,14 +166,23 @@ def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
         return Answer(rcode, truncated=True)
     if ancount == 0:
         return Answer(rcode)
-    # Only the question and answer sections are evidence: zero the authority/additional counts
-    # so that dnspython skips them (NS, glue and OPT records are a third of the parsing cost).
-    trimmed = data[:8] + b"\x00\x00\x00\x00" + data[12:]
+    # Only the answer section is evidence: read its records with dnspython's name and rdata
+    # parsers (strict: each rdata must fill its RDLENGTH exactly) and stop there. Skipping the
+    # Message/RRset machinery and the authority/additional sections makes this ~3x cheaper than
+    # ``dns.message.from_wire``.
+    parser = dns.wire.Parser(data, end)
+    records = []
     try:
-        message = dns.message.from_wire(trimmed, ignore_trailing=True)
+        for _ in range(ancount):
+            owner = parser.get_name(decompress=True)
+            rdtype, rdclass, _ttl, rdlen = parser.get_struct("!HHIH")
+            with parser.restrict_to(rdlen):
+                rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser)
+            if rdclass == dns.rdataclass.IN:
+                records.append((owner, rdtype, rdata))
     except Exception as exc:  # dnspython raises many types for malformed input
         return f"malformed response: {type(exc).__name__}: {exc}"
-    return Answer(rcode, message=message)
+    return Answer(rcode, records=tuple(records))
 
 
 def _host(name: dns.name.Name) -> str:
@@ -184,18 +194,16 @@ def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResul
     status = _RCODE_STATUS.get(answer.rcode, DnsStatus.ERROR)
     error = None if status is not DnsStatus.ERROR else f"rcode {answer.rcode}"
     base = DnsResult(qname, qtype, status, rcode=answer.rcode, error=error, attempts=attempts)
-    if answer.message is None:
+    if answer.records is None:
         return base
     rdtype = dns.rdatatype.from_text(qtype)
-    index: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {
-        (rrset.name, rrset.rdtype): rrset
-        for rrset in answer.message.answer
-        if rrset.rdclass == dns.rdataclass.IN
-    }
-    current = answer.message.question[0].name
+    index: dict[tuple[dns.name.Name, int], list[Any]] = {}
+    for owner, rrtype, rdata in answer.records:
+        index.setdefault((owner, rrtype), []).append(rdata)
+    current = dns.name.from_text(qname)
     seen = {current}
     chain: list[str] = []
-    while (rrset := index.get((current, rdtype))) is None:
+    while (rdatas := index.get((current, rdtype))) is None:
         cname = index.get((current, dns.rdatatype.CNAME))
         if cname is None:
             return replace(base, cname_chain=tuple(chain))
@@ -209,13 +217,13 @@ def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResul
         current = target
     result = replace(base, cname_chain=tuple(chain))
     if rdtype == dns.rdatatype.TXT:
-        txt = tuple(tuple(s.decode("latin-1") for s in rd.strings) for rd in rrset)
+        txt = tuple(tuple(s.decode("latin-1") for s in rd.strings) for rd in rdatas)
         return replace(result, txt=txt)
     if rdtype == dns.rdatatype.MX:
-        mx = tuple(MxRecord(rd.preference, _host(rd.exchange)) for rd in rrset)
+        mx = tuple(MxRecord(rd.preference, _host(rd.exchange)) for rd in rdatas)
         return replace(result, mx=mx)
     if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-        return replace(result, addresses=tuple(rd.address for rd in rrset))
+        return replace(result, addresses=tuple(rd.address for rd in rdatas))
     return result
 
 
