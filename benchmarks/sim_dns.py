@@ -51,6 +51,7 @@ def queries(domains: int) -> list[bytes]:
 def blast(port: int, wires: list[bytes], total: int, window: int) -> tuple[int, int, float]:
     """Send ``total`` queries keeping ``window`` outstanding: (answered, lost, seconds)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
     sock.connect((ADDRESS, port))
     sock.setblocking(False)
     sel = selectors.DefaultSelector()
