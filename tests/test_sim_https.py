@@ -263,3 +263,20 @@ def test_ca_reuses_existing_ca_and_caches_contexts(tmp_path: Path) -> None:
     assert first.server_context("mta-sts.a.test", CertKind.EXPIRED) is not context
     wrong = first.server_context("mta-sts.a.test", CertKind.WRONG_NAME)
     assert first.server_context("mta-sts.b.test", CertKind.WRONG_NAME) is wrong
+
+
+def test_ca_without_memfd_uses_scratch_files(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr("os.memfd_create")
+    ca = TestCA(tmp_path)
+    context = ca.server_context("mta-sts.a.test", CertKind.VALID)
+    assert context.get_ca_certs() == []  # a server context, no trust store needed
+    assert len(list(tmp_path.glob(".leaf-cert-*.pem"))) == 1
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::1", "10.0.0.1", "localhost", ""])
+def test_listens_on_loopback_only(ca: TestCA, address: str) -> None:
+    server = PolicyHttpsServer(ca, HOSTS)
+    for serve in (server.serve, server.serve_tarpit):
+        with pytest.raises(ValueError, match=r"127\.0\.0\.0/8 only"):
+            trio.run(serve, address, 0)

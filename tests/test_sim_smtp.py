@@ -209,3 +209,9 @@ def test_cancelling_the_nursery_ends_listener_and_sessions(ca: TestCA) -> None:
             await trio.open_tcp_stream(ADDRESS, port)
 
     trio.run(main)
+
+
+def test_listens_on_loopback_only(ca: TestCA) -> None:
+    server = SmtpServer(ca, HOSTS)
+    with pytest.raises(ValueError, match=r"127\.0\.0\.0/8 only"):
+        trio.run(server.serve, "0.0.0.0", 0, SmtpBehaviour.STARTTLS)

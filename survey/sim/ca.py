@@ -8,8 +8,8 @@ thousands of policy hosts costs one signature per (name, kind) on first use and 
 
 A directory that already holds a CA is reused rather than overwritten, so that several server
 processes started on the same directory (after one made it) serve chains the same bundle trusts.
-Python's ``ssl`` loads certificate chains only from files: each leaf is written to a per-process
-scratch file and loaded at once.
+Python's ``ssl`` loads certificate chains only from files: each leaf is written to a scratch file
+and loaded at once. On Linux the scratch files are memfds (no disk I/O, no private key on disk).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import datetime as dt
 import os
 import secrets
 import ssl
+import weakref
 from pathlib import Path
 
 from cryptography import x509
@@ -128,6 +129,27 @@ def _load_or_make_ca(directory: Path, stem: str,
     return key, cert
 
 
+class _Scratch:
+    """A path Python's ``ssl`` can read, rewritten in place (memfd on Linux, else a file)."""
+
+    def __init__(self, directory: Path, stem: str) -> None:
+        self._fd: int | None = None
+        if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
+            self._fd = os.memfd_create(stem, os.MFD_CLOEXEC)
+            self.path = Path(f"/proc/self/fd/{self._fd}")
+            weakref.finalize(self, os.close, self._fd)
+        else:
+            tag = f"{os.getpid()}-{secrets.token_hex(4)}"  # one file per instance and process
+            self.path = directory / f".{stem}-{tag}.pem"
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            self.path.write_bytes(data)
+        else:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, data, 0)
+
+
 class TestCA:
     """Trusted and untrusted CAs plus a cache of server ``SSLContext``s per (name, kind)."""
 
@@ -141,10 +163,9 @@ class TestCA:
                                            "mta-sts-survey untrusted CA")
         self.bundle_path = directory / "ca.pem"  # the trusted CA only
         self._leaf_key = ec.generate_private_key(ec.SECP256R1())
-        tag = f"{os.getpid()}-{secrets.token_hex(4)}"  # one pair per instance and process
-        self._key_path = directory / f".leaf-{tag}.key"
-        self._scratch = directory / f".leaf-{tag}.pem"
-        self._key_path.write_bytes(_key_pem(self._leaf_key))
+        self._key_file = _Scratch(directory, "leaf-key")
+        self._key_file.write(_key_pem(self._leaf_key))
+        self._cert_file = _Scratch(directory, "leaf-cert")
         self._contexts: dict[tuple[str, CertKind], ssl.SSLContext] = {}
 
     def certificate(self, name: str, kind: CertKind) -> x509.Certificate:
@@ -164,10 +185,10 @@ class TestCA:
     def new_context(self, name: str, kind: CertKind) -> ssl.SSLContext:
         """A fresh (uncached) server context; listeners use one as the SNI-switching base."""
         cert = self.certificate(name, kind)
-        self._scratch.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self._cert_file.write(cert.public_bytes(serialization.Encoding.PEM))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(self._scratch, self._key_path)
+        context.load_cert_chain(self._cert_file.path, self._key_file.path)
         return context
 
     def server_context(self, name: str, kind: CertKind) -> ssl.SSLContext:

@@ -14,6 +14,7 @@ connection must still be served.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import ssl
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ TARPIT_HOLD = 300.0
 _READ_SIZE = 4096
 _DRIP_INTERVAL = 1.0
 _ENDLESS_CHUNK = b"x" * 16384
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 #: Errors a misbehaving or vanishing client causes; they end its connection only.
 CLIENT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError)
 
@@ -73,6 +75,17 @@ def _framing(length: int, content_type: str | None) -> list[tuple[str, str]]:
     return headers
 
 
+async def open_loopback_listeners(address: str, port: int) -> list[trio.SocketListener]:
+    """Listeners on exactly ``address``: the test internet never listens beyond 127.0.0.0/8."""
+    try:
+        loopback = ipaddress.IPv4Address(address) in LOOPBACK
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"the test internet listens on 127.0.0.0/8 only, not {address!r}")
+    return await trio.open_tcp_listeners(port, host=address)
+
+
 class PolicyHttpsServer:
     """Serves ``hosts`` (keyed by ``mta-sts.<domain>``) on any number of listeners."""
 
@@ -101,14 +114,14 @@ class PolicyHttpsServer:
                     task_status: trio.TaskStatus[list[trio.SocketListener]]
                     = trio.TASK_STATUS_IGNORED) -> None:
         """Listen on (address, port) until cancelled; ``started`` reports the listeners."""
-        listeners = await trio.open_tcp_listeners(port, host=address)
+        listeners = await open_loopback_listeners(address, port)
         await trio.serve_listeners(self._handle, listeners, task_status=task_status)
 
     async def serve_tarpit(self, address: str, port: int, *,
                            task_status: trio.TaskStatus[list[trio.SocketListener]]
                            = trio.TASK_STATUS_IGNORED) -> None:
         """Accept TCP and never read or write (HttpsFault.TARPIT), until cancelled."""
-        listeners = await trio.open_tcp_listeners(port, host=address)
+        listeners = await open_loopback_listeners(address, port)
         await trio.serve_listeners(hold, listeners, task_status=task_status)
 
     async def _handle(self, stream: trio.SocketStream) -> None:

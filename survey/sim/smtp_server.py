@@ -18,7 +18,7 @@ from functools import partial
 import trio
 
 from survey.sim.ca import UNKNOWN_NAME, TestCA
-from survey.sim.https_server import CLIENT_ERRORS, hold
+from survey.sim.https_server import CLIENT_ERRORS, hold, open_loopback_listeners
 from survey.sim.scenario import CertKind, MxHost, SmtpBehaviour
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class SmtpServer:
         """Listen on (address, port) until cancelled; ``started`` reports the listeners."""
         if behaviour is SmtpBehaviour.REFUSED:
             raise ValueError("SmtpBehaviour.REFUSED means nothing listens: start no server")
-        listeners = await trio.open_tcp_listeners(port, host=address)
+        listeners = await open_loopback_listeners(address, port)
         if behaviour is SmtpBehaviour.TARPIT:
             await trio.serve_listeners(hold, listeners, task_status=task_status)
         handler = partial(self._handle, starttls=behaviour is SmtpBehaviour.STARTTLS)
