@@ -16,7 +16,7 @@ import pytest
 
 from survey.sim.catalogue import catalogue
 from survey.sim.dns_server import AddressPlan
-from survey.sim.scenario import CertKind, HttpsFault, PolicyHost, Scenario, World
+from survey.sim.scenario import CertKind, HttpsFault, PolicyHost, Scenario, SmtpBehaviour, World
 from survey.sim.world import RunningWorld, mx_hosts, policy_hosts, start_world
 from tests.conftest import WorldFactory
 
@@ -140,12 +140,15 @@ def test_teardown_frees_every_port(tmp_path: Path) -> None:
         host, port = running.resolver
         assert not _bindable(host, port, socket.SOCK_DGRAM)
         assert not _bindable(plan.https_addresses()[1], running.https_port, socket.SOCK_STREAM)
+        assert not _bindable(plan.smtp_tarpit, running.smtp_port, socket.SOCK_STREAM)
         assert fetch(running, world.scenarios[0].domain,
                      plan.policy_address(world.scenarios[0].domain, None)).status_code == 200
     assert _bindable(host, port, socket.SOCK_DGRAM)
     assert _bindable(host, port, socket.SOCK_STREAM)
     for address in (*plan.https_addresses(), plan.https_tarpit):
         assert _bindable(address, running.https_port, socket.SOCK_STREAM)
+    for address in (*plan.smtp_addresses(), plan.smtp_no_starttls, plan.smtp_tarpit):
+        assert _bindable(address, running.smtp_port, socket.SOCK_STREAM)
 
 
 def test_start_error_is_raised_in_the_caller(make_world: WorldFactory) -> None:
@@ -198,3 +201,63 @@ def test_sim_command_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> 
             main(argv)
         assert exit_info.value.code == 2
     assert "catalogue" in capsys.readouterr().err
+
+
+def _read_reply(sock: socket.socket | ssl.SSLSocket) -> str:
+    """One SMTP reply (all lines of a multi-line one)."""
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        assert chunk, "connection closed"
+        data += chunk
+        last = data.split(b"\r\n")[-2] if data.endswith(b"\r\n") else b""
+        if len(last) >= 4 and last[3:4] == b" ":
+            return data.decode()
+
+
+def smtp_check(address: str, port: int, name: str, ca_bundle: Path) -> str:
+    """Banner, EHLO and STARTTLS to ``address``:``port`` with SNI ``name``: what happened."""
+    with socket.create_connection((address, port), timeout=2) as sock:
+        assert _read_reply(sock).startswith("220")
+        sock.sendall(b"EHLO scanner.test\r\n")
+        ehlo = _read_reply(sock)
+        assert ehlo.startswith("250")
+        if "STARTTLS" not in ehlo.upper():
+            return "no_starttls"
+        sock.sendall(b"STARTTLS\r\n")
+        assert _read_reply(sock).startswith("220")
+        context = ssl.create_default_context(cafile=str(ca_bundle))
+        try:
+            with context.wrap_socket(sock, server_hostname=name) as tls:
+                tls.sendall(b"EHLO scanner.test\r\n")
+                assert _read_reply(tls).startswith("250")
+        except ssl.SSLCertVerificationError:
+            return "cert_invalid"
+        return "starttls"
+
+
+MX_HOSTS = {m.name: m for s in catalogue() for m in s.mx if m.name}
+
+
+@pytest.mark.parametrize("name", sorted(MX_HOSTS))
+def test_mx_host_answers_as_declared(catalogue_world: RunningWorld, name: str) -> None:
+    host = MX_HOSTS[name]
+    sc = next(s for s in catalogue() if host in s.mx)
+    _, addresses = resolve(catalogue_world, name)
+    if sc.fault_for(name) is not None:
+        return  # the DNS fault decides (tests/test_sim_dns.py)
+    (address,) = addresses
+    assert address == catalogue_world.plan.mx_address(host)
+    port = catalogue_world.smtp_port
+    if host.smtp is SmtpBehaviour.REFUSED:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((address, port), timeout=2).close()
+    elif host.smtp is SmtpBehaviour.TARPIT:
+        with socket.create_connection((address, port), timeout=0.3) as sock, \
+                pytest.raises(TimeoutError):
+            sock.recv(1)
+    elif host.smtp is SmtpBehaviour.NO_STARTTLS:
+        assert smtp_check(address, port, name, catalogue_world.ca_bundle) == "no_starttls"
+    else:
+        expected = "starttls" if host.cert is CertKind.VALID else "cert_invalid"
+        assert smtp_check(address, port, name, catalogue_world.ca_bundle) == expected
