@@ -537,3 +537,20 @@ def test_against_sim_policy_server(tmp_path: Path) -> None:
     assert got["ok.test"].body == POLICY
     assert got["moved.test"].location == "https://elsewhere.test/x"
     assert got["ok.test"].certificate.names == ("mta-sts.ok.test",)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("code", "message", "error"), [
+    (10, "certificate has expired", FetchError.CERT_EXPIRED),
+    (9, "certificate is not yet valid", FetchError.CERT_EXPIRED),
+    (18, "self-signed certificate", FetchError.CERT_UNTRUSTED),
+    (19, "self-signed certificate in certificate chain", FetchError.CERT_UNTRUSTED),
+    (20, "unable to get local issuer certificate", FetchError.CERT_UNTRUSTED),
+    (62, "Hostname mismatch, certificate is not valid for 'x'.", FetchError.CERT_NAME_MISMATCH),
+    (7, "certificate signature failure", FetchError.CERT_INVALID),
+    (26, "unsuitable certificate purpose", FetchError.CERT_INVALID),
+])
+def test_verify_codes_classified(code: int, message: str, error: FetchError) -> None:
+    exc = ssl.SSLCertVerificationError(1, f"[SSL: CERTIFICATE_VERIFY_FAILED] {message}")
+    exc.verify_code, exc.verify_message = code, message
+    assert tls.classify_verify_error(exc) is error
+    assert tls.verify_detail(exc) == f"verify error {code}: {message}"

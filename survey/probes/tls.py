@@ -28,7 +28,7 @@ from survey.observations import Certificate, FetchError
 MAX_DETAIL = 300
 
 # OpenSSL X509_V_ERR_* codes (include/openssl/x509_vfy.h).
-_EXPIRED = frozenset({10})  # CERT_HAS_EXPIRED
+_EXPIRED = frozenset({9, 10})  # CERT_NOT_YET_VALID, CERT_HAS_EXPIRED (outside its validity)
 _UNTRUSTED = frozenset({
     2,  # UNABLE_TO_GET_ISSUER_CERT
     18,  # DEPTH_ZERO_SELF_SIGNED_CERT
@@ -89,10 +89,11 @@ def find_verify_error(exc: BaseException) -> ssl.SSLCertVerificationError | None
 
 
 def classify_verify_error(exc: ssl.SSLCertVerificationError) -> FetchError:
-    """Expired / untrusted (self-signed, unknown issuer) / wrong name / anything else."""
+    """Expired (or not yet valid, as survey.mistakes words it) / untrusted (self-signed, unknown
+    issuer) / wrong name / anything else (bad signature, unsuitable key usage, ...)."""
     code = exc.verify_code
     message = (exc.verify_message or str(exc)).lower()
-    if code in _EXPIRED or "expired" in message:
+    if code in _EXPIRED or "expired" in message or "not yet valid" in message:
         return FetchError.CERT_EXPIRED
     if code in _NAME_MISMATCH or "mismatch" in message:
         return FetchError.CERT_NAME_MISMATCH
