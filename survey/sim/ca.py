@@ -188,6 +188,7 @@ class TestCA:
         self._cert_file.write(cert.public_bytes(serialization.Encoding.PEM))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.num_tickets = 0  # no resumption in a scan: skip minting TLS 1.3 tickets
         context.load_cert_chain(self._cert_file.path, self._key_file.path)
         return context
 
