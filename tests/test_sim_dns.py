@@ -209,3 +209,39 @@ def test_ports_are_free_after_teardown(tmp_path: Path) -> None:
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
         with socket.socket(socket.AF_INET, kind) as sock:
             sock.bind((host, port))  # would raise EADDRINUSE if anything leaked
+
+
+def test_a_burst_of_queries_is_answered_in_full(world: RunningWorld) -> None:
+    """A scan sends hundreds of queries at once; none may be lost (each would cost a deadline)."""
+    import socket
+
+    host, port = world.resolver
+    names = [f"{n}.test" for n in ("ok", "cname", "nullmx", "loop")]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.connect((host, port))
+        sock.settimeout(2)
+        total = 1500
+        for i in range(total):
+            q = dns.message.make_query(f"n{i}.{names[i % 4]}", "A")
+            q.id = i
+            sock.send(q.to_wire())
+        ids: set[int] = set()
+        while len(ids) < total:
+            msg = dns.message.from_wire(sock.recv(4096))
+            assert msg.rcode() == dns.rcode.NXDOMAIN
+            ids.add(msg.id)
+    assert ids == set(range(total))
+
+
+def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import survey.sim.dns_server as dns_server
+
+    monkeypatch.setattr(dns_server, "CACHE_LIMIT", 3)
+    server = DnsServer(build_zone(WORLD, PLAN))
+    for i in range(10):
+        wire = dns.message.make_query(f"x{i}.ok.test", "A").to_wire()
+        response = server.respond(wire, tcp=False)
+        assert response is not None
+        assert dns.message.from_wire(response).rcode() == dns.rcode.NXDOMAIN
+        assert len(server._cache) <= 3

@@ -38,6 +38,9 @@ _NOERROR, _SERVFAIL, _NXDOMAIN, _REFUSED = 0, 2, 3, 5
 UDP_LIMIT, EDNS_UDP_LIMIT = 512, 1232
 #: Datagrams handled per wake-up before yielding to other trio tasks.
 _UDP_BATCH = 256
+#: Prepared responses kept; past it the cache starts afresh (a scan asks most questions once,
+#: the cache is for retries and repeated runs, and must not grow with a 1M-domain world).
+CACHE_LIMIT = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +313,8 @@ class DnsServer:
         key = (query[12:name_end].lower(), qtype)
         reply = self._cache.get(key)
         if reply is None:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
             reply = self._cache[key] = resolve(self.zone, *key)
         if reply.drop:
             return None

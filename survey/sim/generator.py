@@ -113,11 +113,15 @@ KINDS: dict[str, tuple[int, Builder, Expectation]] = {
 }
 
 
+#: Each provider's MX set, shared by all its domains (memory: one tuple, not one per domain).
+_PROVIDER_MX = tuple((MxHost(f"mx1.{p}", 10), MxHost(f"mx2.{p}", 20)) for p, _ in PROVIDERS)
+
+
 def _choose_mx(rng: random.Random, d: str, cum: list[int], total: int) -> tuple[MxHost, ...]:
     pick = rng.random() * total
-    for (provider, _), bound in zip(PROVIDERS, cum, strict=False):
+    for mx, bound in zip(_PROVIDER_MX, cum, strict=False):
         if pick < bound:
-            return (MxHost(f"mx1.{provider}", 10), MxHost(f"mx2.{provider}", 20))
+            return mx
     return (MxHost(f"mail.{d}", 10),)
 
 
