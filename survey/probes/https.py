@@ -98,9 +98,8 @@ def classify_exception(exc: BaseException, phases: _Phases) -> tuple[FetchError,
     if isinstance(exc, httpx.TimeoutException):
         return FetchError.IO_TIMEOUT, text
     if isinstance(exc, httpx.ConnectError):
-        if not phases.connected:
-            return FetchError.CONNECTION_REFUSED if "refused" in text.lower() \
-                else FetchError.CONNECTION_CLOSED, text
+        if not phases.connected:  # unreachable network, no route, ...: not the server's doing
+            return FetchError.UNKNOWN_ERROR, text
         return FetchError.HANDSHAKE_ERROR, text
     if isinstance(exc, httpx.RemoteProtocolError) and "without sending" in str(exc):
         return FetchError.CONNECTION_CLOSED, text
