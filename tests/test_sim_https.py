@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from survey.sim.ca import UNKNOWN_NAME, WRONG_NAME, TestCA
-from survey.sim.https_server import PolicyHttpsServer
+from survey.sim.https_server import PolicyHttpsServer, response_bytes
 from survey.sim.scenario import CertKind, HttpsFault, PolicyHost
 
 ADDRESS = "127.77.0.1"
@@ -280,3 +280,16 @@ def test_listens_on_loopback_only(ca: TestCA, address: str) -> None:
     for serve in (server.serve, server.serve_tarpit):
         with pytest.raises(ValueError, match=r"127\.0\.0\.0/8 only"):
             trio.run(serve, address, 0)
+
+
+def test_response_bytes_framing() -> None:
+    status, data = response_bytes(PolicyHost(status=204, body=b"ignored"), b"/.well-known/"
+                                  b"mta-sts.txt?x=1")
+    assert status == 204
+    assert data == (b"HTTP/1.1 204 No Content\r\nConnection: close\r\n"
+                    b"Content-Type: text/plain\r\n\r\n")
+    status, data = response_bytes(PolicyHost(body=b"abc", content_type=None), b"/other")
+    assert status == 404 and data.startswith(b"HTTP/1.1 404 Not Found\r\n")
+    _, data = response_bytes(PolicyHost(body=b"abc", content_type=None),
+                             b"/.well-known/mta-sts.txt")
+    assert data == b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc"

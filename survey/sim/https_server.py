@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import ssl
 from collections.abc import Mapping
+from http import HTTPStatus
 
 import h11
 import trio
@@ -36,6 +37,7 @@ MAX_REQUEST_HEAD = 16 * 1024
 #: clients that hang up do not pile up open sockets for the life of the world.
 TARPIT_HOLD = 300.0
 _READ_SIZE = 4096
+_NO_BODY = frozenset({204, 304})  # statuses that never carry a body (RFC 9110)
 _DRIP_INTERVAL = 1.0
 _ENDLESS_CHUNK = b"x" * 16384
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
@@ -49,27 +51,37 @@ def response_bytes(host: PolicyHost | None, target: bytes) -> tuple[int, bytes]:
     conn.receive_data(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     conn.next_event()
     status, headers, body = _response_parts(host, target)
-    data = conn.send(h11.Response(status_code=status, headers=headers)) or b""
-    if body and status not in (204, 304):
+    data = conn.send(h11.Response(status_code=status, headers=headers,
+                                  reason=_reason(status))) or b""
+    if body and status not in _NO_BODY:
         data += conn.send(h11.Data(data=body)) or b""
     data += conn.send(h11.EndOfMessage()) or b""
     return status, data
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 def _response_parts(host: PolicyHost | None,
                     target: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
     if host is None or target.split(b"?", 1)[0] != POLICY_PATH:
         body = b"not found\n"
-        return 404, _framing(len(body), "text/plain"), body
-    headers = _framing(len(host.body), host.content_type)
+        return 404, _framing(404, len(body), "text/plain"), body
+    headers = _framing(host.status, len(host.body), host.content_type)
     headers += list(host.headers)
     if host.location is not None:
         headers.append(("Location", host.location))
     return host.status, headers, host.body
 
 
-def _framing(length: int, content_type: str | None) -> list[tuple[str, str]]:
-    headers = [("Connection", "close"), ("Content-Length", str(length))]
+def _framing(status: int, length: int, content_type: str | None) -> list[tuple[str, str]]:
+    headers = [("Connection", "close")]
+    if status not in _NO_BODY:
+        headers.append(("Content-Length", str(length)))
     if content_type is not None:
         headers.append(("Content-Type", content_type))
     return headers
