@@ -606,19 +606,63 @@ def _child_main(parent_pid: int) -> int:
 
 
 def summarise(results: Sequence[ShardResult], duration: float) -> tuple[ScanSummary, ToplistStats]:
-    """One ``ScanSummary`` (what the scan command reports) for the shards of a session."""
+    """One ``ScanSummary`` (what the scan command reports) for the shards of a session.
+
+    A failed shard (crashed past its retries, or refused at commit) counts as one internal
+    error: logged, the run left ``running``, and the same command retries it.
+    """
     summary = ScanSummary(duration=duration)
     for result in results:
         summary.scanned += result.scanned
         summary.skipped_done += result.adopted + (result.rows if result.skipped else 0)
         summary.queries_sent += result.queries_sent
         summary.internal_errors += result.internal_errors
-        if not result.complete:
+        if result.state == "interrupted":
             summary.interrupted = True
-            if result.error:
-                log.error("shard %s: %s", shard_name(result.index, result.count), result.error)
+        elif result.state == "failed":
+            summary.internal_errors += 1
+            log.error("shard %s: %s", shard_name(result.index, result.count), result.error)
     return summary, merge_stats([r.toplist_stats for r in results if r.toplist_stats])
 
+
+def sharding_conflict(outdir: Path, sharded: bool) -> str | None:
+    """Why ``outdir`` cannot be resumed in this mode: one-process parts and shard parts would
+    cover the same domains twice."""
+    if sharded and planned_shards(outdir) is None and part_files(outdir):
+        return (f"{outdir} holds a one-process run; resume it without --workers/--cluster, "
+                "or use another OUTDIR")
+    if not sharded and planned_shards(outdir) is not None:
+        return f"{outdir} holds a sharded run; resume it with --workers or --cluster"
+    return None
+
+
+def scan_sharded(toplist: str, outdir: Path, config: ScanConfig, progress: Progress, *,
+                 workers: int = 1, cluster: str | None = None, **job_options: Any
+                 ) -> tuple[ScanSummary, ToplistStats]:
+    """The scan command's sharded path: ``workers`` processes here, or tasks on ``cluster``.
+
+    The shard count is the parallelism of the first session (``--workers N``, the cluster's
+    worker threads) and is kept by every resume, whatever its parallelism; each shard's rate is
+    the global rate over the shards that can run at once. ``job_options``: ``ShardJob`` fields
+    (``fmt``, ``limit``, ``part_rows``, ``part_seconds``). Raises ValueError for a bad
+    ``cluster`` and OSError when its scheduler cannot be reached.
+    """
+    started = time.monotonic()
+    path, out = str(Path(toplist).resolve()), outdir.resolve()  # workers may have another cwd
+    shards = planned_shards(out)
+    if cluster is None:
+        jobs = plan_jobs(path, out, config, shards=shards or workers, parallel=workers,
+                         **job_options)
+        results = run_workers(jobs, workers, progress)
+    else:
+        from survey.cluster import open_client, parallelism, parse_cluster, run_on_cluster
+
+        with open_client(parse_cluster(cluster)) as client:
+            parallel = parallelism(client)
+            jobs = plan_jobs(path, out, config, shards=shards or parallel, parallel=parallel,
+                             **job_options)
+            results = run_on_cluster(client, jobs, progress)
+    return summarise(results, time.monotonic() - started)
 
 
 if __name__ == "__main__":
