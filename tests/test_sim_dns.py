@@ -245,3 +245,12 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert response is not None
         assert dns.message.from_wire(response).rcode() == dns.rcode.NXDOMAIN
         assert len(server._cache) <= 3
+
+
+def test_domain_that_is_its_own_mx_host_has_an_address() -> None:
+    world = World((Scenario("self.test", mx=(MxHost("self.test"),)),))
+    server = DnsServer(build_zone(world, PLAN))
+    response = server.respond(dns.message.make_query("self.test", "A").to_wire(), tcp=True)
+    assert response is not None
+    (rrset,) = dns.message.from_wire(response).answer
+    assert rrset[0].address in PLAN.smtp_addresses()

@@ -162,7 +162,7 @@ def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan) -> None:
         zone.add(f"_smtp._tls.{d}", TYPE_TXT, txt_rdata(record))
     for mx in s.mx:
         zone.add(d, TYPE_MX, struct.pack("!H", mx.preference) + name_wire(mx.name))
-        if mx.name and name_wire(mx.name) not in zone.records:
+        if mx.name and TYPE_A not in zone.records.get(name_wire(mx.name), {}):
             zone.add(mx.name, TYPE_A, socket.inet_aton(plan.mx_address(mx)))
     if name_wire(d) not in zone.records:
         zone.empty.add(name_wire(d))

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import queue
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import trio
 
+from survey.sim.ca import TestCA
 from survey.sim.dns_server import AddressPlan, DnsServer, build_zone
 from survey.sim.generator import write_toplist
+from survey.sim.https_server import PolicyHttpsServer
 from survey.sim.scenario import MxHost, PolicyHost, SmtpBehaviour, World
+from survey.sim.smtp_server import SmtpServer
 
 
 @dataclass(slots=True)
@@ -90,16 +91,6 @@ def _prepare(world: World, directory: Path) -> Path:
     return toplist
 
 
-def _module(name: str) -> ModuleType | None:
-    """A server module of ``survey.sim``, or None while it is not part of the tree."""
-    try:
-        return importlib.import_module(f"survey.sim.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"survey.sim.{name}":
-            raise
-        return None
-
-
 async def run_world(world: World, directory: Path, *, dns_port: int = 0, https_port: int = 0,
                     smtp_port: int = 0, plan: AddressPlan | None = None,
                     task_status: trio.TaskStatus[RunningWorld] = trio.TASK_STATUS_IGNORED,
@@ -122,25 +113,22 @@ async def run_world(world: World, directory: Path, *, dns_port: int = 0, https_p
 
 async def _start_hosts(nursery: trio.Nursery, world: World, directory: Path, plan: AddressPlan,
                        https_port: int, smtp_port: int) -> Path:
-    """Start the HTTPS and SMTP listeners of the address plan; returns the CA bundle's path."""
-    ca_module = _module("ca")
-    if ca_module is None:
-        return directory / "ca" / "ca.pem"
-    ca: Any = ca_module.TestCA(directory / "ca")
-    if (https_module := _module("https_server")) is not None:
-        https: Any = https_module.PolicyHttpsServer(ca, policy_hosts(world))
-        for address in plan.https_addresses():
-            await nursery.start(https.serve, address, https_port)
-        await nursery.start(https.serve_tarpit, plan.https_tarpit, https_port)
-    if (smtp_module := _module("smtp_server")) is not None:
-        smtp: Any = smtp_module.SmtpServer(ca, mx_hosts(world))
-        listeners = [(a, SmtpBehaviour.STARTTLS) for a in plan.smtp_addresses()] + [
-            (plan.smtp_no_starttls, SmtpBehaviour.NO_STARTTLS),
-            (plan.smtp_tarpit, SmtpBehaviour.TARPIT)]
-        for address, behaviour in listeners:
-            await nursery.start(smtp.serve, address, smtp_port, behaviour)
-    bundle: Path = ca.bundle_path
-    return bundle
+    """Start the HTTPS and SMTP listeners of the address plan; returns the CA bundle's path.
+
+    Nothing listens on ``https_refused`` and ``smtp_refused``: connections get a TCP RST.
+    """
+    ca = TestCA(directory / "ca")
+    https = PolicyHttpsServer(ca, policy_hosts(world))
+    for address in plan.https_addresses():
+        await nursery.start(https.serve, address, https_port)
+    await nursery.start(https.serve_tarpit, plan.https_tarpit, https_port)
+    smtp = SmtpServer(ca, mx_hosts(world))
+    listeners = [(a, SmtpBehaviour.STARTTLS) for a in plan.smtp_addresses()] + [
+        (plan.smtp_no_starttls, SmtpBehaviour.NO_STARTTLS),
+        (plan.smtp_tarpit, SmtpBehaviour.TARPIT)]
+    for address, behaviour in listeners:
+        await nursery.start(smtp.serve, address, smtp_port, behaviour)
+    return ca.bundle_path
 
 
 @contextlib.contextmanager
