@@ -108,7 +108,6 @@ class PolicyHttpsServer:
         self.deadline = CONNECTION_DEADLINE
         self._sni: dict[int, str] = {}  # id(SSLObject) -> SNI, during a handshake
         self._context = ca.new_context(UNKNOWN_NAME, CertKind.VALID)
-        self._context.set_alpn_protocols(["http/1.1"])
         self._context.sni_callback = self._on_sni
 
     def _on_sni(self, ssl_object: ssl.SSLObject | ssl.SSLSocket, server_name: str | None,
