@@ -13,6 +13,7 @@ import itertools
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -23,6 +24,8 @@ import dns.rrset
 import pytest
 import trio
 
+from benchmarks.dns_client import client_scan
+from benchmarks.naive_scanner import naive_scan, read_toplist
 from survey.net import RateLimiter
 from survey.observations import RCODE_TIMEOUT, DnsStatus, MxRecord
 from survey.probes.dns import (
@@ -543,3 +546,18 @@ def test_config_defaults_and_validation() -> None:
         DnsClient(DnsConfig(resolvers=()))
     with pytest.raises(ValueError):
         DnsClient(DnsConfig(resolvers=(("127.0.0.1", 53),), retries=-1))
+
+
+@trio_test
+async def test_benchmarks_run_against_a_server(tmp_path: Path) -> None:
+    toplist = tmp_path / "top.csv"
+    toplist.write_text("1,example.com\n2,missing.example\n3,v6.example\n\n4,\n")
+    domains = list(read_toplist(toplist))
+    assert domains == ["example.com", "missing.example", "v6.example"]
+    async with dns_server(answer) as server:
+        naive = await naive_scan(domains, server, 2, 2.0)
+        fast = await client_scan(domains, server, 2, 2.0, 1)
+    assert (naive.domains, naive.queries, naive.answered) == (3, 12, 12)
+    # v6.example: mta-sts A is empty while the STS TXT exists, so AAAA is asked too
+    assert (fast.domains, fast.queries, fast.answered) == (3, 13, 12)
+    assert "3 domains, 13 queries (12 answered)" in fast.report("x")
