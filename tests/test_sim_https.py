@@ -157,7 +157,8 @@ def test_certificate_is_chosen_by_sni(ca: TestCA) -> None:
 
 async def raw_get(port: int, ca: TestCA, host: str) -> trio.SSLStream[trio.SocketStream]:
     stream = await trio.open_tcp_stream(ADDRESS, port)
-    tls = trio.SSLStream(stream, client_context(ca), server_hostname=host)
+    tls = trio.SSLStream(stream, client_context(ca), server_hostname=host,
+                         https_compatible=True)
     await tls.send_all(b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + host.encode()
                        + b"\r\n\r\n")
     return tls
@@ -293,3 +294,23 @@ def test_response_bytes_framing() -> None:
     _, data = response_bytes(PolicyHost(body=b"abc", content_type=None),
                              b"/.well-known/mta-sts.txt")
     assert data == b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc"
+
+
+def test_each_connection_has_a_deadline(ca: TestCA) -> None:
+    async def body(server: PolicyHttpsServer, port: int) -> None:
+        server.deadline = 0.5
+        stream = await trio.open_tcp_stream(ADDRESS, port)
+        tls = trio.SSLStream(stream, client_context(ca), server_hostname="mta-sts.ok.test",
+                             https_compatible=True)
+        await tls.do_handshake()
+        with trio.fail_after(3):  # we never send a request: the server gives up on us
+            assert await tls.receive_some(1024) == b""
+        await tls.aclose()
+        drip = await raw_get(port, ca, "mta-sts.drip.test")
+        received = b""
+        with trio.fail_after(3):  # a drip is cut at the deadline too
+            while chunk := await drip.receive_some(1024):
+                received += chunk
+        assert 1 <= len(received) <= 2
+
+    with_server(ca, body)

@@ -215,3 +215,14 @@ def test_listens_on_loopback_only(ca: TestCA) -> None:
     server = SmtpServer(ca, HOSTS)
     with pytest.raises(ValueError, match=r"127\.0\.0\.0/8 only"):
         trio.run(server.serve, "0.0.0.0", 0, SmtpBehaviour.STARTTLS)
+
+
+def test_each_session_has_a_deadline(ca: TestCA) -> None:
+    async def body(server: SmtpServer, port: int) -> None:
+        server.deadline = 0.5
+        client = await Client.connect(port)
+        assert (await client.reply())[0] == 220
+        with trio.fail_after(3):  # silent client: the server hangs up
+            assert await client.reader.line() is None
+
+    with_server(ca, SmtpBehaviour.STARTTLS, body)
