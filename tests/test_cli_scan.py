@@ -53,6 +53,8 @@ def toplist(tmp_path: Path) -> Path:
         (["--toplist-date", "2026-13-01"], "--toplist-date"),
         (["--ca-bundle", "/nonexistent.pem"], "--ca-bundle /nonexistent.pem: no such file"),
         (["--exclude", "/nonexistent.txt"], "--exclude /nonexistent.txt"),
+        (["--workers", "2", "--shard", "0/2"], "--shard cannot be combined"),
+        (["--cluster", "local:0"], "--cluster 'local:0'"),
     ],
 )
 def test_option_errors_exit_2_with_one_line(
@@ -199,13 +201,22 @@ def catalogue_running(tmp_path_factory: pytest.TempPathFactory
         yield world, running, exclude
 
 
+def wait_for_new_part(out: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    before = len(list((out / "parts").glob("*.parquet")))
+    deadline = time.monotonic() + timeout
+    while len(list((out / "parts").glob("*.parquet"))) == before:
+        assert proc.poll() is None and time.monotonic() < deadline, "no part written"
+        time.sleep(0.05)
+
+
 def test_kill_and_resume_equals_a_clean_run(generated: tuple[World, RunningWorld],
                                             tmp_path: Path) -> None:
     world, running = generated
     fast = ["--rate", "50000", "--concurrency", "200"]
-    clean = tmp_path / "clean"
-    subprocess.run(scan_cmd(running.toplist, clean, running, *fast), check=True,
-                   capture_output=True, timeout=60)
+    clean = tmp_path / "clean"  # in two worker processes: the sharded path gives the same rows
+    subprocess.run(scan_cmd(running.toplist, clean, running, *fast, "--workers", "2"),
+                   check=True, capture_output=True, timeout=60)
+    assert (clean / "shards").is_dir()
     out = tmp_path / "killed"
     rng = random.Random(8)
     kills = 0
@@ -213,7 +224,8 @@ def test_kill_and_resume_equals_a_clean_run(generated: tuple[World, RunningWorld
         proc = subprocess.Popen(scan_cmd(running.toplist, out, running, "--rate", "3000",
                                          "--part-rows", "100"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.8, 2.0))
+        wait_for_new_part(out, proc)  # a random moment after some progress, however loaded
+        time.sleep(rng.uniform(0.0, 0.6))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

@@ -184,6 +184,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--toplist-date", metavar="YYYY-MM-DD", help="date of the toplist")
     parser.add_argument("--run-id", metavar="ID", help="run identifier (default: random)")
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
+    parser.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                        help="scan in N processes (shards of the list; see docs/cluster.md)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="scan on a Dask scheduler (tcp://host:8786) or local:N")
     parser.add_argument("--part-rows", type=_positive_int, default=PART_ROWS, metavar="N",
                         help=f"rows per Parquet part (default {PART_ROWS:,}); a crash loses "
                         "at most the rows of one unwritten part")
@@ -258,6 +262,29 @@ def _closing_entries(entries: Any) -> Any:
             close()
 
 
+def _check_sharding(args: argparse.Namespace, outdir: Path, sharded: bool,
+                    shard: tuple[int, int] | None) -> None:
+    """--workers/--cluster: checked before anything is written (see docs/cluster.md)."""
+    if args.cluster is not None:
+        from survey.cluster import parse_cluster
+
+        try:
+            parse_cluster(args.cluster)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        if args.workers > 1:
+            raise UsageError("--workers and --cluster exclude each other")
+    if sharded and args.toplist == "-":
+        raise UsageError("--workers/--cluster read the toplist by path, not from stdin")
+    if sharded and shard is not None:
+        raise UsageError("--shard cannot be combined with --workers/--cluster (they shard)")
+    from survey.shards import sharding_conflict
+
+    conflict = sharding_conflict(outdir, sharded)
+    if conflict:
+        raise UsageError(conflict)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
@@ -323,7 +350,9 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
-    done = completed_domains(outdir)
+    sharded = args.workers > 1 or args.cluster is not None
+    _check_sharding(args, outdir, sharded, shard)
+    done: set[str] = set() if sharded else completed_domains(outdir)
     manifest: dict[str, Any] = dict(previous or {})
     manifest.update({
         "run_id": run_id, "tool_version": __version__, "schema_version": SCHEMA_VERSION,
@@ -333,19 +362,33 @@ def _run(args: argparse.Namespace) -> int:
     })
     manifest.setdefault("started_at", utc_now())
     manifest.setdefault("sessions", [])
-    manifest["sessions"].append({"started_at": utc_now(), "resumed_with_done": len(done)})
+    manifest["sessions"].append({"started_at": utc_now(), "resumed_with_done": len(done),
+                                 "workers": args.workers, "cluster": args.cluster})
     write_manifest(outdir, manifest)
 
-    stats = ToplistStats()
-    entries = read_toplist(args.toplist, fmt=ToplistFormat(args.format) if args.format else None,
-                           limit=args.limit, shard=shard, exclusions=exclusions, stats=stats)
     mode = "off" if args.no_progress else "auto"
     total = args.limit - len(done) if args.limit is not None else None
     progress = Progress(total=max(total, 0) if total is not None else None, mode=mode)
-    sink = PartWriter(outdir, run_id, max_rows=args.part_rows, max_seconds=args.part_seconds)
-    with _closing_entries(entries):
-        summary = trio.run(functools.partial(run_scan, done=done), entries, config, sink,
-                           progress)
+    if sharded:
+        from survey.shards import scan_sharded
+
+        try:
+            summary, stats = scan_sharded(
+                args.toplist, outdir, config, progress, workers=args.workers,
+                cluster=args.cluster, fmt=args.format, limit=args.limit,
+                part_rows=args.part_rows, part_seconds=args.part_seconds)
+        except (OSError, ValueError) as exc:
+            print(f"scan: {exc}", file=sys.stderr)
+            return 1
+    else:
+        stats = ToplistStats()
+        entries = read_toplist(args.toplist,
+                               fmt=ToplistFormat(args.format) if args.format else None,
+                               limit=args.limit, shard=shard, exclusions=exclusions, stats=stats)
+        sink = PartWriter(outdir, run_id, max_rows=args.part_rows, max_seconds=args.part_seconds)
+        with _closing_entries(entries):
+            summary = trio.run(functools.partial(run_scan, done=done), entries, config, sink,
+                               progress)
 
     session = manifest["sessions"][-1]
     session.update({"finished_at": utc_now(), "scanned": summary.scanned,
