@@ -127,8 +127,6 @@ class Zone:
     empty: set[bytes] = field(default_factory=set)
     #: ``DnsFault.CNAME_LOOP`` owners -> the loop's first name.
     loops: dict[bytes, bytes] = field(default_factory=dict)
-    #: Zone apexes (the scenarios' domains), for the zone-file export.
-    apexes: list[str] = field(default_factory=list)
 
     def add(self, owner: str, rdtype: int, rdata: bytes) -> None:
         rdatas = self.records.setdefault(name_wire(owner), {}).setdefault(rdtype, [])
@@ -151,7 +149,6 @@ def build_zone(world: World, plan: AddressPlan) -> Zone:
 
 def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan) -> None:
     d = s.domain.lower()
-    zone.apexes.append(d)
     sts_owner = f"_mta-sts.{d}"
     if s.sts_cname:
         zone.add(sts_owner, TYPE_CNAME, name_wire(s.sts_cname))
@@ -241,7 +238,7 @@ def resolve(zone: Zone, qname: bytes, qtype: int) -> Reply:
             continue
         node = zone.records.get(current)
         if node is None:
-            rcode = _NOERROR if current in zone.empty else _NXDOMAIN
+            rcode = _NOERROR if zone.exists(current) else _NXDOMAIN
             return _reply(flags | rcode, rrs, qname, truncate)
         if qtype in node or qtype == TYPE_CNAME:
             rrs.extend(_rr(current, qtype, rd) for rd in node.get(qtype, ()))
