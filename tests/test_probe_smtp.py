@@ -333,13 +333,13 @@ def test_slot_wait_not_charged_to_the_deadline(certs) -> None:
     results: list[SmtpProbe] = []
 
     async def slow(stream: trio.abc.Stream) -> None:
-        await trio.sleep(0.8)
+        await trio.sleep(1.2)
         await FakeMta(context=context_for(certs, "valid"))(stream)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             server = await start_server(nursery, slow, None)
-            config = SmtpConfig(port=server.port, timeout=1.2, ca_bundle=certs["bundle"])
+            config = SmtpConfig(port=server.port, timeout=2.0, ca_bundle=certs["bundle"])
             prober = SmtpProber(config, guard=AddressGuard(allow_private=True),
                                 destinations=DestinationLimiter(1))
             async with trio.open_nursery() as probes:
@@ -353,7 +353,7 @@ def test_slot_wait_not_charged_to_the_deadline(certs) -> None:
 
     trio.run(main)
     assert [p.error for p in results] == [None, None]
-    assert all(p.elapsed_ms < 1200 for p in results)
+    assert all(1100 < p.elapsed_ms < 2000 for p in results)  # each timed from its slot
 
 
 def test_against_sim_smtp_server(tmp_path) -> None:
