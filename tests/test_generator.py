@@ -38,6 +38,7 @@ def test_proportions_are_realistic() -> None:
     assert 0.01 < sts / n < 0.05  # a few percent publish MTA-STS
     assert sum(1 for s in world.scenarios if s.mx) / n > 0.8
     assert set(kinds) == set(KINDS)  # every kind shows up in a 20k world
+    assert sum(w for w, _, _ in KINDS.values()) == 10_000  # weights are per 10,000
     broken = sum(1 for s in world.scenarios if s.expect and s.expect.status == "invalid")
     assert 0.1 < broken / sts < 0.4  # a notable share of deployments is broken
     # MX hosts are shared: one provider's host serves a large share of all domains
