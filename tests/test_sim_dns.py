@@ -137,6 +137,10 @@ def test_faults(world: RunningWorld) -> None:
     assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer
     with pytest.raises(dns.exception.Timeout):
         udp(world, f"mta-sts.{D}", "A", timeout=0.3)
+    host, port = world.resolver
+    with pytest.raises(dns.exception.Timeout):  # dropped over TCP too
+        dns.query.tcp(dns.message.make_query(f"mta-sts.{D}", "A"), host, port=port, timeout=0.3)
+    assert tcp(world, f"_mta-sts.{D}", "TXT").rcode() == dns.rcode.SERVFAIL
 
 
 def test_cname_loop(world: RunningWorld) -> None:
