@@ -48,6 +48,8 @@ MAX_PENDING_PER_SOCKET = 32768
 # Query ids are the main defence against off-path spoofing when source ports are long-lived.
 _ids = random.SystemRandom()
 
+_QUESTION_TAILS: dict[str, bytes] = {}  # qtype text -> QTYPE + QCLASS octets
+
 _RCODE_STATUS = {
     0: DnsStatus.NOERROR,
     1: DnsStatus.FORMERR,
@@ -215,20 +217,31 @@ def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResul
         chain.append(_host(target))
         seen.add(target)
         current = target
-    result = replace(base, cname_chain=tuple(chain))
+    txt: tuple[tuple[str, ...], ...] = ()
+    mx: tuple[MxRecord, ...] = ()
+    addresses: tuple[str, ...] = ()
     if rdtype == dns.rdatatype.TXT:
         txt = tuple(tuple(s.decode("latin-1") for s in rd.strings) for rd in rdatas)
-        return replace(result, txt=txt)
-    if rdtype == dns.rdatatype.MX:
+    elif rdtype == dns.rdatatype.MX:
         mx = tuple(MxRecord(rd.preference, _host(rd.exchange)) for rd in rdatas)
-        return replace(result, mx=mx)
-    if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-        return replace(result, addresses=tuple(rd.address for rd in rdatas))
-    return result
+    elif rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        addresses = tuple(rd.address for rd in rdatas)
+    return DnsResult(
+        qname,
+        qtype,
+        status,
+        rcode=answer.rcode,
+        txt=txt,
+        mx=mx,
+        addresses=addresses,
+        cname_chain=tuple(chain),
+        error=error,
+        attempts=attempts,
+    )
 
 
 class _Waiter:
-    """One outstanding UDP query on a socket; the receiver fills ``answer`` and sets ``event``."""
+    """One outstanding UDP query on a socket; the receiver fills ``answer``, sets ``event``."""
 
     __slots__ = ("answer", "event", "ignored", "last_reason", "qid", "question")
 
@@ -377,8 +390,11 @@ class DnsClient:
         attempt wins over later timeouts. A name that cannot be encoded is ERROR, 0 attempts.
         """
         try:
-            qcode = dns.rdatatype.from_text(qtype)
-            question = encode_qname(qname) + struct.pack("!H", qcode) + _CLASS_IN
+            tail = _QUESTION_TAILS.get(qtype)
+            if tail is None:
+                tail = struct.pack("!H", dns.rdatatype.from_text(qtype)) + _CLASS_IN
+                _QUESTION_TAILS[qtype] = tail
+            question = encode_qname(qname) + tail
         except (ValueError, dns.exception.DNSException) as exc:
             return DnsResult(qname, qtype, DnsStatus.ERROR, error=str(exc), attempts=0)
         if not self._channels:
@@ -496,7 +512,7 @@ class DnsClient:
             nursery.start_soon(run, 0, f"_mta-sts.{domain}", "TXT")
             nursery.start_soon(run, 1, f"_smtp._tls.{domain}", "TXT")
             nursery.start_soon(run, 2, domain, "MX")
-            nursery.start_soon(run, 3, f"mta-sts.{domain}", "A")
+            await run(3, f"mta-sts.{domain}", "A")  # in this task: one spawn fewer per domain
         sts, tlsrpt, mx, host = _all(results)
         if not host.addresses and sts.txt:
             host = _merge(host, await self.query(f"mta-sts.{domain}", "AAAA"))
