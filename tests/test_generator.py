@@ -65,7 +65,7 @@ def test_fast_and_lean() -> None:
     world = generate_world(200_000, 1)
     elapsed = time.perf_counter() - start
     assert len(world.scenarios) == 200_000
-    assert elapsed < 8, f"{elapsed:.1f} s for 200k domains"
+    assert elapsed < 12, f"{elapsed:.1f} s for 200k domains"  # ~1.6 s on an idle core
 
 
 def test_write_toplist(tmp_path: Path) -> None:
