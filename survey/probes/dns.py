@@ -4,8 +4,9 @@ Why not ``dns.asyncquery.udp``: it opens a socket and builds/parses a full ``dns
 query, which tops out near 1,700 queries/s on one core. Here a few connected UDP sockets per
 resolver are opened once; one receiver task per socket matches responses to waiting queries by
 id and question. Queries are built from a byte template (header + name + EDNS0 OPT), negative
-answers (no answer records) are decided from the header after the question check, and dnspython
-stays the parser of record for every response that carries records.
+answers (no answer records) are decided from the header after the question check, and
+dnspython's name and rdata parsers stay the parsers of record for the answer section of every
+response that carries records (authority and additional sections are not evidence: skipped).
 
 Spoofing checks follow dnspython's query functions: a UDP response is accepted only if it comes
 from the address/port the query went to, has the query's id, is a response (QR) and carries the
