@@ -147,3 +147,31 @@ def test_resume_after_the_client_died_skips_committed_shards(
     assert {r.index for r in results if r.skipped} == before
     assert all(r.scanned == 0 for r in results if r.index in before)
     assert committed_domains(out) == toplist_domains(world)
+
+
+def scan(world: RunningWorld, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "survey", "scan", str(world.toplist), "-o", str(out),
+         *world.scan_args(), "--rate", "4000", "--concurrency", "100", "--no-progress",
+         "--run-id", "samerun", *extra], capture_output=True, text=True, timeout=120)
+
+
+def test_workers_1_workers_2_and_local_cluster_give_the_same_dataset(
+        tmp_path: Path, world: RunningWorld) -> None:
+    frames, manifests = [], []
+    for name, extra in [("one", ["--workers", "1"]), ("two", ["--workers", "2"]),
+                        ("dask", ["--cluster", "local:2"])]:
+        out = tmp_path / name
+        done = scan(world, out, *extra)
+        assert done.returncode == 0, done.stderr
+        manifests.append(json.loads((out / "manifest.json").read_text()))
+        frame = pl.read_parquet([str(p) for p in part_files(out)])
+        frames.append(frame.drop("scanned_at", "https_elapsed_ms", "smtp").sort("domain"))
+    assert frames[0]["domain"].to_list() == toplist_domains(world)
+    assert frames[0].equals(frames[1]) and frames[0].equals(frames[2])
+    assert {m["state"] for m in manifests} == {"complete"}
+    assert manifests[0]["counts"] == manifests[1]["counts"] == manifests[2]["counts"]
+    assert manifests[0]["toplist_stats"] == manifests[1]["toplist_stats"] \
+        == manifests[2]["toplist_stats"]
+    assert not (tmp_path / "one" / "shards").exists()
+    assert {p.name for p in (tmp_path / "dask" / "shards").iterdir()} >= {"0-of-2", "1-of-2"}

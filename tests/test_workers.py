@@ -185,3 +185,52 @@ def test_jobs_pickle(world: RunningWorld, tmp_path: Path) -> None:
     job = plan_jobs(str(world.toplist), tmp_path, config(world), shards=2, parallel=2)[1]
     assert pickle.loads(pickle.dumps(job)) == job
     assert isinstance(job, ShardJob)
+
+
+def locked(lock: Path) -> bool:
+    """Whether a live attempt holds this shard lock."""
+    import fcntl
+
+    with lock.open("a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def test_resume_after_the_parent_was_killed(tmp_path: Path, world: RunningWorld) -> None:
+    """SIGKILL of `scan --workers 2`: its children stop by themselves (flushing their parts),
+    and the same command then finishes the run with every domain once."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "survey", "scan", str(world.toplist), "-o", str(out),
+               *world.scan_args(), "--workers", "2", "--rate", "600", "--part-rows", "20",
+               "--no-progress"]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    try:
+        while sum(json.loads(p.read_text() or "{}").get("done", 0)
+                  for p in out.glob(f"shards/*/attempt-*/{PROGRESS_FILE}")) < 100:
+            assert parent.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        parent.wait()
+    locks = list(out.glob("shards/*/lock"))
+    assert len(locks) == 2
+    while any(locked(lock) for lock in locks):  # the orphans notice and stop
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert json.loads((out / "manifest.json").read_text())["state"] == "running"
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "complete" and sum(manifest["counts"].values()) == 400
+    records = [json.loads(p.read_text()) for p in out.glob("shards/*/committed/shard.json")]
+    assert len(records) == 2 and sum(r["adopted"] for r in records) >= 40
+    assert dataset(out)["domain"].to_list() == toplist_domains(world)
