@@ -19,7 +19,7 @@ FUZZ_WORK    ?= build/fuzz
 # A corpus dir past this many files is minimised (seed-* files are always kept).
 FUZZ_CORPUS_MAX ?= 200
 
-.PHONY: test lint typecheck pytest run bench fuzz clean
+.PHONY: test lint typecheck pytest run bench fuzz clean system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+# Real servers the tests use (NSD serves the exported zone in test_zonefile.py).
+system-deps:
+	@command -v nsd >/dev/null || command -v /usr/sbin/nsd >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nsd >/dev/null; }
+
+pytest: $(STAMP) system-deps
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from survey.cli import main as cli
     from survey.notebooks import analysis_notebooks, execute_notebook
     from survey.report import write_report
-    from survey.sim.generator import generate_world, write_toplist
+    from survey.sim.generator import generate_world
     from survey.sim.world import start_world
 
     out: Path = args.out.resolve()
@@ -62,10 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"demo: generating {args.domains:,} synthetic domains (seed {args.seed})")
     world = generate_world(args.domains, args.seed)
-    toplist = work / "toplist.csv"
-    write_toplist(world, toplist)
     scan_dir = out / "scan"
     with start_world(world, work) as running:
+        toplist = running.toplist
         print(f"demo: test internet up (resolver {running.resolver[0]}:{running.resolver[1]})")
         command = ["scan", str(toplist), "-o", str(scan_dir), *running.scan_args(),
                    "--contact", "https://github.com/mta-sts-survey/mta-sts-survey",
