@@ -266,6 +266,16 @@ def test_ca_reuses_existing_ca_and_caches_contexts(tmp_path: Path) -> None:
     assert first.server_context("mta-sts.b.test", CertKind.WRONG_NAME) is wrong
 
 
+def test_context_cache_is_a_bounded_lru(tmp_path: Path) -> None:
+    ca = TestCA(tmp_path, cache_size=2)
+    a = ca.server_context("a.test", CertKind.VALID)
+    b = ca.server_context("b.test", CertKind.VALID)
+    assert ca.server_context("a.test", CertKind.VALID) is a  # a is now the most recent
+    ca.server_context("c.test", CertKind.VALID)  # evicts b
+    assert ca.server_context("a.test", CertKind.VALID) is a
+    assert ca.server_context("b.test", CertKind.VALID) is not b
+
+
 def test_ca_without_memfd_uses_scratch_files(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr("os.memfd_create")

@@ -19,6 +19,7 @@ import os
 import secrets
 import ssl
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 from cryptography import x509
@@ -155,7 +156,7 @@ class TestCA:
 
     __test__ = False  # not a pytest test class despite the name
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, cache_size: int = 4096) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._trusted = _load_or_make_ca(directory, "ca", "mta-sts-survey test CA")
@@ -166,7 +167,10 @@ class TestCA:
         self._key_file = _Scratch(directory, "leaf-key")
         self._key_file.write(_key_pem(self._leaf_key))
         self._cert_file = _Scratch(directory, "leaf-cert")
-        self._contexts: dict[tuple[str, CertKind], ssl.SSLContext] = {}
+        #: LRU of contexts: about 20 KiB each, so a world with 100k policy hosts stays small;
+        #: a context evicted while a connection uses it lives on with that connection.
+        self._contexts: OrderedDict[tuple[str, CertKind], ssl.SSLContext] = OrderedDict()
+        self._cache_size = cache_size
 
     def certificate(self, name: str, kind: CertKind) -> x509.Certificate:
         """The leaf certificate presented for ``name`` under ``kind`` (freshly signed)."""
@@ -193,12 +197,16 @@ class TestCA:
         return context
 
     def server_context(self, name: str, kind: CertKind) -> ssl.SSLContext:
-        """Cached server context for (name, kind); made on first use."""
+        """Cached server context for (name, kind); made on first use (about 1 ms)."""
         name = name.lower().rstrip(".")
         if kind is CertKind.WRONG_NAME:
             name = WRONG_NAME  # one certificate for every host that gets the wrong name
         key = (name, kind)
         context = self._contexts.get(key)
-        if context is None:
-            context = self._contexts[key] = self.new_context(name, kind)
+        if context is not None:
+            self._contexts.move_to_end(key)
+            return context
+        context = self._contexts[key] = self.new_context(name, kind)
+        if len(self._contexts) > self._cache_size:
+            self._contexts.popitem(last=False)
         return context
