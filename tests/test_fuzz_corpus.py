@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.fuzz.harnesses import (
     TARGETS,
@@ -80,3 +82,34 @@ def test_record_input_format() -> None:
     assert split_records(b"a\x00b\nc") == [[b"a", b"b"], [b"c"]]
     check_tlsrpt_record(b"v=TLSRPTv1; rua=mailto:a@b\x00,https://h/\nv=TLSRPTv1; rua=x")
 
+
+
+# Between fuzzing sessions, hypothesis mutates the seeds in ``make test`` (cheap, no atheris).
+
+@st.composite
+def mutated_seed(draw: st.DrawFn, target: str) -> bytes:
+    """A seed file with a few byte-level edits: flips, cuts, insertions, duplicated slices."""
+    seeds = [p for p in corpus_files(target) if p.name.startswith("seed-")]
+    data = bytearray(draw(st.sampled_from(seeds)).read_bytes())
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.sampled_from(["flip", "cut", "insert", "duplicate"]))
+        at = draw(st.integers(0, len(data)))
+        if op == "flip" and at < len(data):
+            data[at] = draw(st.integers(0, 255))
+        elif op == "cut":
+            del data[at:at + draw(st.integers(1, 16))]
+        elif op == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        else:
+            data[at:at] = data[at:at + draw(st.integers(1, 64))]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_mutated_seeds_keep_the_properties(target: str) -> None:
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(mutated_seed(target))
+    def run(data: bytes) -> None:
+        TARGETS[target](data)
+
+    run()

@@ -24,7 +24,9 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rdataclass
+import dns.rdatatype
 
+from survey.observations import DnsStatus
 from survey.policy import (
     MAX_AGE_LIMIT,
     POLICY_ERROR_CODES,
@@ -43,7 +45,7 @@ from survey.policy import (
     select_sts_record,
     select_tlsrpt_record,
 )
-from survey.probes.dns import Answer, check_response
+from survey.probes.dns import MAX_CNAME_CHAIN, Answer, check_response, interpret
 
 #: At most this many records per input (selection is linear; more only slows the fuzzer).
 MAX_RECORDS = 16
@@ -211,7 +213,8 @@ def _check_agreement(data: bytes, qid: int, question: bytes, result: Answer | st
 
 def check_dns_response(data: bytes) -> None:
     """``check_response``: never raises, accepts only its own id and question, agrees with
-    ``dns.message.from_wire`` on id, rcode and question whenever that parses the bytes."""
+    ``dns.message.from_wire`` on id, rcode and question whenever that parses the bytes; then
+    ``interpret`` of what it accepts never raises either."""
     qid = int.from_bytes(data[:2], "big") if len(data) >= 2 else 0
     question = _question_of(data)
     result = check_response(data, qid, question)
@@ -223,6 +226,24 @@ def check_dns_response(data: bytes) -> None:
         _require(isinstance(check_response(data, qid, other), str),
                  "a response accepted for another question")
     _check_agreement(data, qid, question, result)
+    if isinstance(result, Answer) and not result.truncated:
+        _check_interpret(question, result)
+
+
+def _check_interpret(question: bytes, answer: Answer) -> None:
+    """``interpret`` of an accepted answer: never raises, fills only the asked type's field."""
+    qname = dns.name.from_wire(question, 0)[0].to_text()
+    qtype = dns.rdatatype.to_text(struct.unpack("!H", question[-4:-2])[0])
+    result = interpret(qname, qtype, answer, 1)
+    _require(result.rcode == answer.rcode and result.attempts == 1, f"{result!r}")
+    _require(result.status is not DnsStatus.TIMEOUT, "an answer read as a timeout")
+    _require(len(result.cname_chain) <= MAX_CNAME_CHAIN, "CNAME chain over the limit")
+    _require(not result.txt or qtype == "TXT", f"txt filled for {qtype}")
+    _require(not result.mx or qtype == "MX", f"mx filled for {qtype}")
+    _require(not result.addresses or qtype in ("A", "AAAA"), f"addresses filled for {qtype}")
+    if answer.records is None:
+        _require(not (result.txt or result.mx or result.addresses or result.cname_chain),
+                 "data from an answer without records")
 
 
 #: Fuzz targets by name: the corpus of each lives in tests/fuzz/corpus/<name>/.
