@@ -63,9 +63,13 @@ def parse_cluster(text: str) -> ClusterSpec:
 @contextlib.contextmanager
 def open_client(spec: ClusterSpec, *, timeout: float = 30.0) -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec``; a local cluster listens on 127.0.0.1 only and
-    is shut down on exit (its worker processes with it)."""
-    import distributed
-
+    is shut down on exit (its worker processes with it). ValueError without the extra;
+    OSError when the scheduler cannot be reached within ``timeout``."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ValueError("--cluster needs the cluster extra: "
+                         "pip install 'mta-sts-survey[cluster]'") from exc
     dask: Any = distributed  # partly annotated: its constructors are untyped
     if spec.local_workers is not None:
         with (dask.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1,

@@ -174,4 +174,6 @@ def test_workers_1_workers_2_and_local_cluster_give_the_same_dataset(
     assert manifests[0]["toplist_stats"] == manifests[1]["toplist_stats"] \
         == manifests[2]["toplist_stats"]
     assert not (tmp_path / "one" / "shards").exists()
+    assert sorted(p.name for p in part_files(tmp_path / "two")) == [
+        "part-000001-sameruns0of2.parquet", "part-000001-sameruns1of2.parquet"]
     assert {p.name for p in (tmp_path / "dask" / "shards").iterdir()} >= {"0-of-2", "1-of-2"}

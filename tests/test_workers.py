@@ -21,6 +21,7 @@ from survey.scan import ScanConfig
 from survey.schema import RunContext, rows_to_table
 from survey.shards import (
     PROGRESS_FILE,
+    ProgressFeed,
     ShardJob,
     committed_dir,
     is_committed,
@@ -30,6 +31,8 @@ from survey.shards import (
     run_shard,
     run_workers,
     shard_dir,
+    shard_lock,
+    shard_progress,
     stats_to_dict,
 )
 from survey.sim.generator import generate_world
@@ -90,24 +93,31 @@ def test_merged_stats_count_lines_once_and_entries_per_shard(world: RunningWorld
     assert merged.entries == 400 and merged.skipped_by_shard == 0
 
 
-def test_two_workers_give_the_rows_of_one_process(tmp_path: Path, world: RunningWorld) -> None:
-    one = plan_jobs(str(world.toplist), tmp_path / "one", config(world), shards=1, parallel=1)
-    two = plan_jobs(str(world.toplist), tmp_path / "two", config(world), shards=2, parallel=2)
-    assert [r.state for r in run_workers(one, 1, Progress(mode="off"))] == ["complete"]
-    results = run_workers(two, 2, Progress(mode="off"))
-    assert [r.state for r in results] == ["complete", "complete"]
-    assert sum(r.rows for r in results) == 400 and {r.adopted for r in results} == {0}
-    assert sum(r.toplist_stats["entries"] for r in results) == 400
-    a, b = dataset(tmp_path / "one"), dataset(tmp_path / "two")
-    assert a["domain"].to_list() == toplist_domains(world)
-    assert a.equals(b)
-    names = sorted(p.name for p in part_files(tmp_path / "two"))
-    assert names == ["part-000001-run11s0of2.parquet", "part-000001-run11s1of2.parquet"]
-    # A second run finds both shards committed and scans nothing.
-    again = run_workers(two, 2, Progress(mode="off"))
-    assert [(r.skipped, r.scanned, r.rows) for r in again] == [
-        (True, 0, results[0].rows), (True, 0, results[1].rows)]
-    assert dataset(tmp_path / "two").equals(b)
+def test_progress_feed_counts_new_rows_once_and_never_backwards(tmp_path: Path) -> None:
+    def attempt(index: int, name: str, counts: dict[str, int]) -> None:
+        directory = shard_dir(tmp_path, index, 2) / name
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / PROGRESS_FILE).write_text(json.dumps({"counts": counts}))
+
+    attempt(0, "attempt-a", {"absent": 5})  # done before this session: not progress
+    progress = Progress(mode="off")
+    feed = ProgressFeed(tmp_path, 2, progress)
+    attempt(0, "attempt-a", {"absent": 8, "enforce": 1})
+    attempt(1, "attempt-b", {"absent": 2})
+    feed.poll()
+    assert progress.done == 6 and progress.counts == {"absent": 5, "enforce": 1}
+    committed = committed_dir(tmp_path, 1, 2)
+    committed.mkdir()
+    (committed / "shard.json").write_text(json.dumps({"counts": {"absent": 1}}))
+    feed.poll()  # a retry restarting lower does not move the bar back
+    assert progress.done == 6
+    assert shard_progress(tmp_path, 1, 2) == {"absent": 1}
+
+
+def test_the_shard_lock_excludes_a_second_holder(tmp_path: Path) -> None:
+    with shard_lock(tmp_path / "s"):
+        assert locked(tmp_path / "s" / "lock")
+    assert not locked(tmp_path / "s" / "lock")
 
 
 def test_a_killed_child_is_rerun_and_its_parts_adopted(tmp_path: Path,
