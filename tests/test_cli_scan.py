@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import random
 import signal
@@ -276,26 +275,32 @@ def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, Runnin
 
 def test_rate_holds_at_the_test_internets_dns_server(generated: tuple[World, RunningWorld],
                                                      tmp_path: Path) -> None:
+    """``--rate`` over a whole scan of 500 domains (2,000 queries, about 3.5 s), counted by the
+    test internet's DNS server. Per-second windows are checked in tests/test_scan.py, where
+    the server shares the scanner's loop; here the server is a thread of a possibly loaded
+    test process, whose stalls would make short windows lie."""
     _, running = generated
-    rate = 1500
+    rate, domains = 600, 500
+    base = running.dns_query_count()
     proc = subprocess.Popen(scan_cmd(running.toplist, tmp_path / "out", running,
-                                     "--rate", str(rate)),
+                                     "--rate", str(rate), "--limit", str(domains)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples: list[tuple[float, int]] = []
     try:
-        time.sleep(1.5)  # interpreter start and the initial burst
-        samples = []
-        for _ in range(4):
-            samples.append((time.monotonic(), running.dns_query_count()))
-            time.sleep(1.0)
-        samples.append((time.monotonic(), running.dns_query_count()))
+        while proc.poll() is None:
+            samples.append((time.monotonic(), running.dns_query_count() - base))
+            time.sleep(0.01)
     finally:
         proc.kill()
         proc.wait()
-    rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(samples)]
-    for measured in rates:
-        assert abs(measured - rate) <= 0.1 * rate, rates
-    overall = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
-    assert abs(overall - rate) <= 0.05 * rate, rates
+    total = running.dns_query_count() - base
+    assert total >= 4 * domains
+    burst = rate // 10  # the limiter lets a tenth of a second's worth through at once
+    start = next(t for t, n in samples if n > burst)
+    end = next(t for t, n in samples if n >= total)
+    measured = (total - burst) / (end - start)
+    print(f"measured {measured:.0f} queries/s for --rate {rate}")
+    assert abs(measured - rate) <= 0.1 * rate, measured
 
 
 def check_expectations(world: World, rows: dict[str, dict[str, Any]],
