@@ -23,7 +23,7 @@ from typing import Any
 from survey import __version__
 from survey.schema import SCHEMA_VERSION, RunContext
 from survey.sink import PART_ROWS, PART_SECONDS
-from survey.toplist import ToplistStats
+from survey.toplist import ToplistFormat, ToplistStats
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
 RESULT_OPTIONS = ("toplist_path", "format", "limit", "shard", "exclude_sha256", "smtp",
@@ -167,12 +167,14 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "scan", help="survey a toplist into a Parquet output directory",
         description="Survey every domain of TOPLIST and write one row per domain to "
-        "OUTDIR/parts/*.parquet. Re-running the same command on OUTDIR resumes. "
-        "Exit status: 0 done (or stopped and resumable), 2 bad options.",
+        "OUTDIR/parts/*.parquet. Ctrl-C or SIGTERM stops after writing what is finished; "
+        "re-running the same command on OUTDIR resumes (it refuses options that would change "
+        "the results). Exit status: 0 done or stopped (resumable), 1 toplist unreadable "
+        "mid-way or workers failed (resumable), 2 bad options.",
     )
     parser.add_argument("toplist", help="toplist file (csv, gz, bz2, xz, zip) or - for stdin")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
-    parser.add_argument("--format", choices=["tranco", "umbrella", "majestic", "crux", "plain"],
+    parser.add_argument("--format", choices=[str(f) for f in ToplistFormat],
                         help="toplist format (default: detected)")
     parser.add_argument("--limit", type=_non_negative_int, metavar="N",
                         help="only the first N valid entries")
@@ -306,7 +308,7 @@ def _run(args: argparse.Namespace) -> int:
         utc_now,
         write_manifest,
     )
-    from survey.toplist import ToplistFormat, read_toplist
+    from survey.toplist import read_toplist
 
     shard = parse_shard(args.shard)
     if args.toplist != "-" and not Path(args.toplist).is_file():
