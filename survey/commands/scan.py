@@ -170,7 +170,7 @@ def register(subparsers: Any) -> None:
         "OUTDIR/parts/*.parquet. Ctrl-C or SIGTERM stops after writing what is finished; "
         "re-running the same command on OUTDIR resumes (it refuses options that would change "
         "the results). Exit status: 0 done or stopped (resumable), 1 toplist unreadable "
-        "mid-way or workers failed (resumable), 2 bad options.",
+        "mid-way or internal errors (resumable), 2 bad options.",
     )
     parser.add_argument("toplist", help="toplist file (csv, gz, bz2, xz, zip) or - for stdin")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
@@ -420,6 +420,10 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     if summary.interrupted:
         print(f"stopped; re-run the same command to resume into {outdir}", file=sys.stderr)
+    elif summary.internal_errors:
+        print(f"scan: {summary.internal_errors} internal error(s), see the log; re-run the same "
+              f"command to finish {outdir}", file=sys.stderr)
+        return 1
     return 0
 
 
