@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import trio
 
 from survey.net import Exclusions
-from survey.observations import DnsStatus, HttpsFetch, SmtpProbe
+from survey.observations import DnsResult, DnsStatus, HttpsFetch, SmtpProbe
 from survey.probes.dns import DnsClient, DnsConfig
 from survey.progress import Progress
 from survey.scan import Probes, ScanConfig, mx_hosts, run_scan, user_agent
@@ -224,3 +224,31 @@ async def test_an_unreadable_toplist_stops_feeding_but_keeps_finished_rows(tmp_p
         summary = await run_scan(broken(), cfg, PartWriter(tmp_path, "r"), off(), probes=probes)
     assert summary.input_error is not None and summary.input_error.startswith("EOFError")
     assert summary.scanned == 5 and len(completed_domains(tmp_path)) == 5
+
+
+@trio_test
+async def test_a_bug_costs_one_domain_not_the_run(tmp_path: Path) -> None:
+    server = NxServer()
+    cfg = config()
+
+    class Buggy:
+        def __init__(self, inner: Probes) -> None:
+            self.inner = inner.dns
+            self.queries_sent = 0
+
+        async def lookup_domain(self, domain: str) -> tuple[DnsResult, DnsResult, DnsResult,
+                                                             DnsResult]:
+            if domain == "bug.example":
+                raise RuntimeError("simulated bug")
+            return await self.inner.lookup_domain(domain)
+
+        async def resolve_addresses(self, host: str) -> DnsResult:
+            return await self.inner.resolve_addresses(host)
+
+    names = ["a.example", "bug.example", "c.example"]
+    async with scanning(server, cfg) as probes:
+        buggy = Probes(Buggy(probes), probes.fetcher, None)
+        summary = await run_scan(entries(names), cfg, PartWriter(tmp_path, "r"), off(),
+                                 probes=buggy)
+    assert summary.internal_errors == 1 and summary.scanned == 2
+    assert completed_domains(tmp_path) == {"a.example", "c.example"}  # bug.example: next time
