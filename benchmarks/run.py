@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,11 @@ class Row:
         return self.queries / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
+    def queries_per_cpu_s(self) -> float:
+        """Queries per CPU second: the rate on a dedicated core, robust to a busy machine."""
+        return self.queries / self.cpu_s if self.cpu_s > 0 else 0.0
+
+    @property
     def cpu_per_1000(self) -> float:
         return 1000 * self.cpu_s / self.domains if self.domains else 0.0
 
@@ -89,6 +94,7 @@ class Row:
         out = asdict(self)
         out.update(domains_per_s=round(self.domains_per_s, 1),
                    queries_per_s=round(self.queries_per_s, 1),
+                   queries_per_cpu_s=round(self.queries_per_cpu_s, 1),
                    cpu_s_per_1000_domains=round(self.cpu_per_1000, 3))
         return out
 
@@ -403,6 +409,85 @@ def https_row(work: Path, world_args: Sequence[str], count: int) -> Row:
                extra={"ok": int(ok), "unit": "policy fetches"})
 
 
+def profile_scan(toplist: Path, work: Path, world_args: Sequence[str], resolver: str,
+                 top: int = 25) -> dict[str, Any]:
+    """Sample one scan process with py-spy (raw stacks in ``work``) and summarise them."""
+    out = work / "profile-scan"
+    shutil.rmtree(out, ignore_errors=True)
+    stacks = work / "profile.txt"
+    spy = Path(sys.executable).with_name("py-spy")
+    usage = run_child([str(spy), "record", "--format", "raw", "--rate", "100", "--nolineno",
+                       "--nonblocking", "-o", str(stacks), "--",
+                       *scan_argv(toplist, out, world_args, resolver)], timeout=7200)
+    if usage.returncode or not stacks.exists():
+        return {"error": (usage.stderr or usage.stdout)[-800:]}
+    summary = summarise_stacks(stacks.read_text().splitlines(), top)
+    summary["wall_s"] = round(usage.wall_s, 2)
+    return summary
+
+
+#: Where a sample's time goes, by the file of its innermost frame (first match wins).
+CATEGORIES = (
+    ("dnspython", ("dns/",)),
+    ("dns probe (survey)", ("survey/probes/dns.py",)),
+    ("classify + rows", ("survey/classify.py", "survey/policy.py", "survey/schema.py",
+                         "survey/verdict.py", "survey/mistakes.py")),
+    ("parquet sink", ("survey/sink.py", "pyarrow/")),
+    ("https probe", ("survey/probes/https.py", "survey/probes/tls.py", "httpx/", "httpcore/",
+                     "ssl.py", "h11/", "anyio/")),
+    ("scan pool", ("survey/scan.py", "survey/net.py", "survey/toplist.py")),
+    ("trio scheduling + I/O", ("trio/", "outcome/", "sniffio/")),
+)
+
+
+def frame_file(frame: str) -> str:
+    """``fn (path)`` -> path (py-spy's raw frame)."""
+    return frame[frame.rfind("(") + 1:-1] if frame.endswith(")") else frame
+
+
+def category(stack: Sequence[str]) -> str:
+    """The first category matching the innermost frame that belongs to a known file."""
+    for frame in reversed(stack):
+        path = frame_file(frame)
+        for name, markers in CATEGORIES:
+            if any(m in path for m in markers):
+                return name
+    return "other"
+
+
+def summarise_stacks(lines: Sequence[str], top: int = 25) -> dict[str, Any]:
+    """Self and inclusive sample shares per function, and shares per category.
+
+    ``lines`` are py-spy raw (collapsed) stacks: ``outer;...;inner count``.
+    """
+    own: dict[str, int] = defaultdict(int)
+    inclusive: dict[str, int] = defaultdict(int)
+    categories: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in lines:
+        stack_text, _, count_text = line.rpartition(" ")
+        if not stack_text or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        stack = [f for f in stack_text.split(";") if f and not f.startswith("process ")
+                 and not f.startswith("thread ")]
+        if not stack:
+            continue
+        total += count
+        own[stack[-1]] += count
+        for frame in set(stack):
+            inclusive[frame] += count
+        categories[category(stack)] += count
+
+    def shares(counts: dict[str, int], n: int) -> list[tuple[str, float]]:
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+        return [(name, round(100 * c / total, 1)) for name, c in ranked]
+
+    return {"samples": total, "self_pct": shares(own, top),
+            "inclusive_pct": shares(inclusive, top),
+            "category_pct": shares(categories, len(categories))}
+
+
 # --- table and JSON --------------------------------------------------------------------------
 
 def ratios(rows: Sequence[Row]) -> dict[str, float | None]:
@@ -427,7 +512,8 @@ def ratios(rows: Sequence[Row]) -> dict[str, float | None]:
 
 def table(rows: Sequence[Row], extra: dict[str, float | None]) -> str:
     head = (f"{'contender':<12}{'procs':>6}{'domains':>10}{'queries':>11}{'wall s':>9}"
-            f"{'domains/s':>11}{'queries/s':>11}{'CPU s/1k':>10}{'RSS MB':>9}")
+            f"{'domains/s':>11}{'queries/s':>11}{'q/CPU s':>9}{'CPU s/1k':>10}{'RSS MB':>9}"
+            f"{'load':>6}")
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.error:
@@ -436,7 +522,8 @@ def table(rows: Sequence[Row], extra: dict[str, float | None]) -> str:
             continue
         lines.append(f"{r.label:<12}{r.processes:>6}{r.domains:>10,}{r.queries:>11,}"
                      f"{r.wall_s:>9.2f}{r.domains_per_s:>11,.0f}{r.queries_per_s:>11,.0f}"
-                     f"{r.cpu_per_1000:>10.3f}{r.max_rss_mb:>9.1f}")
+                     f"{r.queries_per_cpu_s:>9,.0f}{r.cpu_per_1000:>10.3f}{r.max_rss_mb:>9.1f}"
+                     f"{r.extra.get('loadavg_1min_before', 0):>6.1f}")
     lines.append("")
     lines += [f"{k}: {'n/a' if v is None else f'{v:.2f}'}" for k, v in extra.items()]
     return "\n".join(lines)
@@ -461,6 +548,8 @@ def write_results(results: dict[str, Any], directory: Path) -> Path:
 # --- the run ---------------------------------------------------------------------------------
 
 CONTENDERS = ("dnsperf", "naive", "dnsclient", "scan", "scan-xN", "https")
+#: Not part of the default run (py-spy slows the scan a little): ``--only profile``.
+EXTRAS = ("profile",)
 
 
 async def fetch_policies(targets: Sequence[tuple[str, str]], port: int, ca_bundle: Path,
@@ -526,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--https-count", type=int, default=2000,
                         help="policy fetches for the HTTPS row")
     parser.add_argument("--only", default=",".join(CONTENDERS),
-                        help=f"comma-separated subset of {','.join(CONTENDERS)}")
+                        help=f"comma-separated subset of {','.join(CONTENDERS + EXTRAS)}")
     parser.add_argument("--work", type=Path, default=Path("/tmp/mta-sts-bench"))
     parser.add_argument("--out", type=lambda t: Path(t) if t else None,
                         default=ROOT / "benchmarks" / "results",
@@ -536,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
                     set(args.only.split(",")), args.work)
     print(table([Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})
                  for r in results["rows"]], results["ratios"]))
+    if "profile" in results:
+        print(json.dumps(results["profile"], indent=1))
     if args.out:
         print(f"\nwrote {write_results(results, args.out)}")
     return 0 if all(r["error"] is None for r in results["rows"]) else 1
@@ -580,19 +671,25 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
         address, port = (NSD_ADDRESS, port) if conf is not None else internet.resolver
         resolver = f"{address}:{port}"
         world_args = _world_args(internet.scan_args())
-        if "dnsperf" in only:
-            rows.append(dnsperf_row(query_file, queries, address, port))
-        if "naive" in only:
-            rows.append(reference_row("naive", "benchmarks.naive_scanner", toplist, resolver))
-        if "dnsclient" in only:
-            rows.append(reference_row("dnsclient", "benchmarks.dns_client", toplist, resolver))
-        if "scan" in only:
-            rows.append(scan_row("scan", toplist, work, world_args, resolver, 1))
-        if "scan-xN" in only and processes > 1:
-            rows.append(scan_row(f"scan-x{processes}", toplist, work, world_args, resolver,
-                                 processes))
-        if "https" in only:
-            rows.append(https_row(work, world_args, https_count))
+        contenders: dict[str, Callable[[], Row]] = {
+            "dnsperf": lambda: dnsperf_row(query_file, queries, address, port),
+            "naive": lambda: reference_row("naive", "benchmarks.naive_scanner", toplist,
+                                           resolver),
+            "dnsclient": lambda: reference_row("dnsclient", "benchmarks.dns_client", toplist,
+                                               resolver),
+            "scan": lambda: scan_row("scan", toplist, work, world_args, resolver, 1),
+            "scan-xN": lambda: scan_row(f"scan-x{processes}", toplist, work, world_args,
+                                        resolver, processes),
+            "https": lambda: https_row(work, world_args, https_count),
+        }
+        for name, measure in contenders.items():
+            if name in only and (name != "scan-xN" or processes > 1):
+                # other work on the machine skews a row: its load is kept with it
+                load = round(os.getloadavg()[0], 2)
+                rows.append(measure())
+                rows[-1].extra["loadavg_1min_before"] = load
+        profile = profile_scan(toplist, work, world_args, resolver) if "profile" in only \
+            else None
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ"),
         "git_sha": git_sha(),
@@ -605,6 +702,7 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
         "scan_options": f"defaults except --rate {SCAN_RATE} (the politeness cap)",
         "rows": [r.as_dict() for r in rows],
         "ratios": ratios(rows),
+        **({"profile": profile} if profile is not None else {}),
     }
 
 

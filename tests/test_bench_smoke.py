@@ -125,3 +125,19 @@ def test_child_usage_measures_cpu_and_peak_rss() -> None:
     assert 60 < usage.max_rss_mb < 200
     assert usage.cpu_s > 0.01
     assert usage.wall_s >= usage.cpu_s * 0.5
+
+
+def test_profile_summary_shares_and_categories() -> None:
+    lines = [
+        "process 1:main;run (trio/_core/_run.py);query (survey/probes/dns.py);"
+        "from_wire_parser (dns/rdata.py) 6",
+        "process 1:main;run (trio/_core/_run.py);_write (survey/scan.py);add (survey/sink.py) 3",
+        "process 1:main;run (trio/_core/_run.py) 1",
+        "garbage line",
+    ]
+    summary = run.summarise_stacks(lines, top=3)
+    assert summary["samples"] == 10
+    assert summary["self_pct"][0] == ("from_wire_parser (dns/rdata.py)", 60.0)
+    assert ("run (trio/_core/_run.py)", 100.0) in summary["inclusive_pct"]
+    assert dict(summary["category_pct"]) == {"dnspython": 60.0, "parquet sink": 30.0,
+                                             "trio scheduling + I/O": 10.0}
