@@ -40,9 +40,23 @@ _UNTRUSTED = frozenset({
 _NAME_MISMATCH = frozenset({62, 63, 64})  # HOSTNAME_MISMATCH, EMAIL_MISMATCH, IP_ADDRESS_MISMATCH
 
 
+def system_trust_store_available() -> bool:
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile and Path(paths.cafile).is_file():
+        return True
+    return bool(paths.capath) and Path(paths.capath).is_dir() and any(Path(paths.capath).iterdir())
+
+
 def verifying_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
-    """Client context that checks the chain and the host name (TLS 1.2+ like today's MTAs)."""
-    context = ssl.create_default_context(cafile=certifi.where())
+    """Client context that checks the chain and the host name (TLS 1.2+ like today's MTAs).
+
+    Trust anchors: the system's store, as a sending MTA on this machine would use (certifi's
+    Mozilla bundle where the system has none), plus ``ca_bundle``.
+    """
+    if system_trust_store_available():
+        context = ssl.create_default_context()
+    else:
+        context = ssl.create_default_context(cafile=certifi.where())
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
     return context
