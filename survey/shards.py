@@ -59,6 +59,7 @@ from survey.sink import (
     PART_ROWS,
     PART_SECONDS,
     PARTS,
+    QUARANTINE,
     completed_domains,
     part_files,
     part_sequence,
@@ -200,9 +201,15 @@ def merge_stats(per_shard: Sequence[dict[str, Any]]) -> ToplistStats:
 
 # --- one shard attempt --------------------------------------------------------------------------
 
+class StopRequested(Exception):
+    """The run's stop file appeared while this attempt waited."""
+
+
 @contextlib.contextmanager
-def shard_lock(directory: Path, *, poll: float = 0.2) -> Iterator[None]:
-    """Hold the shard's lock, waiting while another attempt holds it.
+def shard_lock(directory: Path, *, poll: float = 0.2, stop_file: str | None = None
+               ) -> Iterator[None]:
+    """Hold the shard's lock, waiting while another attempt holds it; ``StopRequested`` if
+    ``stop_file`` appears meanwhile.
 
     ``flock`` is per open file, so two attempts in one process (a Dask worker with several
     threads) exclude each other too; the kernel releases it when its holder dies.
@@ -215,6 +222,8 @@ def shard_lock(directory: Path, *, poll: float = 0.2) -> Iterator[None]:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if stop_file is not None and Path(stop_file).exists():
+                    raise StopRequested(stop_file) from None
                 if not waited:
                     log.info("%s: waiting for a live attempt to finish", directory.name)
                     waited = True
@@ -245,11 +254,20 @@ def _adopt(shard: Path, attempt: Path) -> int:
             os.replace(part, target / f"part-{seq:06d}-{tag}")
             moved += 1
         _fsync_dir(target)
-        quarantine = old / "quarantine"
-        if quarantine.is_dir():
-            shutil.move(str(quarantine), str(attempt / f"quarantine-{old.name}"))
+        damaged = old / QUARANTINE
+        if damaged.is_dir():
+            _quarantine(shard, old, damaged)
         shutil.rmtree(old)
     return moved
+
+
+def _quarantine(shard: Path, attempt: Path, source: Path) -> Path:
+    """Move ``source`` (an attempt or its damaged parts) to ``OUT/quarantine/<shard>-<attempt>``:
+    kept for inspection, read by no one."""
+    target = shard.parent.parent / QUARANTINE / f"{shard.name}-{attempt.name}"
+    target.parent.mkdir(exist_ok=True)
+    os.replace(source, target)
+    return target
 
 
 def _digest(domain: str) -> int:
@@ -363,65 +381,78 @@ def run_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
     Returns at once (after finishing any interrupted move into ``parts/``) for a committed
     shard. ``parent_pid``: stop when that process dies (children of ``--workers``).
     """
-    from survey.sink import PartWriter
-
     outdir = Path(job.outdir)
     shard = shard_dir(outdir, job.index, job.count)
     if is_committed(outdir, job.index, job.count):
         return _finish(job, skipped=True)
     started = time.monotonic()
-    with shard_lock(shard):
-        if is_committed(outdir, job.index, job.count):
-            return _finish(job, skipped=True)
-        attempt = shard / f"attempt-{uuid.uuid4().hex}"
-        attempt.mkdir()
-        _adopt(shard, attempt)
-        done = completed_domains(attempt)
-        adopted = status_counts(attempt)
-        config = job.config
-        if config.handle_signals and threading.current_thread() is not threading.main_thread():
-            config = replace(config, handle_signals=False)
-        stats = ToplistStats()
-        read = Tally()
-        entries = read_toplist(job.toplist, fmt=ToplistFormat(job.fmt) if job.fmt else None,
-                               limit=job.limit, shard=(job.index, job.count),
-                               exclusions=config.exclusions, stats=stats)
-        sink = PartWriter(attempt, config.context.run_id, max_rows=job.part_rows,
-                          max_seconds=job.part_seconds)
-        progress = FileProgress(attempt / PROGRESS_FILE, adopted, interval=job.progress_interval)
-        try:
-            summary = trio.run(_scan, _tallied(entries, read), config, sink, progress, done,
-                               parent_pid, Path(job.stop_file) if job.stop_file else None)
-        finally:
-            getattr(entries, "close", lambda: None)()  # the toplist file, when stopped early
-        result = ShardResult(
-            index=job.index, count=job.count, state="interrupted", rows=sink.rows_written
-            + len(done), scanned=sink.rows_written, adopted=len(done),
-            counts=dict(collections.Counter(adopted) + summary.counts),
-            toplist_stats=stats_to_dict(stats), queries_sent=summary.queries_sent,
-            internal_errors=summary.internal_errors, duration=time.monotonic() - started,
-            error=summary.input_error)
-        if summary.interrupted or summary.internal_errors or summary.input_error:
-            return result
-        written = _parts_tally(attempt)
-        if written.key != read.key:
-            return replace(result, state="failed", error=(
-                f"shard {shard.name}: parts hold {written.count} rows for {read.count} entries "
-                "or other names; not committed (re-run to retry)"))
-        _write_json(attempt / SHARD_RECORD, {
-            "index": job.index, "count": job.count, "rows": written.count,
-            "adopted": len(done), "counts": result.counts,
-            "toplist_stats": result.toplist_stats,
-            "committed_at": time.time(), "attempt": attempt.name})
-        try:
-            os.rename(attempt, shard / COMMITTED)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-            log.warning("%s: committed by another attempt; %s discarded", shard.name, attempt)
-            shutil.rmtree(attempt)
-            return _finish(job, skipped=True)
-        _fsync_dir(shard)
+    if job.stop_file and Path(job.stop_file).exists():  # a queued task after Ctrl-C
+        return ShardResult(job.index, job.count, "interrupted")
+    try:
+        with shard_lock(shard, stop_file=job.stop_file):
+            return _attempt(job, shard, started, parent_pid)
+    except StopRequested:
+        return ShardResult(job.index, job.count, "interrupted")
+
+
+def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
+             ) -> ShardResult:
+    """One attempt, under the shard's lock: adopt, scan, verify, commit, publish."""
+    from survey.sink import PartWriter
+
+    outdir = Path(job.outdir)
+    if is_committed(outdir, job.index, job.count):
+        return _finish(job, skipped=True)
+    attempt = shard / f"attempt-{uuid.uuid4().hex}"
+    attempt.mkdir()
+    _adopt(shard, attempt)
+    done = completed_domains(attempt)
+    adopted = status_counts(attempt)
+    config = job.config
+    if config.handle_signals and threading.current_thread() is not threading.main_thread():
+        config = replace(config, handle_signals=False)
+    stats = ToplistStats()
+    read = Tally()
+    entries = read_toplist(job.toplist, fmt=ToplistFormat(job.fmt) if job.fmt else None,
+                           limit=job.limit, shard=(job.index, job.count),
+                           exclusions=config.exclusions, stats=stats)
+    sink = PartWriter(attempt, config.context.run_id, max_rows=job.part_rows,
+                      max_seconds=job.part_seconds)
+    progress = FileProgress(attempt / PROGRESS_FILE, adopted, interval=job.progress_interval)
+    try:
+        summary = trio.run(_scan, _tallied(entries, read), config, sink, progress, done,
+                           parent_pid, Path(job.stop_file) if job.stop_file else None)
+    finally:
+        getattr(entries, "close", lambda: None)()  # the toplist file, when stopped early
+    result = ShardResult(
+        index=job.index, count=job.count, state="interrupted", rows=sink.rows_written
+        + len(done), scanned=sink.rows_written, adopted=len(done),
+        counts=dict(collections.Counter(adopted) + summary.counts),
+        toplist_stats=stats_to_dict(stats), queries_sent=summary.queries_sent,
+        internal_errors=summary.internal_errors, duration=time.monotonic() - started,
+        error=summary.input_error)
+    if summary.interrupted or summary.internal_errors or summary.input_error:
+        return result
+    written = _parts_tally(attempt)
+    if written.key != read.key:  # never adopted again: the next attempt starts afresh
+        kept = _quarantine(shard, attempt, attempt)
+        return replace(result, state="failed", error=(
+            f"shard {shard.name}: parts hold {written.count} rows for {read.count} entries "
+            f"or other names; not committed, moved to {kept} (re-run to retry)"))
+    _write_json(attempt / SHARD_RECORD, {
+        "index": job.index, "count": job.count, "rows": written.count,
+        "adopted": len(done), "counts": result.counts,
+        "toplist_stats": result.toplist_stats,
+        "committed_at": time.time(), "attempt": attempt.name})
+    try:
+        os.rename(attempt, shard / COMMITTED)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        log.warning("%s: committed by another attempt; %s discarded", shard.name, attempt)
+        shutil.rmtree(attempt)
+        return _finish(job, skipped=True)
+    _fsync_dir(shard)
     publish_shard(outdir, job.index, job.count)
     return replace(result, state="complete")
 
@@ -497,11 +528,14 @@ class ProgressFeed:
 def plan_jobs(toplist: str, outdir: Path, config: ScanConfig, *, shards: int, parallel: int,
               fmt: str | None = None, limit: int | None = None, **job_options: Any
               ) -> list[ShardJob]:
-    """One job per shard; each gets the global rate divided by the shards that run at once,
-    so that politeness does not depend on how many workers there are."""
+    """One job per shard; each gets the global rate (and, down to one, the connections per
+    destination) divided by the shards that run at once, so that politeness does not grow
+    with the number of workers."""
     if shards < 1 or parallel < 1:
         raise ValueError("shards and parallel must be >= 1")
-    per_shard = replace(config, rate=config.rate / min(shards, parallel))
+    at_once = min(shards, parallel)
+    per_shard = replace(config, rate=config.rate / at_once,
+                        per_destination=max(1, config.per_destination // at_once))
     return [ShardJob(toplist=toplist, outdir=str(outdir), index=i, count=shards,
                      config=per_shard, fmt=fmt, limit=limit, **job_options)
             for i in range(shards)]
@@ -526,6 +560,18 @@ def _start_child(job: ShardJob, tries: int) -> _Child:
     with process.stdin, contextlib.suppress(BrokenPipeError):
         process.stdin.write(pickle.dumps(job))
     return _Child(job, tries, process, output)
+
+
+def _stop_child(child: _Child, grace: float = 30.0) -> None:
+    """SIGTERM (the child flushes its parts and exits), SIGKILL after ``grace`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        child.process.terminate()
+    try:
+        child.process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        child.process.kill()
+        child.process.wait()
+    child.output.close()
 
 
 def _child_result(child: _Child) -> ShardResult | None:
@@ -583,9 +629,8 @@ def run_workers(jobs: Sequence[ShardJob], processes: int, progress: Progress, *,
             if on_poll is not None:
                 on_poll()
     finally:
-        for child in running:  # only on an error in the parent itself
-            child.process.kill()
-            child.process.wait()
+        for child in running:  # only when the parent itself fails (e.g. Ctrl-C mid-poll)
+            _stop_child(child)
     for job, _ in pending:  # never started (stopped by Ctrl-C)
         results[job.index] = ShardResult(job.index, job.count, "interrupted")
     progress.close()

@@ -74,8 +74,10 @@ def test_plan_divides_the_rate_by_the_shards_running_at_once(tmp_path: Path,
     jobs = plan_jobs("list.csv", tmp_path, base, shards=6, parallel=3, limit=10)
     assert [(j.index, j.count) for j in jobs] == [(i, 6) for i in range(6)]
     assert {j.config.rate for j in jobs} == {300.0}
+    assert {j.config.per_destination for j in jobs} == {1}  # 4 // 3, and never 0
     assert {j.limit for j in jobs} == {10} and jobs[0].config.context == base.context
-    assert plan_jobs("l", tmp_path, base, shards=2, parallel=8)[0].config.rate == 450.0
+    two = plan_jobs("l", tmp_path, base, shards=2, parallel=8)[0].config
+    assert (two.rate, two.per_destination) == (450.0, 2)
     with pytest.raises(ValueError):
         plan_jobs("l", tmp_path, base, shards=0, parallel=1)
 
@@ -158,6 +160,13 @@ def test_a_shard_whose_parts_do_not_match_its_entries_is_not_committed(
     result = run_shard(job)
     assert result.state == "failed" and "not committed" in (result.error or "")
     assert not is_committed(tmp_path, 0, 2) and not part_files(tmp_path)
+    # The refused attempt is set aside (quarantine/, which no reader reads): a re-run is exact.
+    (kept,) = (tmp_path / "quarantine").iterdir()
+    assert kept.name.startswith("0-of-2-attempt-") and len(part_files(kept)) == 2
+    again = run_shard(job)
+    assert again.complete and again.adopted == 0
+    expected = sorted(e.domain for e in read_toplist(world.toplist, shard=(0, 2)))
+    assert dataset(tmp_path)["domain"].to_list() == expected
 
 
 def dataset_row(domain: str, rank: int) -> dict[str, object]:
