@@ -9,7 +9,8 @@ synthetic world. Each contender is a child process; its CPU time and peak RSS co
 
 Rows: ``dnsperf`` (the ceiling), ``naive`` (``benchmarks.naive_scanner``), ``dnsclient``
 (``benchmarks.dns_client``: the DNS fast path alone), ``scan`` (``mta-sts-survey scan``, one
-process), ``scan-xN`` (N shard processes at once), and ``https`` (policy fetches, a new TLS
+process), ``scan-wN`` (``scan --workers N``; ``scan-xN``, N ``--shard`` processes at once, where
+the command has no ``--workers``), and ``https`` (policy fetches, a new TLS
 connection per host, against the test internet's HTTPS listeners).
 
     BENCH_DOMAINS=20000 python -m benchmarks.run --out benchmarks/results
@@ -57,6 +58,9 @@ class Usage:
     max_rss_mb: float
     stdout: str
     stderr: str
+    #: peak RSS of each descendant process (e.g. ``--workers`` children); CPU of reaped
+    #: descendants is already in ``cpu_s`` (``wait4`` counts them)
+    descendant_rss_mb: tuple[float, ...] = ()
 
 
 @dataclass(slots=True)
@@ -108,6 +112,8 @@ class Child:
     err: Any
     started: float
     peak_kb: int = 0  # highest VmHWM seen in /proc (the exec'd image only)
+    #: highest VmHWM per descendant process (``scan --workers`` children), by pid
+    descendant_kb: dict[int, int] = field(default_factory=dict)
 
 
 def run_child(argv: Sequence[str], *, timeout: float | None = None) -> Usage:
@@ -144,6 +150,27 @@ def vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+def descendants(pid: int) -> list[int]:
+    """Live descendants of ``pid`` (from ``/proc/<pid>/task/*/children``)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
 def poll(child: Child) -> tuple[int, resource.struct_rusage] | None:
     """(wait status, rusage) if ``child`` has exited, else None after sampling its peak RSS.
 
@@ -151,6 +178,8 @@ def poll(child: Child) -> tuple[int, resource.struct_rusage] | None:
     parent before ``exec``, so every child would look as big as the benchmark driver.
     """
     child.peak_kb = max(child.peak_kb, vm_hwm_kb(child.proc.pid))
+    for pid in descendants(child.proc.pid):
+        child.descendant_kb[pid] = max(child.descendant_kb.get(pid, 0), vm_hwm_kb(pid))
     pid, status, rusage = os.wait4(child.proc.pid, os.WNOHANG)
     return (status, rusage) if pid else None
 
@@ -170,7 +199,8 @@ def collect(child: Child, status: int, rusage: resource.struct_rusage) -> Usage:
     child.proc.returncode = os.waitstatus_to_exitcode(status)
     peak_kb = child.peak_kb or rusage.ru_maxrss
     return Usage(child.proc.returncode, wall, rusage.ru_utime + rusage.ru_stime,
-                 peak_kb / 1024, _read(child.out), _read(child.err))
+                 peak_kb / 1024, _read(child.out), _read(child.err),
+                 tuple(kb / 1024 for kb in child.descendant_kb.values()))
 
 
 def finish_all(children: Sequence[Child], *, timeout: float) -> list[Usage]:
@@ -356,12 +386,37 @@ def reference_row(label: str, module: str, toplist: Path, resolver: str,
 
 
 def scan_argv(toplist: Path, out: Path, world_args: Sequence[str], resolver: str,
-              shard: str | None = None) -> list[str]:
+              shard: str | None = None, workers: int = 1) -> list[str]:
     """The scan command line: defaults except where the benchmark must point or lift a cap."""
     argv = [str(Path(sys.executable).with_name("mta-sts-survey")), "scan", str(toplist),
             "-o", str(out), *world_args, "--resolver", resolver, "--rate", SCAN_RATE,
             "--no-progress"]
-    return argv + (["--shard", shard] if shard else [])
+    return argv + (["--shard", shard] if shard else []) + (
+        ["--workers", str(workers)] if workers > 1 else [])
+
+
+def scan_has_workers() -> bool:
+    """Whether this tree's ``scan`` has ``--workers`` (else N ``--shard`` processes are run)."""
+    found = subprocess.run([str(Path(sys.executable).with_name("mta-sts-survey")), "scan",
+                            "--help"], capture_output=True, text=True, check=False)
+    return "--workers" in found.stdout
+
+
+def workers_row(label: str, toplist: Path, work: Path, world_args: Sequence[str],
+                resolver: str, workers: int) -> Row:
+    """One ``scan --workers N`` command: CPU of all its processes, the largest one's peak RSS."""
+    out = work / label
+    shutil.rmtree(out, ignore_errors=True)
+    usage = run_child(scan_argv(toplist, out, world_args, resolver, workers=workers),
+                      timeout=7200)
+    # helpers that live for an instant (e.g. an exec'ing shell) are sampled near zero: skipped
+    per_process = [usage.max_rss_mb, *(m for m in usage.descendant_rss_mb if m >= 5)]
+    if usage.returncode:
+        return Row(label, 0, 0, usage.wall_s, usage.cpu_s, max(per_process), workers,
+                   error=(usage.stderr or usage.stdout)[-800:])
+    scanned, queries = _manifest_queries(out)
+    return Row(label, scanned, queries, usage.wall_s, usage.cpu_s, max(per_process), workers,
+               extra={"per_process_rss_mb": [round(m, 1) for m in per_process]})
 
 
 def _manifest_queries(out: Path) -> tuple[int, int]:
@@ -501,7 +556,7 @@ def ratios(rows: Sequence[Row]) -> dict[str, float | None]:
 
     out = {"scan/naive": ratio("scan", "naive"), "scan/dnsperf": ratio("scan", "dnsperf"),
            "dnsclient/naive": ratio("dnsclient", "naive")}
-    multi = [r for r in by.values() if r.label.startswith("scan-x")]
+    multi = [r for r in by.values() if r.label.startswith(("scan-x", "scan-w"))]
     for r in multi:
         single = by.get("scan")
         out[f"{r.label}/(N*scan)"] = (round(r.queries_per_s / (r.processes
@@ -678,8 +733,9 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
             "dnsclient": lambda: reference_row("dnsclient", "benchmarks.dns_client", toplist,
                                                resolver),
             "scan": lambda: scan_row("scan", toplist, work, world_args, resolver, 1),
-            "scan-xN": lambda: scan_row(f"scan-x{processes}", toplist, work, world_args,
-                                        resolver, processes),
+            "scan-xN": lambda: workers_row(f"scan-w{processes}", toplist, work, world_args,
+                                           resolver, processes) if scan_has_workers()
+            else scan_row(f"scan-x{processes}", toplist, work, world_args, resolver, processes),
             "https": lambda: https_row(work, world_args, https_count),
         }
         for name, measure in contenders.items():

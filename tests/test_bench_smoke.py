@@ -39,7 +39,7 @@ def rows_by_label(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_every_contender_produces_figures(results: dict[str, Any]) -> None:
     rows = rows_by_label(results)
-    assert set(rows) == {"naive", "dnsclient", "scan", "scan-x2", "https"}
+    assert set(rows) == {"naive", "dnsclient", "scan", "scan-w2", "https"}
     for label, row in rows.items():
         assert row["error"] is None, (label, row["error"])
         assert 0 < row["wall_s"] < 120, label
@@ -49,15 +49,16 @@ def test_every_contender_produces_figures(results: dict[str, Any]) -> None:
 
 def test_dns_rows_count_every_domain_and_four_queries(results: dict[str, Any]) -> None:
     rows = rows_by_label(results)
-    for label in ("naive", "dnsclient", "scan", "scan-x2"):
+    for label in ("naive", "dnsclient", "scan", "scan-w2"):
         row = rows[label]
         assert row["domains"] == DOMAINS, label
         # four questions per domain, plus the odd address lookup of an MX/CNAME target
         assert 4 * DOMAINS <= row["queries"] < 6 * DOMAINS, label
         assert row["queries_per_s"] == pytest.approx(row["queries"] / row["wall_s"], rel=0.01)
         assert row["cpu_s_per_1000_domains"] > 0
-    assert rows["scan-x2"]["processes"] == 2
-    assert len(rows["scan-x2"]["extra"]["per_process_rss_mb"]) == 2
+    assert rows["scan-w2"]["processes"] == 2
+    # the coordinating process and its two workers, each sampled
+    assert len(rows["scan-w2"]["extra"]["per_process_rss_mb"]) == 3
 
 
 def test_https_row_fetches_policies(results: dict[str, Any]) -> None:
@@ -72,14 +73,14 @@ def test_ratios_and_json(results: dict[str, Any], tmp_path: Path) -> None:
     ratios = results["ratios"]
     assert ratios["scan/naive"] is not None and ratios["scan/naive"] > 0
     assert ratios["scan/dnsperf"] is None  # dnsperf was not run
-    assert ratios["scan-x2/(N*scan)"] is not None
+    assert ratios["scan-w2/(N*scan)"] is not None
     path = run.write_results(results, tmp_path)
     assert json.loads(path.read_text()) == json.loads((tmp_path / "latest.json").read_text())
     assert path.name.startswith(results["date"]) and results["git_sha"] in path.name
     rows = [run.Row(**{k: v for k, v in r.items() if k in run.Row.__dataclass_fields__})
             for r in results["rows"]]
     text = run.table(rows, ratios)
-    assert "scan-x2" in text and "scan/naive" in text and "FAILED" not in text
+    assert "scan-w2" in text and "scan/naive" in text and "FAILED" not in text
 
 
 def test_zone_export_loads_and_matches_the_test_internet(tmp_path: Path) -> None:
