@@ -162,14 +162,14 @@ def check_policy(data: bytes) -> None:
 def _question_of(data: bytes) -> bytes:
     """The message's first question as wire bytes when uncompressed and complete, else a default.
 
-    Names are lower-cased, as ``encode_qname`` makes them for real queries.
+    Names are lower-cased and at most 255 octets, as ``encode_qname`` makes them for real queries.
     """
     pos = 12
     while pos < len(data):
         length = data[pos]
         if length == 0:
             end = pos + 5
-            if end <= len(data):
+            if end <= len(data) and pos + 1 - 12 <= 255:  # encode_qname's limit for names
                 return data[12:pos + 1].lower() + data[pos + 1:end]
             break
         if length > 63:
