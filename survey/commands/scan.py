@@ -109,7 +109,7 @@ def add_probe_options(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--https-port", type=_port, default=443, metavar="P")
     net.add_argument("--smtp-port", type=_port, default=25, metavar="P")
     net.add_argument("--ca-bundle", type=Path, metavar="PEM",
-                     help="trust these CAs instead of the system's")
+                     help="also trust these CAs (PEM), on top of the system's store")
     net.add_argument("--allow-private", action="store_true",
                      help="allow connections to private and special-purpose addresses")
     net.add_argument("--smtp", action="store_true",
