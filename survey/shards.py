@@ -597,45 +597,47 @@ def run_workers(jobs: Sequence[ShardJob], processes: int, progress: Progress, *,
     results: dict[int, ShardResult] = {}
     feed = ProgressFeed(Path(jobs[0].outdir), jobs[0].count, progress) if jobs else None
     stopping = False
+
+    def reap(child: _Child) -> None:
+        running.remove(child)
+        result, job = _child_result(child), child.job
+        if result is None:
+            error = f"worker process exited with code {child.process.returncode}"
+            if child.tries < retries and not stopping:
+                log.warning("shard %s: %s; retrying", shard_name(job.index, job.count), error)
+                pending.append((job, child.tries + 1))
+                return
+            result = ShardResult(job.index, job.count, "failed", error=error)
+        results[job.index] = result
+
     try:
         while pending or running:
-            while pending and len(running) < processes and not stopping:
-                child = _start_child(*pending.popleft())
-                running.append(child)
-                if on_start is not None:
-                    on_start(child.job, child.process.pid)
             try:
+                while pending and len(running) < processes and not stopping:
+                    child = _start_child(*pending.popleft())
+                    running.append(child)
+                    if on_start is not None:
+                        on_start(child.job, child.process.pid)
                 time.sleep(poll)
+                for child in [c for c in running if c.process.poll() is not None]:
+                    reap(child)
+                if feed is not None:
+                    feed.poll()
+                if on_poll is not None:
+                    on_poll()
             except KeyboardInterrupt:
                 stopping = True
                 log.warning("stopping the workers; finished domains are being written")
                 for child in running:
                     with contextlib.suppress(ProcessLookupError):
                         child.process.send_signal(signal.SIGTERM)
-            for child in [c for c in running if c.process.poll() is not None]:
-                running.remove(child)
-                result, job = _child_result(child), child.job
-                if result is None:
-                    error = f"worker process exited with code {child.process.returncode}"
-                    if child.tries < retries and not stopping:
-                        log.warning("shard %s: %s; retrying", shard_name(job.index, job.count),
-                                    error)
-                        pending.append((job, child.tries + 1))
-                        continue
-                    result = ShardResult(job.index, job.count, "failed", error=error)
-                results[job.index] = result
-            if feed is not None:
-                feed.poll()
-            if on_poll is not None:
-                on_poll()
     finally:
-        for child in running:  # only when the parent itself fails (e.g. Ctrl-C mid-poll)
+        for child in running:  # only when the parent itself fails
             _stop_child(child)
-    for job, _ in pending:  # never started (stopped by Ctrl-C)
-        results[job.index] = ShardResult(job.index, job.count, "interrupted")
     progress.close()
-    return [results[i] for i in sorted(results)]
-
+    stopped = ShardResult(0, 0, "interrupted")
+    return [results.get(job.index, replace(stopped, index=job.index, count=job.count))
+            for job in jobs]
 
 def _child_main(parent_pid: int) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")

@@ -177,3 +177,30 @@ def test_workers_1_workers_2_and_local_cluster_give_the_same_dataset(
     assert sorted(p.name for p in part_files(tmp_path / "two")) == [
         "part-000001-sameruns0of2.parquet", "part-000001-sameruns1of2.parquet"]
     assert {p.name for p in (tmp_path / "dask" / "shards").iterdir()} >= {"0-of-2", "1-of-2"}
+
+
+def test_ctrl_c_in_the_client_stops_the_tasks_and_the_rerun_finishes(
+        tmp_path: Path, world: RunningWorld) -> None:
+    jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
+                     parallel=2, part_rows=20, progress_interval=0.1)
+    pressed: list[bool] = []
+
+    def press_ctrl_c() -> None:
+        done = sum(json.loads(p.read_text() or "{}").get("done", 0)
+                   for p in tmp_path.glob(f"shards/*/attempt-*/{PROGRESS_FILE}"))
+        if done >= 60 and not pressed:
+            pressed.append(True)
+            raise KeyboardInterrupt
+
+    with open_client(ClusterSpec(local_workers=2)) as client:
+        stopped = run_on_cluster(client, jobs, Progress(mode="off"), poll=0.1,
+                                 on_poll=press_ctrl_c)
+        assert pressed and (tmp_path / "shards" / "STOP").exists()
+        assert "interrupted" in {r.state for r in stopped}
+        kept = sum(r.rows for r in stopped)
+        assert kept >= 60
+        finished = run_on_cluster(client, jobs, Progress(mode="off"))
+    assert not (tmp_path / "shards" / "STOP").exists()
+    assert all(r.complete for r in finished)
+    assert sum(r.adopted + (r.rows if r.skipped else 0) for r in finished) == kept
+    assert committed_domains(tmp_path) == toplist_domains(world)

@@ -253,3 +253,27 @@ def test_resume_after_the_parent_was_killed(tmp_path: Path, world: RunningWorld)
     records = [json.loads(p.read_text()) for p in out.glob("shards/*/committed/shard.json")]
     assert len(records) == 2 and sum(r["adopted"] for r in records) >= 40
     assert dataset(out)["domain"].to_list() == toplist_domains(world)
+
+
+def test_ctrl_c_stops_the_children_gracefully_and_the_rerun_finishes(
+        tmp_path: Path, world: RunningWorld) -> None:
+    jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
+                     parallel=2, part_rows=20, progress_interval=0.1)
+    pressed: list[bool] = []
+
+    def press_ctrl_c() -> None:
+        done = sum(json.loads(p.read_text() or "{}").get("done", 0)
+                   for p in tmp_path.glob(f"shards/*/attempt-*/{PROGRESS_FILE}"))
+        if done >= 60 and not pressed:
+            pressed.append(True)
+            raise KeyboardInterrupt
+
+    stopped = run_workers(jobs, 2, Progress(mode="off"), poll=0.1, on_poll=press_ctrl_c)
+    assert pressed and "interrupted" in {r.state for r in stopped}
+    assert all(r.state in ("interrupted", "complete") for r in stopped)
+    kept = sum(r.rows for r in stopped)  # flushed by the children on SIGTERM
+    assert kept >= 60
+    finished = run_workers(jobs, 2, Progress(mode="off"))
+    assert all(r.complete for r in finished)
+    assert sum(r.adopted + (r.rows if r.skipped else 0) for r in finished) == kept
+    assert dataset(tmp_path)["domain"].to_list() == toplist_domains(world)
