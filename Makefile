@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= sts_record tlsrpt_record policy dns_response
 # New inputs and crash files go here; only those adding coverage are merged into the corpus.
 FUZZ_WORK    ?= build/fuzz
-# A corpus dir past this many files is minimised (seed-* files are always kept).
+# A corpus dir past this many files is minimised to edge coverage (seed-*/crash-* files stay).
 FUZZ_CORPUS_MAX ?= 200
 
 .PHONY: test lint typecheck pytest run bench fuzz clean system-deps
@@ -65,8 +65,8 @@ fuzz: $(STAMP)
 	  grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units' $$work/log | tail -n 2; \
 	  $(PY) -m tests.fuzz.run $$t -merge=1 $$corpus $$work/new >>$$work/log 2>&1; \
 	  if [ $$(ls $$corpus | wc -l) -gt $(FUZZ_CORPUS_MAX) ]; then \
-	    cp $$corpus/seed-* $$work/min/ && \
-	    $(PY) -m tests.fuzz.run $$t -merge=1 $$work/min $$corpus >>$$work/log 2>&1 && \
+	    cp $$corpus/seed-* $$corpus/crash-* $$work/min/ 2>/dev/null; \
+	    $(PY) -m tests.fuzz.run $$t -merge=1 -use_counters=0 $$work/min $$corpus >>$$work/log 2>&1 && \
 	    rm -f $$corpus/* && cp $$work/min/* $$corpus/; \
 	  fi; \
 	  echo "   corpus: $$(ls $$corpus | wc -l) files"; \
