@@ -497,3 +497,26 @@ async def test_servfail_storm_is_not_absent() -> None:
         result = await dc.query("_mta-sts.victim.example", "TXT")
     assert result.status is DnsStatus.SERVFAIL and result.rcode == dns.rcode.SERVFAIL, result
     assert result.attempts == 3 and len(server.udp_queries) == 3 and result.txt == ()
+
+
+@trio_test
+async def test_a_dead_resolver_costs_one_timeout_when_another_answers() -> None:
+    """Retries go to the next resolver: with one of two silent, every query still succeeds."""
+
+    def silent(_query: bytes) -> list[Send]:
+        return []
+
+    def good(query: bytes) -> list[Send]:
+        return [Send(a_reply(query))]
+
+    async with hostile_server(silent) as dead, hostile_server(good) as alive:
+        config = DnsConfig(resolvers=(dead.address, alive.address), timeout=0.2, retries=2,
+                           backoff=0.02, sockets=1)
+        async with DnsClient(config) as dc:
+            start = trio.current_time()
+            results = [await dc.query(f"q{i}.example", "A") for i in range(6)]
+            elapsed = trio.current_time() - start
+    assert all(r.status is DnsStatus.NOERROR and r.addresses == (REAL,) for r in results), results
+    assert sorted(r.attempts for r in results) == [1, 1, 1, 2, 2, 2]
+    assert len(dead.udp_queries) == 3 and len(alive.udp_queries) == 6
+    assert elapsed < 3 * (0.2 + 0.02) + 1.0, f"took {elapsed:.2f} s"
