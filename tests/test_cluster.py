@@ -204,3 +204,49 @@ def test_ctrl_c_in_the_client_stops_the_tasks_and_the_rerun_finishes(
     assert all(r.complete for r in finished)
     assert sum(r.adopted + (r.rows if r.skipped else 0) for r in finished) == kept
     assert committed_domains(tmp_path) == toplist_domains(world)
+
+
+@pytest.fixture
+def scheduler(tmp_path: Path) -> Iterator[str]:
+    """``dask scheduler`` and ``dask worker --nworkers 2`` (as docs/cluster.md says), on
+    127.0.0.1 only; the address of the scheduler, once both workers have joined."""
+    from distributed import Client
+
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    info = tmp_path / "scheduler.json"
+    started = [subprocess.Popen(
+        [*dask, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+         "--scheduler-file", str(info)], start_new_session=True, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 30
+        while not info.exists() or not info.read_text():
+            assert time.monotonic() < deadline, "no scheduler"
+            time.sleep(0.05)
+        address = json.loads(info.read_text())["address"]
+        started.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
+             "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
+            start_new_session=True, stderr=subprocess.DEVNULL))
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=30)
+        yield address
+    finally:
+        for process in reversed(started):
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def test_scan_on_a_dask_scheduler_with_two_workers(tmp_path: Path, world: RunningWorld,
+                                                   scheduler: str) -> None:
+    assert scheduler.startswith("tcp://127.0.0.1:")
+    done = scan(world, tmp_path / "out", "--cluster", scheduler)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["state"] == "complete" and sum(manifest["counts"].values()) == 400
+    assert sorted(p.name for p in (tmp_path / "out" / "shards").iterdir()) == ["0-of-2",
+                                                                              "1-of-2"]
+    assert committed_domains(tmp_path / "out") == toplist_domains(world)
