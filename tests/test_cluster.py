@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -40,6 +41,14 @@ from survey.toplist import read_toplist
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorld]:
     with start_world(generate_world(400, seed=12), tmp_path_factory.mktemp("world")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def local_client() -> Iterator[Any]:
+    """One ``LocalCluster`` of two worker processes for the in-process tests (it outlives a
+    killed worker: its nanny starts a new one)."""
+    with open_client(ClusterSpec(local_workers=2)) as client:
+        yield client
 
 
 def config(world: RunningWorld, rate: float) -> ScanConfig:
@@ -75,25 +84,26 @@ def test_parse_cluster_rejects(text: str) -> None:
 
 
 def test_a_killed_worker_has_its_shard_rerun_and_the_result_is_exact(
-        tmp_path: Path, world: RunningWorld) -> None:
-    with open_client(ClusterSpec(local_workers=2)) as client:
-        assert parallelism(client) == 2
-        pids = worker_pids(client)
-        jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
-                         parallel=2, part_rows=25, progress_interval=0.1)
-        killed: list[int] = []
+        tmp_path: Path, world: RunningWorld, local_client: Any) -> None:
+    client = local_client
+    client.wait_for_workers(2, timeout=30)
+    assert parallelism(client) == 2
+    pids = worker_pids(client)
+    jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
+                     parallel=2, part_rows=25, progress_interval=0.1)
+    killed: list[int] = []
 
-        def kill_the_worker_of_shard_0() -> None:
-            progress = list(shard_dir(tmp_path, 0, 2).glob(f"attempt-*/{PROGRESS_FILE}"))
-            if killed or not progress or json.loads(progress[0].read_text())["done"] < 60:
-                return
-            for address, keys in client.processing().items():
-                if any(str(key).startswith("shard-0-of-2") for key in keys):
-                    os.kill(pids[address], signal.SIGKILL)
-                    killed.append(pids[address])
+    def kill_the_worker_of_shard_0() -> None:
+        progress = list(shard_dir(tmp_path, 0, 2).glob(f"attempt-*/{PROGRESS_FILE}"))
+        if killed or not progress or json.loads(progress[0].read_text())["done"] < 60:
+            return
+        for address, keys in client.processing().items():
+            if any(str(key).startswith("shard-0-of-2") for key in keys):
+                os.kill(pids[address], signal.SIGKILL)
+                killed.append(pids[address])
 
-        results = run_on_cluster(client, jobs, Progress(mode="off"), poll=0.1,
-                                 on_poll=kill_the_worker_of_shard_0)
+    results = run_on_cluster(client, jobs, Progress(mode="off"), poll=0.1,
+                             on_poll=kill_the_worker_of_shard_0)
     assert killed
     assert [r.state for r in results] == ["complete", "complete"]
     assert results[0].adopted >= 50  # the killed attempt's complete parts (25 rows each)
@@ -121,7 +131,7 @@ if __name__ == "__main__":
 
 
 def test_resume_after_the_client_died_skips_committed_shards(
-        tmp_path: Path, world: RunningWorld) -> None:
+        tmp_path: Path, world: RunningWorld, local_client: Any) -> None:
     """The client (with its local cluster) is SIGKILLed once a shard is committed."""
     out = tmp_path / "out"
     host, port = world.resolver
@@ -141,8 +151,7 @@ def test_resume_after_the_client_died_skips_committed_shards(
     before = {i for i in range(4) if is_committed(out, i, 4)}
     assert 0 < len(before) < 4
     jobs = plan_jobs(str(world.toplist), out, config(world, rate=4000.0), shards=4, parallel=2)
-    with open_client(ClusterSpec(local_workers=2)) as dask_client:
-        results = run_on_cluster(dask_client, jobs, Progress(mode="off"))
+    results = run_on_cluster(local_client, jobs, Progress(mode="off"))
     assert all(r.complete for r in results)
     assert {r.index for r in results if r.skipped} == before
     assert all(r.scanned == 0 for r in results if r.index in before)
@@ -180,7 +189,7 @@ def test_workers_1_workers_2_and_local_cluster_give_the_same_dataset(
 
 
 def test_ctrl_c_in_the_client_stops_the_tasks_and_the_rerun_finishes(
-        tmp_path: Path, world: RunningWorld) -> None:
+        tmp_path: Path, world: RunningWorld, local_client: Any) -> None:
     jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
                      parallel=2, part_rows=20, progress_interval=0.1)
     pressed: list[bool] = []
@@ -192,14 +201,14 @@ def test_ctrl_c_in_the_client_stops_the_tasks_and_the_rerun_finishes(
             pressed.append(True)
             raise KeyboardInterrupt
 
-    with open_client(ClusterSpec(local_workers=2)) as client:
-        stopped = run_on_cluster(client, jobs, Progress(mode="off"), poll=0.1,
-                                 on_poll=press_ctrl_c)
-        assert pressed and (tmp_path / "shards" / "STOP").exists()
-        assert "interrupted" in {r.state for r in stopped}
-        kept = sum(r.rows for r in stopped)
-        assert kept >= 60
-        finished = run_on_cluster(client, jobs, Progress(mode="off"))
+    local_client.wait_for_workers(2, timeout=30)
+    stopped = run_on_cluster(local_client, jobs, Progress(mode="off"), poll=0.1,
+                             on_poll=press_ctrl_c)
+    assert pressed and (tmp_path / "shards" / "STOP").exists()
+    assert "interrupted" in {r.state for r in stopped}
+    kept = sum(r.rows for r in stopped)
+    assert kept >= 60
+    finished = run_on_cluster(local_client, jobs, Progress(mode="off"))
     assert not (tmp_path / "shards" / "STOP").exists()
     assert all(r.complete for r in finished)
     assert sum(r.adopted + (r.rows if r.skipped else 0) for r in finished) == kept
