@@ -219,9 +219,11 @@ def locked(lock: Path) -> bool:
         return False
 
 
-def test_resume_after_the_parent_was_killed(tmp_path: Path, world: RunningWorld) -> None:
-    """SIGKILL of `scan --workers 2`: its children stop by themselves (flushing their parts),
-    and the same command then finishes the run with every domain once."""
+def test_sigint_then_sigkill_of_the_parent_and_the_same_command_finishes(
+        tmp_path: Path, world: RunningWorld) -> None:
+    """`scan --workers 2` stopped by SIGINT (exit 0, resumable), then SIGKILLed (its children
+    stop by themselves, flushing their parts): the same command then finishes the run with
+    every domain once, taking over the parts of both sessions."""
     import subprocess
     import sys
     import time
@@ -230,28 +232,41 @@ def test_resume_after_the_parent_was_killed(tmp_path: Path, world: RunningWorld)
     command = [sys.executable, "-m", "survey", "scan", str(world.toplist), "-o", str(out),
                *world.scan_args(), "--workers", "2", "--rate", "600", "--part-rows", "20",
                "--no-progress"]
-    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    try:
+    deadline = time.monotonic() + 90
+
+    def start_and_wait_for(rows: int) -> subprocess.Popen[str]:
+        parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True)
         while sum(json.loads(p.read_text() or "{}").get("done", 0)
-                  for p in out.glob(f"shards/*/attempt-*/{PROGRESS_FILE}")) < 100:
+                  for p in out.glob(f"shards/*/attempt-*/{PROGRESS_FILE}")) < rows:
             assert parent.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-    finally:
-        parent.kill()
-        parent.wait()
-    locks = list(out.glob("shards/*/lock"))
-    assert len(locks) == 2
-    while any(locked(lock) for lock in locks):  # the orphans notice and stop
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert json.loads((out / "manifest.json").read_text())["state"] == "running"
+        return parent
+
+    def no_live_attempt() -> None:
+        locks = list(out.glob("shards/*/lock"))
+        assert len(locks) == 2
+        while any(locked(lock) for lock in locks):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert json.loads((out / "manifest.json").read_text())["state"] == "running"
+
+    parent = start_and_wait_for(60)
+    parent.send_signal(signal.SIGINT)
+    _, err = parent.communicate(timeout=60)
+    assert parent.returncode == 0 and "re-run the same command to resume" in err
+    no_live_attempt()
+    parent = start_and_wait_for(160)
+    parent.kill()
+    parent.communicate()
+    no_live_attempt()  # the orphans noticed and stopped
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["state"] == "complete" and sum(manifest["counts"].values()) == 400
+    assert len(manifest["sessions"]) == 3
     records = [json.loads(p.read_text()) for p in out.glob("shards/*/committed/shard.json")]
-    assert len(records) == 2 and sum(r["adopted"] for r in records) >= 40
+    assert len(records) == 2 and sum(r["adopted"] for r in records) >= 140
     assert dataset(out)["domain"].to_list() == toplist_domains(world)
 
 
