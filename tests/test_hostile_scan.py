@@ -1,0 +1,129 @@
+"""A scan through 200 hostile hosts (survey.sim.hostile): each costs at most its deadline, the
+scanner's memory stays flat, and every behaviour ends in its own error category in the rows.
+
+The scan runs as a real subprocess (``python -m survey scan``); its peak RSS is the kernel's
+(``os.wait4``'s ``ru_maxrss`` of that one child), not an estimate.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from survey.sim.hostile import (
+    EXPECTED_ERROR,
+    HTTPS_BEHAVIOURS,
+    SMTP_BEHAVIOURS,
+    Hostile,
+    HostileWorld,
+    behaviour_of,
+    hostile_world,
+    start_hostile_world,
+)
+
+PER_BEHAVIOUR = 20  # 200 hosts
+TIMEOUT = 2.0  # --timeout: the HTTPS and the SMTP deadline each
+CONCURRENCY = 50
+SLACK = 12.0  # interpreter start, world warm-up, a loaded CI machine
+RSS_LIMIT_MB = 300
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileWorld]:
+    world, plan = hostile_world(PER_BEHAVIOUR)
+    with start_hostile_world(world, tmp_path_factory.mktemp("hostile"), plan=plan) as running:
+        yield running
+
+
+@dataclass(frozen=True)
+class Scan:
+    returncode: int
+    seconds: float
+    max_rss_mb: float
+    stderr: str
+    rows: list[dict[str, Any]]
+
+
+def scan(world: HostileWorld, out: Path, *extra: str) -> Scan:
+    """Run ``scan --smtp`` in a child process; reap it with ``wait4`` to get its own peak RSS."""
+    running = world.running
+    err = out.parent / f"{out.name}.stderr"
+    command = [sys.executable, "-m", "survey", "scan", str(running.toplist), "-o", str(out),
+               *running.scan_args(), "--smtp", "--timeout", str(TIMEOUT), "--dns-timeout", "1",
+               "--concurrency", str(CONCURRENCY), "--per-destination", str(CONCURRENCY),
+               "--no-progress", *extra]
+    started = time.monotonic()
+    with err.open("wb") as stderr:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    seconds = time.monotonic() - started
+    rows = pq.read_table(out / "parts").to_pylist() if (out / "parts").is_dir() else []
+    return Scan(proc.returncode, seconds, usage.ru_maxrss / 1024, err.read_text(), rows)
+
+
+def error_of(row: dict[str, Any], behaviour: Hostile) -> str | None:
+    if behaviour in SMTP_BEHAVIOURS:
+        assert len(row["smtp"]) == 1, row["domain"]
+        error: str | None = row["smtp"][0]["error"]
+        return error
+    https_error: str | None = row["https_error"]
+    return https_error
+
+
+def test_200_hostile_hosts_cost_their_deadlines_flat_memory_and_their_categories(
+        hostile: HostileWorld, tmp_path: Path) -> None:
+    small = scan(hostile, tmp_path / "small", "--limit", "50")
+    full = scan(hostile, tmp_path / "full")
+    print(f"50 hosts: {small.seconds:.1f} s, {small.max_rss_mb:.0f} MB; "
+          f"200 hosts: {full.seconds:.1f} s, {full.max_rss_mb:.0f} MB")
+    for result, n in ((small, 50), (full, 10 * PER_BEHAVIOUR)):
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.rows) == n == len({r["domain"] for r in result.rows})
+        # each domain: at most one HTTPS and one SMTP deadline, CONCURRENCY at a time
+        assert result.seconds < n * 2 * TIMEOUT / CONCURRENCY + SLACK
+        assert result.max_rss_mb < RSS_LIMIT_MB
+    # four times the hosts, not more memory: nothing hostile is kept beyond its probe
+    assert full.max_rss_mb < small.max_rss_mb * 1.15 + 15
+    wrong = []
+    for row in full.rows:
+        behaviour = behaviour_of(row["domain"])
+        if error_of(row, behaviour) != EXPECTED_ERROR[behaviour]:
+            wrong.append(f"{row['domain']}: {error_of(row, behaviour)} "
+                         f"({row['https_error_detail'] or row['smtp']})")
+    assert not wrong, "\n".join(wrong)
+    connections = hostile.connections()
+    assert all(connections[b] >= PER_BEHAVIOUR for b in Hostile), connections
+
+
+def test_oversized_bodies_are_cut_at_the_cap_and_never_inflated(
+        hostile: HostileWorld, tmp_path: Path) -> None:
+    result = scan(hostile, tmp_path / "out", "--limit", "10")  # one domain of each behaviour
+    assert result.returncode == 0, result.stderr
+    rows = {behaviour_of(r["domain"]): r for r in result.rows}
+    assert set(rows) == set(Hostile)
+    for behaviour in (Hostile.ENDLESS_BODY, Hostile.HUGE_BODY, Hostile.GZIP_BOMB):
+        row = rows[behaviour]
+        assert row["https_status"] == 200 and row["policy_truncated"] is True, behaviour
+        assert len(row["policy_text"]) == 64 * 1024, behaviour
+        assert row["status"] == "invalid"
+    # the bomb is stored as it came: gzip magic, still compressed
+    assert rows[Hostile.GZIP_BOMB]["policy_text"].encode("latin-1")[:2] == b"\x1f\x8b"
+    # a reset mid-body keeps what arrived before it, and says how it ended
+    reset = rows[Hostile.RESET_MID_BODY]
+    assert reset["https_error"] == "connection-closed"
+    assert "reset" in reset["https_error_detail"].lower()
+    for behaviour in HTTPS_BEHAVIOURS:
+        assert rows[behaviour]["smtp"][0]["error"] is None  # the MX hosts were fine
+    for behaviour in SMTP_BEHAVIOURS:
+        assert rows[behaviour]["https_error"] is None and rows[behaviour]["status"] == "enforce"
