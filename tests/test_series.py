@@ -1,0 +1,178 @@
+"""An evolved series of the test internet, scanned and published per date: ``diff`` finds exactly
+the changes ``evolve`` made, ``series_first_modes`` the expected first modes, and the trends
+notebook runs on it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from survey.cli import main
+from survey.diff import CHANGES, diff, series_first_modes
+from survey.notebooks import execute_notebook, series_notebooks
+from survey.publish import publish
+from survey.sim.evolve import TRANSITIONS, Step, evolve
+from survey.sim.generator import generate_world
+from survey.sim.scenario import Scenario, World
+from survey.sim.world import start_world
+from tests.test_catalogue import as_expectation, observations_for
+
+N, SEED = 400, 1
+DATES = ("2026-09-01", "2026-10-01", "2026-11-01")
+ADOPTED = ("none", "testing", "enforce")
+FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1", "--rate", "50000",
+        "--concurrency", "200", "--no-progress"]
+
+State = tuple[str, str | None, str | None, bytes | None]  # status, mode, TXT id, policy body
+
+
+def state(sc: Scenario) -> State:
+    """What a scan of a clean scenario records: the oracle's view, from the scenario alone."""
+    assert sc.expect is not None
+    sts_id = "".join(sc.sts_txt[0]).split("id=")[1] if sc.sts_txt else None
+    body = sc.policy_host.body if sc.policy_host is not None else None
+    return sc.expect.status, sc.expect.mode, sts_id, body
+
+
+def oracle(old: World, new: World) -> list[tuple[str, str]]:
+    """diff's rules (survey/diff.py) applied to scenarios, independently of the scanner."""
+    found = []
+    for a, b in zip(old.scenarios, new.scenarios, strict=True):
+        (s0, m0, i0, b0), (s1, m1, i1, b1) = state(a), state(b)
+        body_changed = b0 is not None and b1 is not None and b0 != b1
+        rules = {"adopted": s0 not in ADOPTED and s1 in ADOPTED,
+                 "dropped": s0 in ADOPTED and s1 not in ADOPTED,
+                 "mode_changed": s0 in ADOPTED and s1 in ADOPTED and m0 != m1,
+                 "policy_changed": body_changed,
+                 "id_not_bumped": body_changed and i0 is not None and i0 == i1,
+                 "enforce_without_testing": s1 == "enforce" and s0 not in ADOPTED}
+        found += [(b.domain, kind) for kind, hit in rules.items() if hit]
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def series() -> tuple[World, list[Step]]:
+    world = generate_world(N, SEED)
+    return world, evolve(world, len(DATES) - 1, seed=SEED)
+
+
+def test_deterministic_and_same_toplist(series: tuple[World, list[Step]]) -> None:
+    world, steps = series
+    assert evolve(world, 2, seed=SEED) == steps
+    assert evolve(world, 2, seed=SEED + 1) != steps
+    assert [s.index for s in steps] == [1, 2]
+    for step in steps:
+        assert [s.domain for s in step.world.scenarios] == [s.domain for s in world.scenarios]
+        changed = {d for d, _ in step.transitions}
+        assert len(changed) == len(step.transitions), "a domain changes once per step"
+        assert 0.02 * N <= len(changed) <= 0.05 * N  # a few percent
+    assert evolve(world, 0, seed=SEED) == []
+
+
+def test_answer_key_matches_the_rules_and_every_kind_occurs(
+        series: tuple[World, list[Step]]) -> None:
+    world, steps = series
+    for old, step in zip([world, *(s.world for s in steps)], steps, strict=False):
+        assert list(step.changes) == oracle(old, step.world)
+        assert {t for _, t in step.transitions} == set(TRANSITIONS), "every transition, each step"
+        before = {s.domain: s for s in old.scenarios}
+        untouched = [s for s in step.world.scenarios if s.domain not in dict(step.transitions)]
+        assert all(before[s.domain] == s for s in untouched)
+    kinds = {c for s in steps for _, c in s.changes}
+    assert kinds == set(CHANGES) - {"appeared", "disappeared"}
+
+
+def test_changed_expectations_are_what_classify_gives(series: tuple[World, list[Step]]) -> None:
+    _, steps = series
+    for step in steps:
+        by_domain = {s.domain: s for s in step.world.scenarios}
+        for domain, transition in step.transitions:
+            sc = by_domain[domain]
+            assert as_expectation(observations_for(sc)) == sc.expect, (transition, sc)
+
+
+def expected_first_enforce(worlds: list[World]) -> set[str]:
+    """Domains whose first status in effect over the series is enforce, never testing."""
+    statuses: dict[str, list[str]] = {}
+    for w in worlds:
+        for sc in w.scenarios:
+            assert sc.expect is not None
+            if sc.expect.status in ADOPTED:
+                statuses.setdefault(sc.domain, []).append(sc.expect.status)
+    return {d for d, seen in statuses.items() if seen[0] == "enforce" and "testing" not in seen}
+
+
+def expected_in_effect(worlds: list[World]) -> set[str]:
+    return {sc.domain for w in worlds for sc in w.scenarios
+            if sc.expect is not None and sc.expect.status in ADOPTED}
+
+
+def scan_and_publish(world: World, date: str, index: int, root: Path) -> Path:
+    """Scan ``world`` with the real CLI, date the run ``date`` and publish it."""
+    out = root / f"run{index}"
+    with start_world(world, root / f"world{index}") as running:
+        assert main(["scan", str(running.toplist), "-o", str(out), *running.scan_args(), *FAST,
+                     "--toplist-name", "sim", "--run-id", f"run{index}"]) == 0
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["state"] == "complete"
+    # the scan has no option to set its date: the test's copy of the run says when it "ran"
+    manifest.update(started_at=f"{date}T00:00:00+00:00", finished_at=f"{date}T01:00:00+00:00")
+    manifest_path.write_text(json.dumps(manifest))
+    return publish(out, root / "datasets").path
+
+
+@pytest.fixture(scope="module")
+def snapshots(series: tuple[World, list[Step]],
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
+    world, steps = series
+    root = tmp_path_factory.mktemp("series")
+    worlds = [world, *(s.world for s in steps)]
+    yield [scan_and_publish(w, d, i, root) for i, (w, d) in enumerate(zip(worlds, DATES,
+                                                                          strict=True))]
+
+
+def test_diff_finds_exactly_the_changes_made(series: tuple[World, list[Step]],
+                                             snapshots: list[Path]) -> None:
+    _, steps = series
+    assert [p.name[:10] for p in snapshots] == list(DATES)
+    assert sorted(p.name for p in snapshots[0].parent.iterdir() if p.is_dir()) == [
+        p.name for p in snapshots]
+    for (old, new), step in zip(itertools.pairwise(snapshots), steps, strict=True):
+        changes = diff(old, new).changes
+        found = sorted(zip(changes["domain"].to_list(), changes["change"].to_list(), strict=True))
+        assert found == list(step.changes)
+        per_kind = Counter(c for _, c in step.changes)
+        summary = dict(diff(old, new).summary.iter_rows())
+        assert summary == {kind: per_kind.get(kind, 0) for kind in CHANGES}
+
+
+def test_series_first_modes_flags_the_expected_domains(series: tuple[World, list[Step]],
+                                                       snapshots: list[Path]) -> None:
+    world, steps = series
+    first = series_first_modes(snapshots)
+    flagged = set(first.filter(first["enforce_without_testing"])["domain"].to_list())
+    expected = expected_first_enforce([world, *(s.world for s in steps)])
+    assert flagged == expected
+    # straight to enforce at the last date: flagged (earlier ones may have tried testing since)
+    assert {d for d, t in steps[-1].transitions if t == "adopt_enforce"} <= flagged
+    assert len(first) == len(expected_in_effect([world, *(s.world for s in steps)]))
+
+
+def test_trends_notebook_runs_on_the_series(series: tuple[World, list[Step]],
+                                            snapshots: list[Path], tmp_path: Path) -> None:
+    world, steps = series
+    nb = execute_notebook(series_notebooks()[0], {"SNAPSHOTS": str(snapshots[0].parent)},
+                          out_html=tmp_path / "trends.html", timeout=180)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert f"{len(DATES)} snapshots" in text
+    expected = expected_first_enforce([world, *(s.world for s in steps)])
+    assert f"enforce without testing: {len(expected)} of" in text
+    assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) >= 2
