@@ -12,17 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from survey import stats
 from survey.cli import main
 from survey.diff import CHANGES, diff, series_first_modes
 from survey.notebooks import execute_notebook, series_notebooks
 from survey.publish import publish
-from survey.sim.evolve import TRANSITIONS, Step, evolve
+from survey.sim.evolve import CHURN, TRANSITIONS, Step, evolve
 from survey.sim.generator import generate_world
 from survey.sim.scenario import Scenario, World
 from survey.sim.world import start_world
 from tests.test_catalogue import as_expectation, observations_for
 
-N, SEED = 400, 1
+N, SEED, CHURN_PER_STEP = 400, 1, 3
 DATES = ("2026-09-01", "2026-10-01", "2026-11-01")
 ADOPTED = ("none", "testing", "enforce")
 FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1", "--rate", "50000",
@@ -41,9 +42,15 @@ def state(sc: Scenario) -> State:
 
 def oracle(old: World, new: World) -> list[tuple[str, str]]:
     """diff's rules (survey/diff.py) applied to scenarios, independently of the scanner."""
-    found = []
-    for a, b in zip(old.scenarios, new.scenarios, strict=True):
-        (s0, m0, i0, b0), (s1, m1, i1, b1) = state(a), state(b)
+    before = {sc.domain: state(sc) for sc in old.scenarios}
+    after = {sc.domain: state(sc) for sc in new.scenarios}
+    found = [(d, "disappeared") for d in before.keys() - after.keys()]
+    for domain, (s1, m1, i1, b1) in after.items():
+        if domain not in before:
+            found.append((domain, "appeared"))
+            found += [(domain, "enforce_without_testing")] if s1 == "enforce" else []
+            continue
+        s0, m0, i0, b0 = before[domain]
         body_changed = b0 is not None and b1 is not None and b0 != b1
         rules = {"adopted": s0 not in ADOPTED and s1 in ADOPTED,
                  "dropped": s0 in ADOPTED and s1 not in ADOPTED,
@@ -51,22 +58,24 @@ def oracle(old: World, new: World) -> list[tuple[str, str]]:
                  "policy_changed": body_changed,
                  "id_not_bumped": body_changed and i0 is not None and i0 == i1,
                  "enforce_without_testing": s1 == "enforce" and s0 not in ADOPTED}
-        found += [(b.domain, kind) for kind, hit in rules.items() if hit]
+        found += [(domain, kind) for kind, hit in rules.items() if hit]
     return sorted(found)
 
 
 @pytest.fixture(scope="module")
 def series() -> tuple[World, list[Step]]:
     world = generate_world(N, SEED)
-    return world, evolve(world, len(DATES) - 1, seed=SEED)
+    return world, evolve(world, len(DATES) - 1, seed=SEED, churn=CHURN_PER_STEP)
 
 
-def test_deterministic_and_same_toplist(series: tuple[World, list[Step]]) -> None:
-    world, steps = series
+def test_deterministic_and_same_toplist() -> None:
+    world = generate_world(N, SEED)
+    steps = evolve(world, 2, seed=SEED)
     assert evolve(world, 2, seed=SEED) == steps
     assert evolve(world, 2, seed=SEED + 1) != steps
     assert [s.index for s in steps] == [1, 2]
     for step in steps:
+        assert not {t for _, t in step.transitions} & set(CHURN)
         assert [s.domain for s in step.world.scenarios] == [s.domain for s in world.scenarios]
         changed = {d for d, _ in step.transitions}
         assert len(changed) == len(step.transitions), "a domain changes once per step"
@@ -74,17 +83,29 @@ def test_deterministic_and_same_toplist(series: tuple[World, list[Step]]) -> Non
     assert evolve(world, 0, seed=SEED) == []
 
 
+def test_churn_keeps_the_order_and_appends_newcomers(series: tuple[World, list[Step]]) -> None:
+    world, steps = series
+    for old, step in zip([world, *(s.world for s in steps)], steps, strict=False):
+        moves = dict(step.transitions)
+        gone = {d for d, t in moves.items() if t == "disappear"}
+        new = [d for d, t in moves.items() if t.startswith("appear_")]
+        assert len(gone) == len(new) == CHURN_PER_STEP
+        domains = [s.domain for s in step.world.scenarios]
+        assert domains == [s.domain for s in old.scenarios if s.domain not in gone] + new
+        assert len(set(domains)) == len(domains)
+
+
 def test_answer_key_matches_the_rules_and_every_kind_occurs(
         series: tuple[World, list[Step]]) -> None:
     world, steps = series
     for old, step in zip([world, *(s.world for s in steps)], steps, strict=False):
         assert list(step.changes) == oracle(old, step.world)
-        assert {t for _, t in step.transitions} == set(TRANSITIONS), "every transition, each step"
+        assert {t for _, t in step.transitions} == set(TRANSITIONS) | set(CHURN), "each step"
         before = {s.domain: s for s in old.scenarios}
         untouched = [s for s in step.world.scenarios if s.domain not in dict(step.transitions)]
         assert all(before[s.domain] == s for s in untouched)
-    kinds = {c for s in steps for _, c in s.changes}
-    assert kinds == set(CHANGES) - {"appeared", "disappeared"}
+        assert len(untouched) == len(old.scenarios) - len(step.transitions) + CHURN_PER_STEP
+    assert {c for s in steps for _, c in s.changes} == set(CHANGES)
 
 
 def test_changed_expectations_are_what_classify_gives(series: tuple[World, list[Step]]) -> None:
@@ -92,6 +113,8 @@ def test_changed_expectations_are_what_classify_gives(series: tuple[World, list[
     for step in steps:
         by_domain = {s.domain: s for s in step.world.scenarios}
         for domain, transition in step.transitions:
+            if transition == "disappear":
+                continue
             sc = by_domain[domain]
             assert as_expectation(observations_for(sc)) == sc.expect, (transition, sc)
 
@@ -135,6 +158,18 @@ def snapshots(series: tuple[World, list[Step]],
     worlds = [world, *(s.world for s in steps)]
     yield [scan_and_publish(w, d, i, root) for i, (w, d) in enumerate(zip(worlds, DATES,
                                                                           strict=True))]
+
+
+def test_every_scan_matches_its_worlds_expectations(series: tuple[World, list[Step]],
+                                                     snapshots: list[Path]) -> None:
+    world, steps = series
+    for w, snapshot in zip([world, *(s.world for s in steps)], snapshots, strict=True):
+        rows = stats.load(snapshot).select("domain", "status", "mode", "mistakes").collect()
+        seen = {d: (st, m, frozenset(mi)) for d, st, m, mi in rows.iter_rows()}
+        wanted = {sc.domain: (sc.expect.status, sc.expect.mode, sc.expect.mistakes)
+                  for sc in w.scenarios if sc.expect is not None}
+        assert len(wanted) == len(w.scenarios) == rows.height
+        assert seen == wanted
 
 
 def test_diff_finds_exactly_the_changes_made(series: tuple[World, list[Step]],

@@ -4,7 +4,8 @@ Between two steps a few percent of the domains change, in the ways operators cha
 adopting in testing (or straight in enforce), switching mode, dropping the policy, editing the
 policy with a new id or forgetting to bump it. Each ``Step`` lists the changes exactly as
 ``survey.diff`` names them, so a scan of each step and a ``diff`` of consecutive snapshots can be
-checked against known answers. The toplist (domains and ranks) never changes. Pure: no I/O.
+checked against known answers. The toplist (domains and ranks) stays the same unless some
+churn is asked for. Pure: no I/O.
 
 Only "clean" domains change (the generator's ``absent_mx``/``absent_tlsrpt_only`` and the OK
 testing/enforce kinds, with or without TLS-RPT), so each new ``Expectation`` follows from
@@ -18,8 +19,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from survey.sim.generator import policy_body
-from survey.sim.scenario import Expectation, PolicyHost, Scenario, World
+from survey.sim.generator import KINDS, TLDS, WORDS, policy_body
+from survey.sim.scenario import Expectation, MxHost, PolicyHost, Scenario, World
 
 ABSENT_KINDS = frozenset({"absent_mx", "absent_tlsrpt_only"})
 POLICY_KINDS = frozenset({"enforce_ok", "testing_ok", "enforce_without_tlsrpt",
@@ -37,6 +38,16 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "edit_policy": ("policy_changed",),
     "adopt_testing": ("adopted",),
     "adopt_enforce": ("adopted", "enforce_without_testing"),
+}
+#: Toplist churn (only with ``churn > 0``): new domains are appended at the end of the list, in
+#: one of these generator kinds in turn; a disappearing domain leaves the list (later ranks
+#: move up). diff's adopted/dropped need both sides, so churn causes only these kinds.
+APPEAR_KINDS = ("absent_mx", "testing_ok", "enforce_ok")
+CHURN: dict[str, tuple[str, ...]] = {
+    "appear_absent_mx": ("appeared",),
+    "appear_testing_ok": ("appeared",),
+    "appear_enforce_ok": ("appeared", "enforce_without_testing"),
+    "disappear": ("disappeared",),
 }
 
 
@@ -113,7 +124,30 @@ def _eligible(sc: Scenario, transition: str) -> bool:
     return mode in ("testing", "enforce")
 
 
-def _one_step(world: World, index: int, rng: random.Random, per_kind: int) -> Step:
+def _newcomer(index: int, number: int, rng: random.Random) -> tuple[Scenario, str]:
+    """The ``number``-th domain appearing at step ``index`` (a name no step reuses)."""
+    kind = APPEAR_KINDS[number % len(APPEAR_KINDS)]
+    d = f"n{index}x{number}-{WORDS[rng.randrange(len(WORDS))]}.{TLDS[number % len(TLDS)]}"
+    _, build, expect = KINDS[kind]
+    sc = build(d, (MxHost(f"mail.{d}", 10),))
+    return replace(sc, expect=expect, name=kind), f"appear_{kind}"
+
+
+def _churn(scenarios: list[Scenario], touched: set[int], index: int, churn: int,
+           rng: random.Random) -> tuple[list[Scenario], list[tuple[str, str]]]:
+    pool = [i for i in range(len(scenarios)) if i not in touched]
+    gone = set(rng.sample(pool, min(churn, len(pool))))
+    moves = [(scenarios[i].domain, "disappear") for i in sorted(gone)]
+    kept = [sc for i, sc in enumerate(scenarios) if i not in gone]
+    for number in range(churn):
+        sc, move = _newcomer(index, number, rng)
+        kept.append(sc)
+        moves.append((sc.domain, move))
+    return kept, moves
+
+
+def _one_step(world: World, index: int, rng: random.Random, per_kind: int,
+              churn: int) -> Step:
     scenarios = list(world.scenarios)
     touched: set[int] = set()
     transitions: list[tuple[str, str]] = []
@@ -125,24 +159,31 @@ def _one_step(world: World, index: int, rng: random.Random, per_kind: int) -> St
             scenarios[i] = _apply(scenarios[i], transition, new_id, rng)
             touched.add(i)
             transitions.append((scenarios[i].domain, transition))
-    changes = sorted((d, c) for d, t in transitions for c in TRANSITIONS[t])
+    if churn:
+        scenarios, moves = _churn(scenarios, touched, index, churn, rng)
+        transitions += moves
+    kinds = {**TRANSITIONS, **CHURN}
+    changes = sorted((d, c) for d, t in transitions for c in kinds[t])
     evolved = World(tuple(scenarios), seed=world.seed,
                     extra={**world.extra, "evolved_step": str(index)})
     return Step(index, evolved, tuple(changes), tuple(sorted(transitions)))
 
 
-def evolve(world: World, steps: int, seed: int, *, rate: float = 0.03) -> list[Step]:
+def evolve(world: World, steps: int, seed: int, *, rate: float = 0.03,
+           churn: int = 0) -> list[Step]:
     """``steps`` successive worlds from ``world``; about ``rate`` of the domains change per step.
 
     The changes are spread evenly over the transitions (at least one of each when a domain is
-    eligible); a domain changes at most once per step. Deterministic from ``seed``.
+    eligible); a domain changes at most once per step. With ``churn``, that many domains also
+    leave the toplist and as many new ones join it per step; without, the toplist is the same
+    at every step. Deterministic from ``seed``.
     """
     rng = random.Random(seed)
     per_kind = max(1, round(rate * len(world.scenarios) / len(TRANSITIONS)))
     out: list[Step] = []
     current = world
     for index in range(1, steps + 1):
-        step = _one_step(current, index, rng, per_kind)
+        step = _one_step(current, index, rng, per_kind, churn)
         out.append(step)
         current = step.world
     return out
