@@ -27,7 +27,7 @@ N, SEED, CHURN_PER_STEP = 400, 1, 3
 DATES = ("2026-09-01", "2026-10-01", "2026-11-01")
 ADOPTED = ("none", "testing", "enforce")
 #: default timeouts (a loaded CI machine must not turn a slow answer into an error row)
-FAST = ["--rate", "50000", "--concurrency", "200", "--no-progress"]
+SCAN_OPTIONS = ["--rate", "50000", "--concurrency", "200", "--no-progress"]
 
 State = tuple[str, str | None, str | None, bytes | None]  # status, mode, TXT id, policy body
 
@@ -139,8 +139,8 @@ def scan_and_publish(world: World, date: str, index: int, root: Path) -> Path:
     """Scan ``world`` with the real CLI, date the run ``date`` and publish it."""
     out = root / f"run{index}"
     with start_world(world, root / f"world{index}") as running:
-        assert main(["scan", str(running.toplist), "-o", str(out), *running.scan_args(), *FAST,
-                     "--toplist-name", "sim", "--run-id", f"run{index}"]) == 0
+        assert main(["scan", str(running.toplist), "-o", str(out), *running.scan_args(),
+                     *SCAN_OPTIONS, "--toplist-name", "sim", "--run-id", f"run{index}"]) == 0
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     assert manifest["state"] == "complete"
