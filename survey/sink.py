@@ -193,8 +193,12 @@ def remove_stray_tmp(outdir: Path) -> list[Path]:
 
 
 def read_part_domains(part: Path) -> list[str]:
-    """The ``domain`` column of a part; raises on a truncated or corrupt file."""
-    table = pq.read_table(part, columns=["domain"])
+    """The ``domain`` column of a part; raises on a truncated or corrupt file.
+
+    Every column is decoded, not only ``domain``: a damaged page elsewhere would otherwise pass
+    here and later break every reader of the dataset (one part in memory at a time).
+    """
+    table = pq.read_table(part)
     domains: list[str] = table.column("domain").to_pylist()
     if any(d is None for d in domains):
         raise ValueError("null domain")

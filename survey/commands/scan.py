@@ -366,7 +366,10 @@ def _run(args: argparse.Namespace) -> int:
     manifest.setdefault("sessions", [])
     manifest["sessions"].append({"started_at": utc_now(), "resumed_with_done": len(done),
                                  "workers": args.workers, "cluster": args.cluster})
-    write_manifest(outdir, manifest)
+    try:
+        write_manifest(outdir, manifest)
+    except OSError as exc:
+        raise UsageError(f"-o {outdir}: cannot write the manifest: {exc.strerror or exc}") from exc
 
     mode = "off" if args.no_progress else "auto"
     total = args.limit - len(done) if args.limit is not None else None
@@ -388,9 +391,18 @@ def _run(args: argparse.Namespace) -> int:
                                fmt=ToplistFormat(args.format) if args.format else None,
                                limit=args.limit, shard=shard, exclusions=exclusions, stats=stats)
         sink = PartWriter(outdir, run_id, max_rows=args.part_rows, max_seconds=args.part_seconds)
-        with _closing_entries(entries):
-            summary = trio.run(functools.partial(run_scan, done=done), entries, config, sink,
-                               progress)
+        try:
+            with _closing_entries(entries):
+                summary = trio.run(functools.partial(run_scan, done=done), entries, config, sink,
+                                   progress)
+        except (OSError, BaseExceptionGroup) as exc:  # a full or failing disk under OUTDIR
+            error = _os_error(exc)
+            if error is None:
+                raise
+            print(f"scan: writing to {outdir} failed: {error.strerror or error}; the rows in "
+                  "complete parts are kept: free space and re-run the same command to resume",
+                  file=sys.stderr)
+            return 1
 
     session = manifest["sessions"][-1]
     session.update({"finished_at": utc_now(), "scanned": summary.scanned,
@@ -425,6 +437,18 @@ def _run(args: argparse.Namespace) -> int:
               f"command to finish {outdir}", file=sys.stderr)
         return 1
     return 0
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError inside ``exc`` (trio wraps task errors in exception groups), if any."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _os_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def toplist_stats_dict(stats: ToplistStats) -> dict[str, Any]:
