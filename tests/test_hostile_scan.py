@@ -7,6 +7,7 @@ The scan runs as a real subprocess (``python -m survey scan``); its peak RSS is 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,11 +25,13 @@ from survey.sim.hostile import (
     HTTPS_BEHAVIOURS,
     SMTP_BEHAVIOURS,
     Hostile,
+    HostilePlan,
     HostileWorld,
     behaviour_of,
     hostile_world,
     start_hostile_world,
 )
+from survey.sim.scenario import World
 
 PER_BEHAVIOUR = 20  # 200 hosts
 TIMEOUT = 2.0  # --timeout: the HTTPS and the SMTP deadline each
@@ -51,24 +54,29 @@ class Scan:
     max_rss_mb: float
     stderr: str
     rows: list[dict[str, Any]]
+    stdout: str
 
 
-def scan(world: HostileWorld, out: Path, *extra: str) -> Scan:
+def scan(world: HostileWorld, out: Path, *extra: str, allow_private: bool = True) -> Scan:
     """Run ``scan --smtp`` in a child process; reap it with ``wait4`` to get its own peak RSS."""
     running = world.running
+    options = [a for a in running.scan_args() if allow_private or a != "--allow-private"]
     err = out.parent / f"{out.name}.stderr"
     command = [sys.executable, "-m", "survey", "scan", str(running.toplist), "-o", str(out),
-               *running.scan_args(), "--smtp", "--timeout", str(TIMEOUT), "--dns-timeout", "1",
+               *options, "--smtp", "--timeout", str(TIMEOUT), "--dns-timeout", "1",
                "--concurrency", str(CONCURRENCY), "--per-destination", str(CONCURRENCY),
                "--no-progress", *extra]
     started = time.monotonic()
     with err.open("wb") as stderr:
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen(command, stdout=(out.parent / f"{out.name}.stdout").open("wb"),
+                                stderr=stderr)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     seconds = time.monotonic() - started
     rows = pq.read_table(out / "parts").to_pylist() if (out / "parts").is_dir() else []
-    return Scan(proc.returncode, seconds, usage.ru_maxrss / 1024, err.read_text(), rows)
+    stdout = out.parent / f"{out.name}.stdout"
+    return Scan(proc.returncode, seconds, usage.ru_maxrss / 1024, err.read_text(), rows,
+                stdout.read_text())
 
 
 def error_of(row: dict[str, Any], behaviour: Hostile) -> str | None:
@@ -127,3 +135,56 @@ def test_oversized_bodies_are_cut_at_the_cap_and_never_inflated(
         assert rows[behaviour]["smtp"][0]["error"] is None  # the MX hosts were fine
     for behaviour in SMTP_BEHAVIOURS:
         assert rows[behaviour]["https_error"] is None and rows[behaviour]["status"] == "enforce"
+
+
+# --- safety: what the scanner must never contact ----------------------------------------------
+
+SAFETY = (Hostile.ENDLESS_BODY, Hostile.STARTTLS_REFUSED)
+
+
+@pytest.fixture
+def safety(tmp_path: Path) -> Iterator[HostileWorld]:
+    """Four domains of each behaviour under hostile.test, two under optout.test."""
+    world, plan = hostile_world(4, SAFETY, parents=("hostile.test",))
+    extra, extra_plan = hostile_world(2, SAFETY, parents=("optout.test",))
+    plan = HostilePlan(mx_overrides=plan.mx_overrides + extra_plan.mx_overrides)
+    world = World(world.scenarios + extra.scenarios)
+    with start_hostile_world(world, tmp_path / "world", plan=plan, behaviours=SAFETY) as running:
+        yield running
+
+
+def test_special_addresses_are_recorded_as_blocked_and_never_contacted(
+        safety: HostileWorld, tmp_path: Path) -> None:
+    """The test internet's DNS points every policy and MX host at 127.x (special-purpose):
+    without --allow-private, the counting servers must see nothing at all."""
+    result = scan(safety, tmp_path / "out", allow_private=False)
+    assert result.returncode == 0, result.stderr
+    assert len(result.rows) == 12
+    for row in result.rows:
+        assert row["https_error"] == "blocked", row["domain"]
+        assert row["https_address"] is None
+        assert [(s["error"], s["address"]) for s in row["smtp"]] == [("blocked", None)]
+    assert safety.connections() == {b: 0 for b in SAFETY}
+
+
+def test_exclusions_by_domain_suffix_and_ip_prefix_are_never_contacted_and_counted(
+        safety: HostileWorld, tmp_path: Path) -> None:
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text("# opt-outs\nendless-body-0.hostile.test\n*.optout.test\n"
+                       "127.67.0.0/16  # every hostile MX host\n")
+    result = scan(safety, tmp_path / "out", "--exclude", str(exclude))
+    assert result.returncode == 0, result.stderr
+    rows = {r["domain"]: r for r in result.rows}
+    excluded = {"endless-body-0.hostile.test"} | {
+        f"{b.value.replace('_', '-')}-{i}.optout.test" for b in SAFETY for i in range(2)}
+    assert not excluded & set(rows) and len(rows) == 12 - len(excluded)
+    assert "excluded          5" in result.stdout
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["toplist_stats"]["excluded"] == 5
+    for domain, row in rows.items():
+        if behaviour_of(domain) is Hostile.STARTTLS_REFUSED:
+            assert [s["error"] for s in row["smtp"]] == ["excluded"], domain
+        else:
+            assert row["https_error"] is None and row["policy_truncated"], domain
+    # the IP prefix held the SMTP host; the domain and suffix entries held one and two hosts
+    assert safety.connections() == {Hostile.ENDLESS_BODY: 3, Hostile.STARTTLS_REFUSED: 0}

@@ -265,19 +265,20 @@ class HostilePlan(AddressPlan):
         return AddressPlan.mx_address(self, host)
 
 
-def domain_of(behaviour: Hostile, i: int) -> str:
-    return f"{behaviour.value.replace('_', '-')}-{i}.hostile.test"
+def domain_of(behaviour: Hostile, i: int, parent: str = "hostile.test") -> str:
+    return f"{behaviour.value.replace('_', '-')}-{i}.{parent}"
 
 
 def behaviour_of(domain: str) -> Hostile:
-    """Inverse of ``domain_of``."""
-    return Hostile(domain.rsplit("-", 1)[0].replace("-", "_"))
+    """Inverse of ``domain_of`` (the first label names the behaviour)."""
+    return Hostile(domain.split(".", 1)[0].rsplit("-", 1)[0].replace("-", "_"))
 
 
-def hostile_scenario(behaviour: Hostile, i: int, *, target: str | None = None) -> Scenario:
+def hostile_scenario(behaviour: Hostile, i: int, *, parent: str = "hostile.test",
+                     target: str | None = None) -> Scenario:
     """A domain with a valid TXT record whose policy host (HTTPS behaviours) or only MX host
     (SMTP behaviours) is ``behaviour``'s server, or ``target`` when given."""
-    d = domain_of(behaviour, i)
+    d = domain_of(behaviour, i, parent)
     mx = (MxHost(f"mx.{d}"),)
     address = target or address_of(behaviour)
     host = PolicyHost(body=policy_body("enforce", (mx[0].name,)),
@@ -286,11 +287,13 @@ def hostile_scenario(behaviour: Hostile, i: int, *, target: str | None = None) -
                     name=f"hostile_{behaviour.value}")
 
 
-def hostile_world(per_behaviour: int, behaviours: Iterable[Hostile] = tuple(Hostile),
-                  ) -> tuple[World, HostilePlan]:
-    """``per_behaviour`` domains of each behaviour, interleaved, and the plan that routes them."""
+def hostile_world(per_behaviour: int, behaviours: Iterable[Hostile] = tuple(Hostile), *,
+                  parents: Iterable[str] = ("hostile.test",)) -> tuple[World, HostilePlan]:
+    """``per_behaviour`` domains of each behaviour under each parent, interleaved, and the plan
+    that routes their MX hosts."""
     chosen = list(behaviours)
-    scenarios = [hostile_scenario(b, i) for i in range(per_behaviour) for b in chosen]
+    scenarios = [hostile_scenario(b, i, parent=p) for p in parents for i in range(per_behaviour)
+                 for b in chosen]
     overrides = tuple((s.mx[0].name, address_of(behaviour_of(s.domain)))
                       for s in scenarios if behaviour_of(s.domain).is_smtp)
     return World(tuple(scenarios), extra={"generator": "survey.sim.hostile"}), \
