@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from survey.schema import rows_to_table
@@ -221,6 +222,30 @@ def completed_domains(outdir: Path) -> set[str]:
             continue
         done.update(domains)
     return done
+
+
+def drop_rows(outdir: Path, status: str) -> int:
+    """Remove the rows with ``status`` from every part, part by part atomically; how many.
+
+    For ``scan --retry-errors``: the dropped domains are no longer done, so the resume that
+    follows probes exactly them and writes their new rows. A domain is never in two parts at
+    any moment: a crash between two parts leaves the other parts' rows in place (still errors,
+    dropped by the next ``--retry-errors``), and a crash after the drop leaves domains that the
+    next run probes like any unfinished domain. Call ``completed_domains`` first (quarantine).
+    """
+    dropped = 0
+    for part in part_files(outdir):
+        table = pq.read_table(part)
+        kept = table.filter(pc.invert(pc.equal(table.column("status"), status)))
+        if kept.num_rows == table.num_rows:
+            continue
+        if kept.num_rows:
+            write_part(part, kept)
+        else:
+            part.unlink()
+            _fsync_dir(part.parent)
+        dropped += table.num_rows - kept.num_rows
+    return dropped
 
 
 # --- manifest ----------------------------------------------------------------------------------

@@ -190,6 +190,9 @@ def register(subparsers: Any) -> None:
                         help="scan in N processes (shards of the list; see docs/cluster.md)")
     parser.add_argument("--cluster", metavar="ADDRESS",
                         help="scan on a Dask scheduler (tcp://host:8786) or local:N")
+    parser.add_argument("--retry-errors", action="store_true",
+                        help="probe again the domains of OUTDIR whose rows have status error "
+                        "(e.g. a resolver outage) and replace their rows")
     parser.add_argument("--part-rows", type=_positive_int, default=PART_ROWS, metavar="N",
                         help=f"rows per Parquet part (default {PART_ROWS:,}); a crash loses "
                         "at most the rows of one unwritten part")
@@ -303,6 +306,7 @@ def _run(args: argparse.Namespace) -> int:
     from survey.sink import (
         PartWriter,
         completed_domains,
+        drop_rows,
         read_manifest,
         status_counts,
         utc_now,
@@ -354,6 +358,15 @@ def _run(args: argparse.Namespace) -> int:
 
     sharded = args.workers > 1 or args.cluster is not None
     _check_sharding(args, outdir, sharded, shard)
+    retried = 0
+    if args.retry_errors:
+        if sharded:
+            raise UsageError("--retry-errors runs in one process: drop --workers/--cluster")
+        if previous is None:
+            raise UsageError(f"--retry-errors: {outdir} holds no run to retry")
+        completed_domains(outdir)  # quarantines damaged parts before they are rewritten
+        retried = drop_rows(outdir, "error")
+        print(f"retrying {retried:,} domain(s) with status error", file=sys.stderr)
     done: set[str] = set() if sharded else completed_domains(outdir)
     manifest: dict[str, Any] = dict(previous or {})
     manifest.update({
@@ -365,7 +378,8 @@ def _run(args: argparse.Namespace) -> int:
     manifest.setdefault("started_at", utc_now())
     manifest.setdefault("sessions", [])
     manifest["sessions"].append({"started_at": utc_now(), "resumed_with_done": len(done),
-                                 "workers": args.workers, "cluster": args.cluster})
+                                 "workers": args.workers, "cluster": args.cluster,
+                                 "retried_errors": retried})
     try:
         write_manifest(outdir, manifest)
     except OSError as exc:
