@@ -2,13 +2,12 @@
 scanner's memory stays flat, and every behaviour ends in its own error category in the rows.
 
 The scan runs as a real subprocess (``python -m survey scan``); its peak RSS is the kernel's
-(``os.wait4``'s ``ru_maxrss`` of that one child), not an estimate.
+``VmHWM`` of that process, sampled until it exits (the high-water mark never goes down).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -57,8 +56,21 @@ class Scan:
     stdout: str
 
 
+def vm_hwm_kb(pid: int) -> int:
+    """The process's peak RSS so far (``VmHWM``, reset by exec: unlike ``ru_maxrss``, it does
+    not include the forking parent's memory); 0 once it has exited."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
 def scan(world: HostileWorld, out: Path, *extra: str, allow_private: bool = True) -> Scan:
-    """Run ``scan --smtp`` in a child process; reap it with ``wait4`` to get its own peak RSS."""
+    """Run ``scan --smtp`` in a child process, sampling its peak RSS every 20 ms."""
     running = world.running
     options = [a for a in running.scan_args() if allow_private or a != "--allow-private"]
     err = out.parent / f"{out.name}.stderr"
@@ -67,15 +79,16 @@ def scan(world: HostileWorld, out: Path, *extra: str, allow_private: bool = True
                "--concurrency", str(CONCURRENCY), "--per-destination", str(CONCURRENCY),
                "--no-progress", *extra]
     started = time.monotonic()
-    with err.open("wb") as stderr:
-        proc = subprocess.Popen(command, stdout=(out.parent / f"{out.name}.stdout").open("wb"),
-                                stderr=stderr)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    peak_kb = 0
+    with err.open("wb") as stderr, (out.parent / f"{out.name}.stdout").open("wb") as output:
+        proc = subprocess.Popen(command, stdout=output, stderr=stderr)
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, vm_hwm_kb(proc.pid))
+            time.sleep(0.02)
     seconds = time.monotonic() - started
     rows = pq.read_table(out / "parts").to_pylist() if (out / "parts").is_dir() else []
     stdout = out.parent / f"{out.name}.stdout"
-    return Scan(proc.returncode, seconds, usage.ru_maxrss / 1024, err.read_text(), rows,
+    return Scan(proc.returncode, seconds, peak_kb / 1024, err.read_text(), rows,
                 stdout.read_text())
 
 
@@ -100,7 +113,7 @@ def test_200_hostile_hosts_cost_their_deadlines_flat_memory_and_their_categories
         assert len(result.rows) == n == len({r["domain"] for r in result.rows})
         # each domain: at most one HTTPS and one SMTP deadline, CONCURRENCY at a time
         assert result.seconds < n * 2 * TIMEOUT / CONCURRENCY + SLACK
-        assert result.max_rss_mb < RSS_LIMIT_MB
+        assert 20 < result.max_rss_mb < RSS_LIMIT_MB  # sampled (a Python scanner is > 20 MB)
     # four times the hosts, not more memory: nothing hostile is kept beyond its probe
     assert full.max_rss_mb < small.max_rss_mb * 1.15 + 15
     wrong = []
