@@ -69,8 +69,8 @@ SMTP_BEHAVIOURS = frozenset({Hostile.ENDLESS_BANNER, Hostile.SILENT_EHLO,
                              Hostile.STARTTLS_REFUSED})
 HTTPS_BEHAVIOURS = tuple(b for b in Hostile if b not in SMTP_BEHAVIOURS)
 
-#: behaviour -> (https_error, policy_truncated) for HTTPS, smtp[].error for SMTP. Bodies past the
-#: cap are not an error: they are cut and recorded as truncated.
+#: behaviour -> the row's ``https_error`` (HTTPS behaviours) or ``smtp[0].error`` (SMTP ones).
+#: Bodies past the cap are no transport error: they are cut, and ``policy_truncated`` is set.
 EXPECTED_ERROR: dict[Hostile, str | None] = {
     Hostile.TLS_GARBAGE: "handshake-error",
     Hostile.HANDSHAKE_STALL: "io-timeout",
