@@ -258,3 +258,48 @@ def test_domain_that_is_its_own_mx_host_has_an_address() -> None:
     assert response is not None
     (rrset,) = dns.message.from_wire(response).answer
     assert rrset[0].address in PLAN.smtp_addresses()
+
+
+V6 = World((
+    # policy host through a CNAME: both families; MX hosts: AAAA-only and A-only
+    Scenario("v6.test", mx=(MxHost("mx6.v6.test", addresses=("fe80::1", "::ffff:10.0.0.1")),
+                            MxHost("mx4.v6.test", 20, addresses=("10.0.0.1",))),
+             policy_host=PolicyHost(cname_chain=("sts.v6.test",),
+                                    addresses=("192.168.0.1", "fc00::1"))),
+    Scenario("aaaa-only.test", policy_host=PolicyHost(addresses=("::1",))),
+    # the same MX host named again without addresses: the first scenario decided
+    Scenario("shared.test", mx=(MxHost("mx6.v6.test"),)),
+))
+
+
+def answer(server: DnsServer, name: str, rdtype: str) -> tuple[int, list[tuple[str, str, str]]]:
+    response = server.respond(dns.message.make_query(name, rdtype).to_wire(), tcp=False)
+    assert response is not None
+    msg = dns.message.from_wire(response)
+    return msg.rcode(), records(msg)
+
+
+def test_declared_addresses_are_served_as_a_and_aaaa() -> None:
+    server = DnsServer(build_zone(V6, PLAN))
+    chain = ("mta-sts.v6.test.", "CNAME", "sts.v6.test.")
+    assert answer(server, "mta-sts.v6.test", "A") == (
+        dns.rcode.NOERROR, [chain, ("sts.v6.test.", "A", "192.168.0.1")])
+    assert answer(server, "mta-sts.v6.test", "AAAA") == (
+        dns.rcode.NOERROR, [chain, ("sts.v6.test.", "AAAA", "fc00::1")])
+    # AAAA-only hosts: A is NODATA (what makes the scanner ask AAAA), AAAA answers in order
+    assert answer(server, "mta-sts.aaaa-only.test", "A") == (dns.rcode.NOERROR, [])
+    assert answer(server, "mta-sts.aaaa-only.test", "AAAA") == (
+        dns.rcode.NOERROR, [("mta-sts.aaaa-only.test.", "AAAA", "::1")])
+    assert answer(server, "mx6.v6.test", "A") == (dns.rcode.NOERROR, [])
+    assert answer(server, "mx6.v6.test", "AAAA")[1] == [
+        ("mx6.v6.test.", "AAAA", "fe80::1"), ("mx6.v6.test.", "AAAA", "::ffff:10.0.0.1")]
+    assert answer(server, "mx4.v6.test", "A")[1] == [("mx4.v6.test.", "A", "10.0.0.1")]
+    assert answer(server, "mx4.v6.test", "AAAA") == (dns.rcode.NOERROR, [])
+    assert PLAN.mx_addresses(MxHost("plain.test")) == (PLAN.mx_address(MxHost("plain.test")),)
+
+
+def test_a_declared_address_that_is_not_one_is_refused() -> None:
+    for bad in ("10.0.0", "fe80::1%eth0", "mx.example"):
+        world = World((Scenario("bad.test", policy_host=PolicyHost(addresses=(bad,))),))
+        with pytest.raises(ValueError, match="not an IP address"):
+            build_zone(world, PLAN)

@@ -37,6 +37,9 @@ WORLD = World((
                          ("_smtp._tls.faults.test", DnsFault.NODATA),
                          ("mx.faults.test", DnsFault.NXDOMAIN),
                          ("faults.test", DnsFault.SERVFAIL))),
+    # declared addresses: both families for the policy host, an AAAA-only MX host
+    Scenario("v6.test", mx=(MxHost("mx.v6.test", addresses=("fe80::1", "::ffff:10.0.0.1")),),
+             policy_host=PolicyHost(addresses=("10.0.0.1", "fc00::1"))),
 ))
 
 
@@ -80,6 +83,10 @@ def test_zone_files_parse_and_hold_the_records(exported: Path) -> None:
     assert test.get_node("mx.faults.test.") is None
     assert DnsFault.SERVFAIL in UNEXPRESSED_FAULTS
     assert rdatas(test, "faults.test.", "MX") == ["10 mx.faults.test."]
+    assert rdatas(test, "mta-sts.v6.test.", "A") == ["10.0.0.1"]
+    assert rdatas(test, "mta-sts.v6.test.", "AAAA") == ["fc00::1"]
+    assert rdatas(test, "mx.v6.test.", "A") == []
+    assert rdatas(test, "mx.v6.test.", "AAAA") == ["::ffff:10.0.0.1", "fe80::1"]
     config = exported.read_text()
     assert "rrl-ratelimit: 0" in config and f"ip-address: {NSD_ADDRESS}@" in config
 
@@ -138,3 +145,8 @@ def test_nsd_serves_the_export(nsd: tuple[str, int]) -> None:
     assert null.answer[0][0].to_text() == "0 ."
     mx_host = query(nsd, "mx1.provider.example", "A")
     assert mx_host.answer[0][0].address in PLAN.smtp_addresses()
+    aaaa = query(nsd, "mx.v6.test", "AAAA")
+    assert sorted(rd.address for rd in aaaa.answer[0]) == ["::ffff:10.0.0.1", "fe80::1"]
+    only_aaaa = query(nsd, "mx.v6.test", "A")  # NODATA: what makes a scanner ask AAAA
+    assert only_aaaa.rcode() == dns.rcode.NOERROR and not only_aaaa.answer
+    assert [rd.address for rd in query(nsd, "mta-sts.v6.test", "AAAA").answer[0]] == ["fc00::1"]

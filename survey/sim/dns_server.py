@@ -26,10 +26,18 @@ from dataclasses import dataclass, field
 
 import trio
 
-from survey.sim.scenario import DnsFault, HttpsFault, MxHost, Scenario, SmtpBehaviour, World
+from survey.sim.scenario import (
+    DnsFault,
+    HttpsFault,
+    MxHost,
+    PolicyHost,
+    Scenario,
+    SmtpBehaviour,
+    World,
+)
 
 TTL = 300
-TYPE_A, TYPE_CNAME, TYPE_MX, TYPE_TXT = 1, 5, 15, 16
+TYPE_A, TYPE_CNAME, TYPE_MX, TYPE_TXT, TYPE_AAAA = 1, 5, 15, 16, 28
 _CLASS_IN = 1
 _QR, _AA, _TC, _RD, _RA = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080
 _NOERROR, _SERVFAIL, _NXDOMAIN, _REFUSED = 0, 2, 3, 5
@@ -73,6 +81,14 @@ class AddressPlan:
             return self.https_tarpit
         return _pick(self.https_addresses(), f"mta-sts.{domain}")
 
+    def policy_addresses(self, domain: str, host: PolicyHost) -> tuple[str, ...]:
+        """Every address record of ``mta-sts.<domain>``: the scenario's own, else the plan's."""
+        return host.addresses or (self.policy_address(domain, host.fault, host.address_override),)
+
+    def mx_addresses(self, host: MxHost) -> tuple[str, ...]:
+        """Every address record of an MX host: the scenario's own, else ``mx_address``'s."""
+        return host.addresses or (self.mx_address(host),)
+
     def mx_address(self, host: MxHost) -> str:
         match host.smtp:
             case SmtpBehaviour.STARTTLS:
@@ -103,6 +119,20 @@ def name_wire(name: str) -> bytes:
         out += raw
     out.append(0)
     return bytes(out)
+
+
+def address_rdata(address: str) -> tuple[int, bytes]:
+    """``(TYPE_A, 4 octets)`` for an IPv4 literal, ``(TYPE_AAAA, 16 octets)`` for IPv6 (mapped
+    ``::ffff:a.b.c.d`` stays AAAA, as a zone would hold it); ValueError for anything else.
+    ``inet_pton`` rather than ``ipaddress``: a million-domain world calls this millions of times."""
+    try:
+        return TYPE_A, socket.inet_pton(socket.AF_INET, address)
+    except OSError:
+        pass
+    try:
+        return TYPE_AAAA, socket.inet_pton(socket.AF_INET6, address)
+    except OSError:
+        raise ValueError(f"not an IP address: {address!r}") from None
 
 
 def txt_rdata(strings: Iterable[str]) -> bytes:
@@ -136,6 +166,15 @@ class Zone:
     def exists(self, wire: bytes) -> bool:
         return wire in self.records or wire in self.empty
 
+    def add_addresses(self, owner: str, addresses: Iterable[str]) -> None:
+        """A and AAAA records of ``owner``, each address in the type its family calls for."""
+        for address in addresses:
+            self.add(owner, *address_rdata(address))
+
+    def has_address(self, owner: str) -> bool:
+        node = self.records.get(name_wire(owner), {})
+        return TYPE_A in node or TYPE_AAAA in node
+
 
 def build_zone(world: World, plan: AddressPlan) -> Zone:
     """The records every scenario of ``world`` declares, with addresses from ``plan``."""
@@ -159,8 +198,8 @@ def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan) -> None:
         zone.add(f"_smtp._tls.{d}", TYPE_TXT, txt_rdata(record))
     for mx in s.mx:
         zone.add(d, TYPE_MX, struct.pack("!H", mx.preference) + name_wire(mx.name))
-        if mx.name and TYPE_A not in zone.records.get(name_wire(mx.name), {}):
-            zone.add(mx.name, TYPE_A, socket.inet_aton(plan.mx_address(mx)))
+        if mx.name and not zone.has_address(mx.name):  # the first scenario naming it decides
+            zone.add_addresses(mx.name, plan.mx_addresses(mx))
     if name_wire(d) not in zone.records:
         zone.empty.add(name_wire(d))
     host = s.policy_host
@@ -169,8 +208,7 @@ def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan) -> None:
         for target in host.cname_chain:
             zone.add(owner, TYPE_CNAME, name_wire(target))
             owner = target
-        address = plan.policy_address(d, host.fault, host.address_override)
-        zone.add(owner, TYPE_A, socket.inet_aton(address))
+        zone.add_addresses(owner, plan.policy_addresses(d, host))
     for owner, fault in s.dns_faults:
         zone.faults[name_wire(owner)] = fault
         if fault is DnsFault.CNAME_LOOP:

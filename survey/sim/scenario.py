@@ -65,6 +65,10 @@ class PolicyHost:
     #: the host's A record points here instead of at the test internet's HTTPS listener
     #: (e.g. a private or special-purpose address, to test the scanner's guard).
     address_override: str | None = None
+    #: the host's address records, when given, instead of the listener's (and of
+    #: ``address_override``): IPv4 as A, IPv6 as AAAA, in order; IPv6 only makes an AAAA-only
+    #: host. For special-purpose addresses the scanner's guard must record and never contact.
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,9 @@ class MxHost:
     preference: int = 10
     smtp: SmtpBehaviour = SmtpBehaviour.STARTTLS
     cert: CertKind = CertKind.VALID
+    #: the host's address records, when given, instead of the SMTP listener's: IPv4 as A, IPv6
+    #: as AAAA (IPv6 only: an AAAA-only host). The first scenario naming a host decides them.
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

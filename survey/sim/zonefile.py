@@ -25,6 +25,7 @@ from pathlib import Path
 from survey.sim.dns_server import (
     TTL,
     TYPE_A,
+    TYPE_AAAA,
     TYPE_CNAME,
     TYPE_MX,
     TYPE_TXT,
@@ -36,7 +37,8 @@ from survey.sim.scenario import DnsFault, World
 
 UNEXPRESSED_FAULTS = frozenset({DnsFault.SERVFAIL, DnsFault.REFUSED, DnsFault.TIMEOUT,
                                 DnsFault.TRUNCATE})
-_TYPE_NAMES = {TYPE_A: "A", TYPE_CNAME: "CNAME", TYPE_MX: "MX", TYPE_TXT: "TXT"}
+_TYPE_NAMES = {TYPE_A: "A", TYPE_AAAA: "AAAA", TYPE_CNAME: "CNAME", TYPE_MX: "MX",
+               TYPE_TXT: "TXT"}
 
 
 def wire_to_text(wire: bytes, start: int = 0) -> str:
@@ -65,6 +67,8 @@ def rdata_text(rdtype: int, rdata: bytes) -> str:
     """Presentation form of an rdata the sim's zone holds."""
     if rdtype == TYPE_A:
         return socket.inet_ntoa(rdata)
+    if rdtype == TYPE_AAAA:
+        return socket.inet_ntop(socket.AF_INET6, rdata)
     if rdtype == TYPE_CNAME:
         return wire_to_text(rdata)
     if rdtype == TYPE_MX:
