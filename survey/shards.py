@@ -53,6 +53,7 @@ from typing import Any
 
 import trio
 
+from survey import fsio
 from survey.progress import Progress
 from survey.scan import ScanConfig, ScanSummary, run_scan
 from survey.sink import (
@@ -144,25 +145,10 @@ def planned_shards(outdir: Path) -> int | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_json(path: Path, data: dict[str, Any], *, durable: bool = True) -> None:
     """Atomic replace; ``durable`` adds the fsyncs (not worth it for progress, twice a second)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write((json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if durable:
-        _fsync_dir(path.parent)
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    fsio.atomic_write_bytes(path, text.encode(), durable=durable)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -253,7 +239,7 @@ def _adopt(shard: Path, attempt: Path) -> int:
             tag = part.name.rsplit("-", 1)[1]
             os.replace(part, target / f"part-{seq:06d}-{tag}")
             moved += 1
-        _fsync_dir(target)
+        fsio.fsync_path(target)
         damaged = old / QUARANTINE
         if damaged.is_dir():
             _quarantine(shard, old, damaged)
@@ -452,7 +438,7 @@ def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
         log.warning("%s: committed by another attempt; %s discarded", shard.name, attempt)
         shutil.rmtree(attempt)
         return _finish(job, skipped=True)
-    _fsync_dir(shard)
+    fsio.fsync_path(shard)
     publish_shard(outdir, job.index, job.count)
     return replace(result, state="complete")
 
@@ -478,7 +464,7 @@ def publish_shard(outdir: Path, index: int, count: int) -> list[Path]:
         os.replace(part, destination)
         moved.append(destination)
     if moved:
-        _fsync_dir(target)
+        fsio.fsync_path(target)
     return moved
 
 

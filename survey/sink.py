@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from survey import fsio
 from survey.schema import rows_to_table
 
 log = logging.getLogger(__name__)
@@ -43,24 +44,6 @@ PART_SECONDS = 30.0
 ROW_GROUP_ROWS = 1_000
 
 _PART_NAME = re.compile(r"^part-(\d+)-([0-9A-Za-z]+)\.parquet$")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def part_sequence(path: Path) -> int | None:
@@ -80,15 +63,9 @@ def part_files(outdir: Path) -> list[Path]:
 
 def write_part(path: Path, table: pa.Table, *, row_group_rows: int = ROW_GROUP_ROWS) -> None:
     """Write ``table`` to ``path`` atomically: tmp name, fsync, rename, fsync the directory."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = fsio.tmp_path(path)
     pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_rows)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsio.commit(tmp, path)
 
 
 class PartWriter:
@@ -187,7 +164,7 @@ def remove_stray_tmp(outdir: Path) -> list[Path]:
     removed: list[Path] = []
     for directory in (outdir, outdir / PARTS):
         if directory.is_dir():
-            for tmp in directory.glob("*.tmp"):
+            for tmp in directory.glob(f"*{fsio.TMP_SUFFIX}"):
                 tmp.unlink()
                 removed.append(tmp)
     return removed
@@ -243,7 +220,7 @@ def drop_rows(outdir: Path, status: str) -> int:
             write_part(part, kept)
         else:
             part.unlink()
-            _fsync_dir(part.parent)
+            fsio.fsync_path(part.parent)
         dropped += table.num_rows - kept.num_rows
     return dropped
 
@@ -272,7 +249,7 @@ def read_manifest(outdir: Path) -> dict[str, Any] | None:
 def write_manifest(outdir: Path, manifest: dict[str, Any]) -> None:
     """Replace the manifest atomically (tmp + fsync + rename): it is never half written."""
     text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
-    _atomic_write_bytes(outdir / MANIFEST, text.encode("utf-8"))
+    fsio.atomic_write_bytes(outdir / MANIFEST, text.encode("utf-8"))
 
 
 def status_counts(outdir: Path) -> dict[str, int]:
