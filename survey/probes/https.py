@@ -16,9 +16,8 @@ read by a second handshake without verification under the same deadline.
 from __future__ import annotations
 
 import ssl
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,6 +30,7 @@ from survey.net import AddressGuard, DestinationLimiter
 from survey.observations import Certificate, FetchError, HttpsFetch
 from survey.policy import POLICY_MAX_BYTES
 from survey.probes import tls
+from survey.probes.connect import Connector, NoAddress, is_refused
 
 WELL_KNOWN = "/.well-known/mta-sts.txt"
 #: Without a contact URL; scans pass ``mta-sts-survey/<version> (+<contact>)`` (scan.user_agent).
@@ -72,8 +72,9 @@ class _Phases:
 class _Outcome:
     """Mutable accumulator for one fetch (frozen into an ``HttpsFetch`` at the end)."""
 
+    phases: _Phases = field(default_factory=_Phases)
     error: FetchError | None = None
-    error_detail: str | None = None
+    detail: str | None = None
     http_status: int | None = None
     content_type: str | None = None
     location: str | None = None
@@ -83,15 +84,18 @@ class _Outcome:
     certificate: Certificate | None = None
     verify_failed: bool = False
 
+    @property
+    def connected(self) -> bool:
+        return self.phases.connected
+
 
 def classify_exception(exc: BaseException, phases: _Phases) -> tuple[FetchError, str]:
     """An httpx/httpcore/ssl/OS failure as a zgrab2-like category plus bounded text."""
     verify = tls.find_verify_error(exc)
     if verify is not None:
         return tls.classify_verify_error(verify), tls.verify_detail(verify)
-    chain = tls.cause_chain(exc)
     text = tls.detail(exc)
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+    if is_refused(exc):
         return FetchError.CONNECTION_REFUSED, text
     if isinstance(exc, httpx.ConnectTimeout):
         return (FetchError.IO_TIMEOUT if phases.connected else FetchError.CONNECTION_TIMEOUT), text
@@ -116,15 +120,13 @@ class PolicyFetcher:
     def __init__(self, config: HttpsConfig, *, guard: AddressGuard,
                  destinations: DestinationLimiter) -> None:
         self.config = config
-        self.guard = guard
-        self.destinations = destinations
-        self._context = tls.verifying_context(config.ca_bundle)
-        self._unverified = tls.unverified_context()
+        self.connector = Connector(guard, destinations, deadline=config.timeout,
+                                   ca_bundle=config.ca_bundle)
         self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> PolicyFetcher:
         self._client = httpx.AsyncClient(
-            verify=self._context, follow_redirects=False, trust_env=False, http2=False,
+            verify=self.connector.verifying, follow_redirects=False, trust_env=False, http2=False,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
             timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
         )
@@ -139,41 +141,28 @@ class PolicyFetcher:
     async def fetch(self, domain: str, addresses: Sequence[str]) -> HttpsFetch:
         """Fetch the policy of ``domain`` from the first allowed address; never raises."""
         url = policy_url(domain, self.config.port)
-        allowed, refused = self.guard.allowed(addresses)
-        if not allowed:
-            error = refused or FetchError.NO_ADDRESS
-            text = f"{len(addresses)} address(es), none allowed" if addresses else None
-            return HttpsFetch(url=url, error=error, error_detail=text)
-        address = allowed[0]
+        address = self.connector.choose(addresses)
+        if isinstance(address, NoAddress):
+            return HttpsFetch(url=url, error=address.error, error_detail=address.detail)
+        host = f"mta-sts.{domain}"
         outcome = _Outcome()
-        phases = _Phases()
-        started = time.perf_counter()
-        try:
-            # The deadline starts once the destination slot is ours: waiting for a busy IP is
-            # the scanner's politeness, not the server's slowness.
-            async with self.destinations.slot(address):
-                started = time.perf_counter()
-                with trio.move_on_after(self.config.timeout) as scope:
-                    await self._get(self._client, f"mta-sts.{domain}", address, outcome, phases)
-                    if outcome.verify_failed:
-                        outcome.certificate = await self._read_certificate(
-                            f"mta-sts.{domain}", address)
-            if scope.cancelled_caught and outcome.error is None:
-                outcome.error = FetchError.IO_TIMEOUT if phases.connected \
-                    else FetchError.CONNECTION_TIMEOUT
-                outcome.error_detail = f"deadline of {self.config.timeout:g} s passed"
-        except Exception as exc:  # a bug or an unexpected library error: a row, not a crash
-            outcome.error, outcome.error_detail = FetchError.UNKNOWN_ERROR, tls.detail(exc)
+
+        async def session() -> None:
+            await self._get(self._client, host, address, outcome)
+            if outcome.verify_failed:
+                outcome.certificate = await self._read_certificate(host, address)
+
+        elapsed_ms = await self.connector.bounded(address, outcome, session)
         return HttpsFetch(
-            url=url, address=address, error=outcome.error, error_detail=outcome.error_detail,
+            url=url, address=address, error=outcome.error, error_detail=outcome.detail,
             http_status=outcome.http_status, content_type=outcome.content_type,
             location=outcome.location, body=outcome.body, body_truncated=outcome.body_truncated,
             tls_version=outcome.tls_version, certificate=outcome.certificate,
-            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            elapsed_ms=elapsed_ms,
         )
 
     async def _get(self, client: httpx.AsyncClient | None, host: str, address: str,
-                   outcome: _Outcome, phases: _Phases) -> None:
+                   outcome: _Outcome) -> None:
         """The request itself; fills ``outcome`` as far as it gets (a deadline may cut it)."""
         if client is None:
             raise RuntimeError("PolicyFetcher used outside 'async with'")
@@ -192,7 +181,7 @@ class PolicyFetcher:
         try:
             async with client.stream(
                 "GET", url, headers=headers,
-                extensions={"sni_hostname": host, "timeout": timeout, "trace": phases},
+                extensions={"sni_hostname": host, "timeout": timeout, "trace": outcome.phases},
             ) as response:
                 outcome.http_status = response.status_code
                 outcome.content_type = response.headers.get("content-type")
@@ -201,12 +190,12 @@ class PolicyFetcher:
                 outcome.body = b""
                 await _read_body(response, config.max_body + 1, outcome)
         except (httpx.HTTPError, OSError) as exc:
-            outcome.error, outcome.error_detail = classify_exception(exc, phases)
+            outcome.error, outcome.detail = classify_exception(exc, outcome.phases)
             outcome.verify_failed = outcome.error.is_certificate
         finally:  # also when the deadline cut the request: the handshake may have completed
-            if phases.ssl_object is not None:
-                outcome.tls_version = tls.tls_version(phases.ssl_object)
-                outcome.certificate = tls.peer_certificate(phases.ssl_object)
+            if outcome.phases.ssl_object is not None:
+                outcome.tls_version = tls.tls_version(outcome.phases.ssl_object)
+                outcome.certificate = tls.peer_certificate(outcome.phases.ssl_object)
 
     async def _read_certificate(self, host: str, address: str) -> Certificate | None:
         """Second handshake without verification, to record the certificate that failed."""
@@ -215,7 +204,7 @@ class PolicyFetcher:
         except OSError:
             return None
         try:
-            tls_stream = await tls.handshake(stream, self._unverified, host)
+            tls_stream = await tls.handshake(stream, self.connector.unverified, host)
         except (OSError, trio.BrokenResourceError):
             await stream.aclose()
             return None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import trio
 from survey.net import AddressGuard, DestinationLimiter
 from survey.observations import Certificate, FetchError, SmtpProbe
 from survey.probes import tls
+from survey.probes.connect import Connector, NoAddress, is_refused
 
 #: Longest banner text kept in a row.
 MAX_BANNER = 1000
@@ -137,10 +137,8 @@ class SmtpProber:
     def __init__(self, config: SmtpConfig, *, guard: AddressGuard,
                  destinations: DestinationLimiter) -> None:
         self.config = config
-        self.guard = guard
-        self.destinations = destinations
-        self._context = tls.verifying_context(config.ca_bundle)
-        self._unverified = tls.unverified_context()
+        self.connector = Connector(guard, destinations, deadline=config.timeout,
+                                   ca_bundle=config.ca_bundle)
 
     async def __aenter__(self) -> SmtpProber:
         return self
@@ -151,34 +149,25 @@ class SmtpProber:
 
     async def probe(self, host: str, addresses: Sequence[str]) -> SmtpProbe:
         """Probe ``host`` at its first allowed address; never raises."""
-        allowed, refused = self.guard.allowed(addresses)
-        if not allowed:
-            text = f"{len(addresses)} address(es), none allowed" if addresses else None
-            return SmtpProbe(host=host, error=refused or FetchError.NO_ADDRESS, error_detail=text)
-        address = allowed[0]
+        address = self.connector.choose(addresses)
+        if isinstance(address, NoAddress):
+            return SmtpProbe(host=host, error=address.error, error_detail=address.detail)
         record = _Record()
-        started = time.perf_counter()
-        try:
-            async with self.destinations.slot(address):  # the deadline starts with the slot
-                started = time.perf_counter()
-                with trio.move_on_after(self.config.timeout) as scope:
-                    await self._session(host, address, record)
-            if scope.cancelled_caught and record.error is None:
-                record.error = FetchError.IO_TIMEOUT if record.connected \
-                    else FetchError.CONNECTION_TIMEOUT
-                record.detail = f"deadline of {self.config.timeout:g} s passed"
-        except Exception as exc:  # a bug or an unexpected library error: a row, not a crash
-            record.error, record.detail = FetchError.UNKNOWN_ERROR, tls.detail(exc)
+
+        async def session() -> None:
+            await self._session(host, address, record)
+
+        elapsed_ms = await self.connector.bounded(address, record, session)
         return SmtpProbe(
             host=host, address=address, error=record.error, error_detail=record.detail,
             banner=record.banner, starttls_offered=record.starttls_offered,
             tls_version=record.tls_version, certificate=record.certificate,
-            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            elapsed_ms=elapsed_ms,
         )
 
     async def _session(self, host: str, address: str, record: _Record) -> None:
         try:
-            stream = await self._starttls(host, address, record, self._context)
+            stream = await self._starttls(host, address, record, self.connector.verifying)
         except SmtpFailure as failure:
             record.error, record.detail = failure.error, failure.detail
             return
@@ -202,10 +191,9 @@ class SmtpProber:
             try:
                 stream = await trio.open_tcp_stream(address, self.config.port)
             except OSError as exc:
-                chain = tls.cause_chain(exc)
-                if any(isinstance(e, ConnectionRefusedError) for e in chain):
-                    raise SmtpFailure(FetchError.CONNECTION_REFUSED, tls.detail(exc)) from exc
-                raise SmtpFailure(FetchError.UNKNOWN_ERROR, tls.detail(exc)) from exc
+                refused = is_refused(exc)
+                error = FetchError.CONNECTION_REFUSED if refused else FetchError.UNKNOWN_ERROR
+                raise SmtpFailure(error, tls.detail(exc)) from exc
             record.connected = True
             return stream
         raise SmtpFailure(FetchError.CONNECTION_TIMEOUT,
@@ -250,7 +238,7 @@ class SmtpProber:
     async def _read_certificate(self, host: str, address: str) -> Certificate | None:
         """A second session without verification, to record the certificate that failed."""
         try:
-            stream = await self._starttls(host, address, _Record(), self._unverified)
+            stream = await self._starttls(host, address, _Record(), self.connector.unverified)
         except (SmtpFailure, ssl.SSLError, trio.BrokenResourceError, OSError):
             return None
         certificate = tls.peer_certificate(tls.ssl_object_of(stream))
