@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from survey import stats
+from survey.publish import run_date
 
 #: Change kinds, in the order the summary lists them.
 CHANGES = (
@@ -127,20 +128,17 @@ def series_first_modes(snapshots: Sequence[str | Path]) -> pl.DataFrame:
 
 
 def snapshot_label(path: str | Path) -> str:
-    """A snapshot's date label: its manifest's finish date, else the directory name."""
-
-    root = Path(path)
-    manifest = root / "manifest.json"
+    """A snapshot's date label: its manifest's run date (``survey.publish.run_date``), else the
+    directory name."""
+    manifest = Path(path) / "manifest.json"
+    data: object = None
     if manifest.is_file():
         try:
             data = json.loads(manifest.read_text())
         except (OSError, ValueError):
-            data = {}
-        for key in ("finished_at", "started_at"):
-            value = data.get(key)
-            if isinstance(value, str) and len(value) >= 10:
-                return value[:10]
-    return root.name
+            data = None
+    label = run_date(data) if isinstance(data, dict) else None
+    return label or Path(path).name
 
 
 def adoption_over_time(snapshots: Sequence[str | Path]) -> pl.DataFrame:

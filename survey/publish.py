@@ -75,12 +75,22 @@ def _toplist_name(manifest: dict[str, Any]) -> str:
     return str(toplist or "toplist")
 
 
-def _run_date(manifest: dict[str, Any]) -> str:
-    for key in ("finished_at", "started_at"):
+def run_date(manifest: dict[str, Any]) -> str | None:
+    """The date a run or snapshot is for (``YYYY-MM-DD``): the one rule `publish` (snapshot
+    names, the datasheet) and `diff` (labels) both use.
+
+    ``run_date`` is what `scan --run-date` recorded (by default the day the run started, UTC);
+    manifests written before that option fall back to the start, then the finish time.
+    """
+    for key in ("run_date", "started_at", "finished_at"):
         value = manifest.get(key)
         if isinstance(value, str) and len(value) >= 10:
             return value[:10]
-    return dt.datetime.now(dt.UTC).date().isoformat()
+    return None
+
+
+def _run_date(manifest: dict[str, Any]) -> str:
+    return run_date(manifest) or dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def snapshot_name(manifest: dict[str, Any]) -> str:

@@ -29,15 +29,35 @@ RANK_BUCKETS: tuple[tuple[str, int, int], ...] = (
 )
 
 
+#: Where rows live: a scan's output directory, then a published snapshot (``survey.publish``).
+ROW_DIRS = ("parts", "data")
+#: Never rows of the dataset: sharded attempts' staging parts, damaged parts set aside.
+NOT_ROWS = ("shards", "quarantine")
+
+
 def parquet_files(path: str | Path) -> list[Path]:
-    """The Parquet files of a run directory (``parts/``) or of a published snapshot (any depth)."""
+    """The Parquet files of a dataset: a file; a run directory's ``parts/`` alone; a snapshot's
+    ``data/`` (any depth); else any depth but ``shards/``, ``quarantine/`` and hidden entries.
+
+    Only committed rows count: an interrupted sharded run keeps uncommitted attempts under
+    ``shards/`` (read them and a domain counts twice), and ``diff`` may write its own Parquet
+    next to a snapshot's data.
+    """
     root = Path(path)
     if root.is_file():
         return [root]
-    files = sorted(p for p in root.rglob("*.parquet") if "quarantine" not in p.parts)
+    rows = next((root / d for d in ROW_DIRS if (root / d).is_dir()), None)
+    if rows is not None:
+        files = sorted(rows.rglob("*.parquet"))
+    else:
+        files = sorted(p for p in root.rglob("*.parquet") if not _skipped(p.relative_to(root)))
     if not files:
         raise FileNotFoundError(f"no Parquet files under {root}")
     return files
+
+
+def _skipped(relative: Path) -> bool:
+    return relative.parts[0] in NOT_ROWS or any(p.startswith(".") for p in relative.parts)
 
 
 def load(path: str | Path) -> pl.LazyFrame:

@@ -50,6 +50,10 @@ def toplist(tmp_path: Path) -> Path:
         (["--resolver", "dns.example:53"], "bad resolver"),
         (["--resolver", "127.0.0.1:99999"], "--resolver"),
         (["--toplist-date", "2026-13-01"], "--toplist-date"),
+        (["--toplist-date", "20261101"], "--toplist-date '20261101': expected a date"),
+        (["--run-date", "2026-02-30"], "--run-date '2026-02-30': expected a date as YYYY-MM-DD"),
+        (["--run-date", "2026-W48-1"], "--run-date '2026-W48-1': expected a date"),
+        (["--run-date", "yesterday"], "--run-date 'yesterday': expected a date"),
         (["--ca-bundle", "/nonexistent.pem"], "--ca-bundle /nonexistent.pem: no such file"),
         (["--exclude", "/nonexistent.txt"], "--exclude /nonexistent.txt"),
         (["--workers", "2", "--shard", "0/2"], "--shard cannot be combined"),
@@ -68,6 +72,21 @@ def test_option_errors_exit_2_with_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1]
     assert not (out / "manifest.json").exists()
+
+
+def test_cluster_without_distributed_is_a_usage_error(
+        toplist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A None in sys.modules makes ``import distributed`` raise ImportError, as on a machine
+    without the `cluster` extra; nothing is written, not even OUTDIR."""
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    out = tmp_path / "out"
+    assert main(["scan", str(toplist), "-o", str(out), "--resolver", "127.0.0.1:1",
+                 "--cluster", "local:2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["scan: --cluster needs Dask's distributed, which is not installed: "
+                   "pip install 'mta-sts-survey[cluster]'"]
+    assert not out.exists()
 
 
 def test_missing_toplist_and_unwritable_outdir(
@@ -354,13 +373,35 @@ def test_catalogue_through_check(catalogue_running: tuple[World, RunningWorld, P
     world, running, exclude = catalogue_running
     rows = {}
     codes = {"pass": 0, "warn": 1, "fail": 3, None: 4}
+    statuses = set()
     for scenario in world.scenarios:
         status = main(["check", scenario.domain, "--json", *running.scan_args(), *FAST,
                        "--exclude", str(exclude)])
         row = json.loads(capsys.readouterr().out)
-        assert status == codes[row["grade"]], scenario.name
+        errors = [m for m in row["mistakes"] if MISTAKES[m].severity == "error"]
+        expected = 5 if row["grade"] == "pass" and errors else codes[row["grade"]]
+        assert status == expected, scenario.name
+        statuses.add(status)
         rows[scenario.domain] = row
     check_expectations(world, rows, _expect)
+    assert statuses == {0, 1, 3, 4, 5}  # the catalogue exercises every documented status
+
+
+def test_check_enforce_with_error_mistakes_exits_5(
+        catalogue_running: tuple[World, RunningWorld, Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Enforce blocking its own MX, or an MX without STARTTLS (--smtp): grade pass, mail lost."""
+    world, running, _ = catalogue_running
+    by_name = {s.name: s for s in world.scenarios}
+    cases = [("mx_not_in_policy", []), ("mx_no_starttls", ["--smtp"]),
+             ("enforce_without_tlsrpt", []), ("mx_no_starttls", [])]
+    got = []
+    for name, extra in cases:
+        got.append(main(["check", by_name[name].domain, *extra, *running.scan_args(), *FAST]))
+        report = capsys.readouterr().out
+        assert ("mail can be lost (exit status 5)" in report) == (got[-1] == 5), name
+    # warning-severity mistakes (and --smtp not asked: nothing known of STARTTLS) still pass
+    assert got == [5, 5, 0, 0]
 
 
 def test_smtp_scenarios_through_check(catalogue_running: tuple[World, RunningWorld, Path],
@@ -379,7 +420,7 @@ def test_check_report_explains_mistakes(catalogue_running: tuple[World, RunningW
                                         capsys: pytest.CaptureFixture[str]) -> None:
     world, running, _ = catalogue_running
     scenario = next(s for s in world.scenarios if s.name == "mx_not_in_policy")
-    assert main(["check", scenario.domain, *running.scan_args(), *FAST]) in (0, 1, 3)
+    assert main(["check", scenario.domain, *running.scan_args(), *FAST]) == 5
     report = capsys.readouterr().out
     assert f"MTA-STS check of {scenario.domain}" in report
     assert "_mta-sts TXT" in report and "policy fetch" in report and "HTTP 200" in report

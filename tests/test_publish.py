@@ -20,7 +20,8 @@ from tests.test_stats import ROWS
 
 
 def make_run(root: Path, rows: list[dict[str, Any]], *, state: str = "complete",
-             run_id: str = "0123456789abcdef", finished: str = "2026-11-28T10:00:00+00:00") -> Path:
+             run_id: str = "0123456789abcdef", finished: str = "2026-11-28T10:00:00+00:00",
+             run_date: str | None = None) -> Path:
     (root / "parts").mkdir(parents=True)
     table = rows_to_table(rows)
     pq.write_table(table.slice(0, 4), root / "parts" / "part-000001.parquet")
@@ -29,6 +30,8 @@ def make_run(root: Path, rows: list[dict[str, Any]], *, state: str = "complete",
                 "toplist": {"name": "tranco-6P7X", "date": "2026-11-27"},
                 "started_at": "2026-11-28T09:00:00+00:00", "finished_at": finished,
                 "options": {"rate": 1000, "resolvers": ["127.0.0.1:53"]}}
+    if run_date is not None:
+        manifest["run_date"] = run_date
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 
@@ -153,8 +156,8 @@ def test_series_enforce_without_testing(tmp_path: Path) -> None:
 def test_series_tables(tmp_path: Path) -> None:
     from survey.diff import adoption_over_time, mode_transitions, transitions
 
-    first = make_run(tmp_path / "s1", ROWS, finished="2026-10-01T00:00:00Z")
-    second = make_run(tmp_path / "s2", evolve(ROWS), finished="2026-11-01T00:00:00Z")
+    first = make_run(tmp_path / "s1", ROWS, run_date="2026-10-01")
+    second = make_run(tmp_path / "s2", evolve(ROWS), run_date="2026-11-01")
     over = adoption_over_time([first, second])
     assert over["snapshot"].to_list() == ["2026-10-01", "2026-11-01"]
     assert over["enforce"].to_list() == [2, 4]
@@ -164,3 +167,44 @@ def test_series_tables(tmp_path: Path) -> None:
     matrix = mode_transitions(first, second)
     pairs = {(a, b): n for a, b, n in matrix.iter_rows()}
     assert pairs[("testing", "enforce")] == 1 and pairs[("none", "absent")] == 1
+
+
+def test_run_date_is_the_one_date_of_names_and_labels(tmp_path: Path) -> None:
+    """scan's run_date names the snapshot and labels it in diffs; manifests older than
+    --run-date fall back to the start, then the finish time (one function: run_date)."""
+    from survey.diff import snapshot_label
+    from survey.publish import run_date, snapshot_name
+
+    assert run_date({"run_date": "2026-09-01", "started_at": "2026-11-28T23:59:00+00:00",
+                     "finished_at": "2026-11-29T01:00:00+00:00"}) == "2026-09-01"
+    assert run_date({"started_at": "2026-11-28T23:59:00+00:00",
+                     "finished_at": "2026-11-29T01:00:00+00:00"}) == "2026-11-28"
+    assert run_date({"finished_at": "2026-11-29T01:00:00+00:00"}) == "2026-11-29"
+    assert run_date({}) is None
+    run = make_run(tmp_path / "run", ROWS, run_date="2026-09-01")
+    assert snapshot_label(run) == "2026-09-01"
+    assert snapshot_label(tmp_path) == tmp_path.name  # no manifest: the directory's name
+    snapshot = publish(run, tmp_path / "datasets").path
+    assert snapshot.name == "2026-09-01-tranco-6p7x-01234567"
+    assert snapshot_name(json.loads((snapshot / "manifest.json").read_text())) == snapshot.name
+    assert snapshot_label(snapshot) == "2026-09-01"
+    assert "measured 2026-09-01" in (snapshot / "README.md").read_text()
+
+
+def test_diff_never_writes_into_a_snapshot(tmp_path: Path, capsys) -> None:
+    datasets = tmp_path / "datasets"
+    old = publish(make_run(tmp_path / "old", ROWS, run_date="2026-10-01", run_id="a" * 16),
+                  datasets).path
+    new = publish(make_run(tmp_path / "new", evolve(ROWS), run_date="2026-11-01",
+                           run_id="b" * 16), datasets).path
+    assert main(["diff", str(old), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2026-10-01 -> 2026-11-01\n")
+    written = datasets / f"diff-{old.name}-{new.name}.parquet"
+    assert f"changes written to {written}" in out
+    assert pl.read_parquet(written).height > 0
+    assert verify(new) == []  # the snapshot is untouched
+    run_old, run_new = tmp_path / "old", tmp_path / "new"
+    assert main(["diff", str(run_old), str(run_new)]) == 0  # runs: the changes go into NEW
+    assert (run_new / "diff-old.parquet").is_file()
+    assert diff(run_old, run_new).changes.height == pl.read_parquet(written).height

@@ -191,3 +191,38 @@ def test_https_and_certificates(lf: pl.LazyFrame) -> None:
 def test_load_refuses_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         stats.load(tmp_path)
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(rows_to_table(rows), path)
+
+
+def test_load_reads_committed_parts_only(tmp_path: Path) -> None:
+    """An interrupted sharded run: attempts' staging parts under shards/ (their domains also
+    in parts/ once committed), a damaged part in quarantine/: only parts/ are rows."""
+    out = tmp_path / "data" / "shards" / "quarantine" / "out"  # such names above OUT are fine
+    _write(out / "parts" / "part-000001-abs0of2.parquet", ROWS[:6])
+    _write(out / "shards" / "0-of-2" / "attempt-1" / "parts" / "part-000001-ab.parquet", ROWS[:3])
+    _write(out / "shards" / "1-of-2" / "attempt-2" / "parts" / "part-000001-cd.parquet", ROWS[6:])
+    _write(out / "quarantine" / "part-000002-abs0of2.parquet", ROWS[6:])
+    (out / "parts" / "part-000002-abs1of2.parquet.tmp").write_bytes(b"half a part")
+    assert stats.parquet_files(out) == [out / "parts" / "part-000001-abs0of2.parquet"]
+    assert stats.load(out).select(pl.len()).collect().item() == 6
+    (out / "parts" / "part-000001-abs0of2.parquet").unlink()
+    with pytest.raises(FileNotFoundError):  # nothing committed yet: no rows, not staging rows
+        stats.load(out)
+
+
+def test_load_reads_a_snapshots_data_only(tmp_path: Path) -> None:
+    snapshot = tmp_path / "2026-11-01-sim-run0"
+    _write(snapshot / "data" / "status=enforce" / "part-0.parquet", ROWS[:1])
+    _write(snapshot / "data" / "status=absent" / "part-0.parquet", ROWS[6:])
+    _write(snapshot / "diff-older.parquet", ROWS[1:3])  # not rows: e.g. a diff's output
+    assert stats.load(snapshot).select(pl.len()).collect().item() == 1 + len(ROWS) - 6
+    loose = tmp_path / "loose"  # neither layout: any depth, but never shards/ or hidden ones
+    _write(loose / "a.parquet", ROWS[:2])
+    _write(loose / "deeper" / "b.parquet", ROWS[2:3])
+    _write(loose / "shards" / "c.parquet", ROWS[3:])
+    _write(loose / ".staging" / "d.parquet", ROWS[3:])
+    assert stats.parquet_files(loose) == [loose / "a.parquet", loose / "deeper" / "b.parquet"]

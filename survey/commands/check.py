@@ -1,8 +1,11 @@
 """`mta-sts-survey check DOMAIN`: the scan's funnel for one domain, explained for its operator.
 
 Same probes, same classifier, same row as `scan`, so that what an operator sees here is what
-the survey records. Exit status: 0 pass (enforce), 1 warn (testing), 3 fail, 4 measurement
-error; 2 stays argparse's usage error.
+the survey records. Exit status follows the grade: 0 pass (enforce), 1 warn (testing), 3 fail,
+4 measurement error; 2 stays argparse's usage error. One refinement: grade pass with a mistake
+of severity error (an enforce policy that blocks one of the domain's own MX hosts, an MX
+without STARTTLS...) exits 5, since mail is being lost; it is not 0, so a monitoring script that
+alerts on any non-zero status catches it, and not 3, because the policy is in effect.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from survey.commands.scan import (
     exclusions_from_args,
     resolvers_from_args,
 )
-from survey.mistakes import MISTAKES
+from survey.mistakes import MISTAKES, Severity
 from survey.observations import DnsResult, DomainObservations, HttpsFetch
 from survey.verdict import Grade, Verdict
 
-EXIT_PASS, EXIT_WARN, EXIT_FAIL, EXIT_ERROR = 0, 1, 3, 4
+EXIT_PASS, EXIT_WARN, EXIT_FAIL, EXIT_ERROR, EXIT_PASS_WITH_ERRORS = 0, 1, 3, 4, 5
 
 
 def register(subparsers: Any) -> None:
@@ -33,8 +36,14 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the survey's probes for one domain and print what was found at each "
         "step, the verdict and how to fix each mistake.",
-        epilog="exit status: 0 pass (enforce), 1 warn (testing), 3 fail (none, absent, "
-        "invalid),\n             4 measurement error (nothing can be said), 2 bad options",
+        epilog="exit status, by grade:\n"
+        "  0  pass: enforce, no mistake of severity error\n"
+        "  1  warn: testing\n"
+        "  3  fail: none, absent or invalid\n"
+        "  4  measurement error (DNS timeout or SERVFAIL): nothing can be said\n"
+        "  5  pass with errors: enforce, but a mistake of severity error (e.g. mx_not_in_policy,\n"
+        "     mx_starttls_missing with --smtp): the policy is in effect and mail can be lost\n"
+        "  2  bad options",
     )
     parser.add_argument("domain", help="the mail domain, e.g. example.com")
     parser.add_argument("--json", action="store_true",
@@ -44,8 +53,13 @@ def register(subparsers: Any) -> None:
 
 
 def exit_status(verdict: Verdict) -> int:
+    """The exit status of a verdict: by grade, and 5 for a pass with error-severity mistakes."""
     if verdict.grade is None:
         return EXIT_ERROR
+    if verdict.grade == Grade.PASS and any(
+            code in MISTAKES and MISTAKES[code].severity == Severity.ERROR
+            for code in verdict.mistakes):
+        return EXIT_PASS_WITH_ERRORS
     return {Grade.PASS: EXIT_PASS, Grade.WARN: EXIT_WARN}.get(verdict.grade, EXIT_FAIL)
 
 
@@ -98,6 +112,9 @@ def render(obs: DomainObservations, verdict: Verdict) -> str:
     lines += ["", f"verdict: {verdict.status}"
               + (f", mode {verdict.mode}" if verdict.mode else "")
               + (f", grade {verdict.grade}" if verdict.grade else "")]
+    if exit_status(verdict) == EXIT_PASS_WITH_ERRORS:
+        lines.append("the policy is enforced, but a mistake below is of severity error: "
+                     "mail can be lost (exit status 5)")
     if verdict.error_reason:
         lines.append(f"measurement error: {verdict.error_reason}")
     for code in verdict.mistakes:

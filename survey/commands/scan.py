@@ -5,6 +5,10 @@ command on an existing OUTDIR resumes: domains in complete parts are skipped. Op
 change the results (``RESULT_OPTIONS``) must match the manifest's, or the command refuses:
 mixing two configurations in one dataset would make its numbers meaningless; use another OUTDIR.
 Operational options (rate, concurrency, timeouts, resolvers) may change between sessions.
+
+``scan --retry-errors OUTDIR`` needs only OUTDIR: the toplist and the options come from its
+manifest (``scan_plan.saved_options``) unless given again, so scan options default to None
+here and their defaults (``SCAN_DEFAULTS``) are applied after the manifest's values.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from survey import __version__
+from survey.commands.scan_plan import (
+    count_lines,
+    parse_date,
+    progress_total,
+    saved_options,
+)
 from survey.schema import SCHEMA_VERSION, RunContext
 from survey.sink import PART_ROWS, PART_SECONDS
 from survey.toplist import ToplistFormat, ToplistStats
@@ -95,31 +105,41 @@ def parse_resolver(text: str) -> tuple[str, int]:
     return host, port
 
 
-def add_probe_options(parser: argparse.ArgumentParser) -> None:
-    """The network options `scan` and `check` share."""
+#: Defaults of the options `add_probe_options` adds (`scan` applies them after its manifest's).
+PROBE_DEFAULTS: dict[str, Any] = {
+    "timeout": 10.0, "dns_timeout": 2.0, "retries": 2, "https_port": 443, "smtp_port": 25,
+    "allow_private": False, "smtp": False, "per_destination": 4, "rate": 1000.0,
+}
+
+
+def add_probe_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """The network options `scan` and `check` share; ``defaults=False`` leaves unset options
+    None (``PROBE_DEFAULTS`` are applied later), so that a value given on the command line can
+    be told from one taken from a manifest."""
+    d = PROBE_DEFAULTS if defaults else {}
     net = parser.add_argument_group("network")
     net.add_argument("--resolver", action="append", type=parse_resolver, metavar="HOST[:PORT]",
                      help="recursive resolver (repeatable; default: the system's)")
-    net.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+    net.add_argument("--timeout", type=_positive_float, default=d.get("timeout"), metavar="S",
                      help="deadline of each HTTPS and SMTP probe (default 10)")
-    net.add_argument("--dns-timeout", type=_positive_float, default=2.0, metavar="S",
-                     help="deadline of each DNS attempt (default 2)")
-    net.add_argument("--retries", type=_non_negative_int, default=2, metavar="N",
+    net.add_argument("--dns-timeout", type=_positive_float, default=d.get("dns_timeout"),
+                     metavar="S", help="deadline of each DNS attempt (default 2)")
+    net.add_argument("--retries", type=_non_negative_int, default=d.get("retries"), metavar="N",
                      help="extra DNS attempts on timeout or SERVFAIL (default 2)")
-    net.add_argument("--https-port", type=_port, default=443, metavar="P")
-    net.add_argument("--smtp-port", type=_port, default=25, metavar="P")
+    net.add_argument("--https-port", type=_port, default=d.get("https_port"), metavar="P")
+    net.add_argument("--smtp-port", type=_port, default=d.get("smtp_port"), metavar="P")
     net.add_argument("--ca-bundle", type=Path, metavar="PEM",
                      help="also trust these CAs (PEM), on top of the system's store")
-    net.add_argument("--allow-private", action="store_true",
+    net.add_argument("--allow-private", action="store_true", default=d.get("allow_private"),
                      help="allow connections to private and special-purpose addresses")
-    net.add_argument("--smtp", action="store_true",
+    net.add_argument("--smtp", action="store_true", default=d.get("smtp"),
                      help="also probe the MX hosts with STARTTLS on port 25")
     net.add_argument("--ehlo-name", metavar="NAME", help="name sent in EHLO")
     net.add_argument("--contact", metavar="URL",
                      help="URL shown in the User-Agent so that operators can reach you")
-    net.add_argument("--per-destination", type=_positive_int, default=4, metavar="N",
-                     help="concurrent connections per IP address (default 4)")
-    net.add_argument("--rate", type=_positive_float, default=1000.0, metavar="QPS",
+    net.add_argument("--per-destination", type=_positive_int, default=d.get("per_destination"),
+                     metavar="N", help="concurrent connections per IP address (default 4)")
+    net.add_argument("--rate", type=_positive_float, default=d.get("rate"), metavar="QPS",
                      help="DNS queries per second (default 1000)")
     net.add_argument("--exclude", type=Path, metavar="FILE",
                      help="exclusion list: domains (with subdomains) and IP prefixes")
@@ -163,44 +183,92 @@ def check_probe_args(args: argparse.Namespace) -> None:
 
 # --- scan ---------------------------------------------------------------------------------------
 
+#: Defaults of the scan's own options; like ``PROBE_DEFAULTS``, applied after the manifest's.
+SCAN_DEFAULTS: dict[str, Any] = {
+    **PROBE_DEFAULTS, "concurrency": 500, "workers": 1, "part_rows": PART_ROWS,
+    "part_seconds": PART_SECONDS,
+}
+
+
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "scan", help="survey a toplist into a Parquet output directory",
+        usage="%(prog)s TOPLIST -o OUTDIR [options]\n       %(prog)s --retry-errors OUTDIR "
+        "[options]",
         description="Survey every domain of TOPLIST and write one row per domain to "
         "OUTDIR/parts/*.parquet. Ctrl-C or SIGTERM stops after writing what is finished; "
         "re-running the same command on OUTDIR resumes (it refuses options that would change "
-        "the results). Exit status: 0 done or stopped (resumable), 1 toplist unreadable "
-        "mid-way or internal errors (resumable), 2 bad options.",
+        "the results). `--retry-errors OUTDIR` probes again the domains whose rows have status "
+        "error and replaces those rows, with the toplist and options of OUTDIR's manifest "
+        "(options given again override them). Exit status: 0 done or stopped (resumable), 1 "
+        "toplist unreadable mid-way or internal errors (resumable), 2 bad options.",
     )
-    parser.add_argument("toplist", help="toplist file (csv, gz, bz2, xz, zip) or - for stdin")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    parser.add_argument("toplist", nargs="?",
+                        help="toplist file (csv, gz, bz2, xz, zip) or - for stdin")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUTDIR")
     parser.add_argument("--format", choices=[str(f) for f in ToplistFormat],
                         help="toplist format (default: detected)")
     parser.add_argument("--limit", type=_non_negative_int, metavar="N",
                         help="only the first N valid entries")
     parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0 <= I < N)")
-    parser.add_argument("--concurrency", type=_positive_int, default=500, metavar="N",
+    parser.add_argument("--concurrency", type=_positive_int, metavar="N",
                         help="domains in flight (default 500)")
     parser.add_argument("--toplist-name", metavar="NAME",
                         help="name recorded in rows (default: the file name)")
     parser.add_argument("--toplist-date", metavar="YYYY-MM-DD", help="date of the toplist")
+    parser.add_argument("--run-date", metavar="YYYY-MM-DD",
+                        help="the date this survey is for: names its published snapshot and "
+                        "labels it in diffs (default: the day the run started, UTC)")
     parser.add_argument("--run-id", metavar="ID", help="run identifier (default: random)")
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
-    parser.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    parser.add_argument("--workers", type=_positive_int, metavar="N",
                         help="scan in N processes (shards of the list; see docs/cluster.md)")
     parser.add_argument("--cluster", metavar="ADDRESS",
-                        help="scan on a Dask scheduler (tcp://host:8786) or local:N")
-    parser.add_argument("--retry-errors", action="store_true",
+                        help="scan on a Dask scheduler (tcp://host:8786) or local:N (needs "
+                        "pip install 'mta-sts-survey[cluster]')")
+    parser.add_argument("--retry-errors", nargs="?", const=True, default=None, metavar="OUTDIR",
                         help="probe again the domains of OUTDIR whose rows have status error "
-                        "(e.g. a resolver outage) and replace their rows")
-    parser.add_argument("--part-rows", type=_positive_int, default=PART_ROWS, metavar="N",
+                        "(e.g. a resolver outage) and replace their rows; the toplist and "
+                        "options default to OUTDIR's (old form: TOPLIST -o OUTDIR "
+                        "--retry-errors)")
+    parser.add_argument("--part-rows", type=_positive_int, metavar="N",
                         help=f"rows per Parquet part (default {PART_ROWS:,}); a crash loses "
                         "at most the rows of one unwritten part")
-    parser.add_argument("--part-seconds", type=_positive_float, default=PART_SECONDS,
+    parser.add_argument("--part-seconds", type=_positive_float,
                         metavar="S", help=f"write a part at least this often (default "
                         f"{PART_SECONDS:g})")
-    add_probe_options(parser)
+    add_probe_options(parser, defaults=False)
     parser.set_defaults(func=run)
+
+
+def resolve_targets(args: argparse.Namespace) -> bool:
+    """Settle TOPLIST, OUTDIR and whether errors are retried (``args`` updated); True to retry.
+
+    ``--retry-errors`` takes an optional OUTDIR, so in ``--retry-errors TOPLIST -o OUTDIR``
+    argparse hands it the toplist: with ``-o`` given and no positional, the value is the list.
+    """
+    retry, value = args.retry_errors is not None, args.retry_errors
+    if isinstance(value, str):
+        if args.output is None:
+            args.output = Path(value)
+        elif args.toplist is None:
+            args.toplist = value
+        elif Path(value).resolve() != args.output.resolve():
+            raise UsageError(f"--retry-errors {value} and -o {args.output}: two output "
+                             "directories; give one")
+    if args.output is None:
+        raise UsageError("-o OUTDIR is required (or --retry-errors OUTDIR)")
+    return retry
+
+
+def fill_options(args: argparse.Namespace, saved: dict[str, Any]) -> None:
+    """Options not given on the command line: ``saved`` (a manifest's), then the defaults."""
+    for dest, value in saved.items():
+        if getattr(args, dest, None) is None:
+            setattr(args, dest, value)
+    for dest, value in SCAN_DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -238,7 +306,7 @@ def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
         "toplist_path": args.toplist if args.toplist == "-" else str(Path(args.toplist).resolve()),
         "format": args.format, "limit": args.limit,
         "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
-        "exclude": None if args.exclude is None else str(args.exclude),
+        "exclude": None if args.exclude is None else str(args.exclude.resolve()),
         "exclude_sha256": None if args.exclude is None else _sha256(args.exclude),
         "smtp": args.smtp, "https_port": args.https_port, "smtp_port": args.smtp_port,
         "allow_private": args.allow_private, "toplist_name": toplist_name,
@@ -246,7 +314,7 @@ def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
         "rate": args.rate, "concurrency": args.concurrency,
         "per_destination": args.per_destination, "timeout": args.timeout,
         "dns_timeout": args.dns_timeout, "retries": args.retries,
-        "ca_bundle": None if args.ca_bundle is None else str(args.ca_bundle),
+        "ca_bundle": None if args.ca_bundle is None else str(args.ca_bundle.resolve()),
         "ehlo_name": args.ehlo_name, "contact": args.contact,
         "part_rows": args.part_rows, "part_seconds": args.part_seconds,
     }
@@ -267,18 +335,28 @@ def _closing_entries(entries: Any) -> Any:
             close()
 
 
+def _check_cluster(args: argparse.Namespace) -> None:
+    """--cluster: its address, and Dask being installed, before OUTDIR is touched."""
+    if args.cluster is None:
+        return
+    from survey.cluster import parse_cluster
+
+    try:
+        parse_cluster(args.cluster)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.workers > 1:
+        raise UsageError("--workers and --cluster exclude each other")
+    try:
+        import distributed  # noqa: F401  (the optional `cluster` extra)
+    except ImportError:
+        raise UsageError("--cluster needs Dask's distributed, which is not installed: "
+                         "pip install 'mta-sts-survey[cluster]'") from None
+
+
 def _check_sharding(args: argparse.Namespace, outdir: Path, sharded: bool,
                     shard: tuple[int, int] | None) -> None:
-    """--workers/--cluster: checked before anything is written (see docs/cluster.md)."""
-    if args.cluster is not None:
-        from survey.cluster import parse_cluster
-
-        try:
-            parse_cluster(args.cluster)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        if args.workers > 1:
-            raise UsageError("--workers and --cluster exclude each other")
+    """--workers/--cluster against the toplist and OUTDIR (see docs/cluster.md)."""
     if sharded and args.toplist == "-":
         raise UsageError("--workers/--cluster read the toplist by path, not from stdin")
     if sharded and shard is not None:
@@ -298,6 +376,43 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _read_previous(outdir: Path) -> dict[str, Any] | None:
+    from survey.sink import read_manifest
+
+    try:
+        return read_manifest(outdir) if outdir.is_dir() else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _settle_options(args: argparse.Namespace) -> tuple[bool, dict[str, Any] | None]:
+    """Targets, saved and default options, dates: (retry errors?, OUTDIR's manifest or None)."""
+    retry = resolve_targets(args)
+    previous = _read_previous(args.output)
+    if retry:
+        if previous is None:
+            raise UsageError(f"--retry-errors: {args.output} holds no run to retry")
+        fill_options(args, saved_options(previous))
+        if args.toplist == "-":
+            raise UsageError(f"--retry-errors: the run in {args.output} read its toplist from "
+                             "stdin; give it again: scan - -o OUTDIR --retry-errors < LIST")
+    fill_options(args, {})
+    if args.toplist is None:
+        raise UsageError("give a TOPLIST to scan (or --retry-errors OUTDIR)")
+    try:
+        if args.toplist_date is not None:
+            args.toplist_date = parse_date("--toplist-date", args.toplist_date)
+        if args.run_date is not None:
+            args.run_date = parse_date("--run-date", args.run_date)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    recorded = (previous or {}).get("run_date")
+    if args.run_date is not None and recorded is not None and args.run_date != recorded:
+        raise UsageError(f"{args.output} holds a run for {recorded}, not {args.run_date}; "
+                         "resume it without --run-date, or use another OUTDIR")
+    return retry, previous
+
+
 def _run(args: argparse.Namespace) -> int:
     import trio
 
@@ -307,33 +422,25 @@ def _run(args: argparse.Namespace) -> int:
         PartWriter,
         completed_domains,
         drop_rows,
-        read_manifest,
         status_counts,
         utc_now,
         write_manifest,
     )
     from survey.toplist import read_toplist
 
+    retry, previous = _settle_options(args)
     shard = parse_shard(args.shard)
     if args.toplist != "-" and not Path(args.toplist).is_file():
         raise UsageError(f"{args.toplist}: no such file")
-    toplist_date: dt.date | None = None
-    if args.toplist_date is not None:
-        try:
-            toplist_date = dt.date.fromisoformat(args.toplist_date)
-        except ValueError:
-            raise UsageError(f"--toplist-date {args.toplist_date!r}: expected YYYY-MM-DD") from None
+    toplist_date = None if args.toplist_date is None else dt.date.fromisoformat(args.toplist_date)
     check_probe_args(args)
+    _check_cluster(args)
     resolvers = resolvers_from_args(args)
     exclusions = exclusions_from_args(args)
     outdir: Path = args.output
     _check_outdir(outdir)
     name = args.toplist_name or ("stdin" if args.toplist == "-" else Path(args.toplist).name)
     options = _options(args, resolvers, shard, name, args.toplist_date)
-    try:
-        previous = read_manifest(outdir)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
     if previous is not None:
         conflicts = _resume_conflicts(previous, options)
         if conflicts:
@@ -359,11 +466,9 @@ def _run(args: argparse.Namespace) -> int:
     sharded = args.workers > 1 or args.cluster is not None
     _check_sharding(args, outdir, sharded, shard)
     retried = 0
-    if args.retry_errors:
+    if retry:
         if sharded:
             raise UsageError("--retry-errors runs in one process: drop --workers/--cluster")
-        if previous is None:
-            raise UsageError(f"--retry-errors: {outdir} holds no run to retry")
         completed_domains(outdir)  # quarantines damaged parts before they are rewritten
         retried = drop_rows(outdir, "error")
         print(f"retrying {retried:,} domain(s) with status error", file=sys.stderr)
@@ -376,6 +481,9 @@ def _run(args: argparse.Namespace) -> int:
         "options": options, "state": "running", "finished_at": None,
     })
     manifest.setdefault("started_at", utc_now())
+    # the snapshot's date: given, else kept from an earlier session, else the run's first day
+    manifest["run_date"] = args.run_date or manifest.get("run_date") or str(
+        manifest["started_at"])[:10]
     manifest.setdefault("sessions", [])
     manifest["sessions"].append({"started_at": utc_now(), "resumed_with_done": len(done),
                                  "workers": args.workers, "cluster": args.cluster,
@@ -386,8 +494,10 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {outdir}: cannot write the manifest: {exc.strerror or exc}") from exc
 
     mode = "off" if args.no_progress else "auto"
-    total = args.limit - len(done) if args.limit is not None else None
-    progress = Progress(total=max(total, 0) if total is not None else None, mode=mode)
+    total = progress_total(count_lines(args.toplist), limit=args.limit,
+                           shards=1 if shard is None else shard[1],
+                           done=_sharded_done(outdir) if sharded else len(done))
+    progress = Progress(total=total, mode=mode)
     if sharded:
         from survey.shards import scan_sharded
 
@@ -451,6 +561,14 @@ def _run(args: argparse.Namespace) -> int:
               f"command to finish {outdir}", file=sys.stderr)
         return 1
     return 0
+
+
+def _sharded_done(outdir: Path) -> int:
+    """Rows earlier sessions of a sharded run wrote (what its progress feed does not count)."""
+    from survey.shards import planned_shards, shard_progress
+
+    count = planned_shards(outdir) or 0
+    return sum(sum(shard_progress(outdir, i, count).values()) for i in range(count))
 
 
 def _os_error(exc: BaseException) -> OSError | None:
