@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from survey.net import is_special_address
-from survey.sim.generator import policy_body
+from survey.sim.catalogue import catalogue
+from survey.sim.generator import generate_world, policy_body
 from survey.sim.scenario import MxHost, PolicyHost, Scenario, World
 from survey.sim.world import RunningWorld, start_world
 
@@ -142,8 +143,8 @@ class Scan:
 def scan(running: RunningWorld, out: Path, *, allow_private: bool) -> Scan:
     options = [a for a in running.scan_args() if a != "--allow-private"]
     if allow_private:
-        if any(s.domain in CASES for s in running.world.scenarios):
-            raise AssertionError("never scan the special-address world with --allow-private")
+        if running.world.outside_loopback():
+            raise AssertionError("never scan a world that leaves 127/8 with --allow-private")
         options.append("--allow-private")
     audit = out.parent / f"{out.name}.audit"
     command = [sys.executable, "-c", AUDITED, str(audit), "scan", str(running.toplist),
@@ -171,6 +172,21 @@ def test_the_table_is_special_and_the_world_serves_it(
         assert all(is_special_address(a) for a in case.addresses), case
     assert len(CASES) == 2 * len(SPECIAL_V4) + len(SPECIAL_V6) + 4
     assert special[1].returncode == 0, special[1].stderr
+
+
+def test_only_worlds_on_loopback_may_be_scanned_with_allow_private() -> None:
+    """The catalogue and the generator's worlds are scanned with --allow-private elsewhere:
+    they must declare nothing outside 127/8; the special world declares nothing else."""
+    assert World(catalogue()).outside_loopback() == ()
+    assert generate_world(2000, 7).outside_loopback() == ()
+    special = World(tuple(c.scenario() for c in CASES.values()))
+    outside = special.outside_loopback()
+    declared = [a for c in CASES.values() for a in c.addresses]
+    assert sorted(outside) == sorted(a for a in declared + declared if a != "127.0.0.1")
+    assert "::ffff:127.0.0.1" in outside and "::1" in outside
+    assert World((Scenario("x.test", mx=(MxHost("mx.x.test", addresses=("127.9.0.1",)),),
+                           policy_host=PolicyHost(address_override="not an address")),
+                  )).outside_loopback() == ("not an address",)
 
 
 def test_every_special_address_is_recorded_and_blocked(special: tuple[RunningWorld, Scan]) -> None:

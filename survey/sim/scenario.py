@@ -8,8 +8,11 @@ the scanner. ``Expectation`` is the verdict the classifier must reach for the sc
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+_LOOPBACK_V4 = ipaddress.IPv4Network("127.0.0.0/8")
 
 
 class DnsFault(StrEnum):
@@ -112,6 +115,14 @@ class Scenario:
                 return fault
         return None
 
+    def declared_addresses(self) -> tuple[str, ...]:
+        """The addresses the scenario sets itself (the address plan's ones aside)."""
+        host = self.policy_host
+        own: tuple[str, ...] = ()
+        if host is not None:
+            own = host.addresses + ((host.address_override,) if host.address_override else ())
+        return own + tuple(a for mx in self.mx for a in mx.addresses)
+
 
 @dataclass(frozen=True, slots=True)
 class World:
@@ -120,3 +131,18 @@ class World:
     scenarios: tuple[Scenario, ...]
     seed: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+
+    def outside_loopback(self) -> tuple[str, ...]:
+        """Declared addresses outside 127.0.0.0/8 (every IPv6 one, ``::1`` and
+        ``::ffff:127.0.0.1`` too). A world holding any must never be scanned with
+        ``--allow-private``: the scanner would then connect there, off this machine."""
+        return tuple(a for s in self.scenarios for a in s.declared_addresses()
+                     if not _on_loopback(a))
+
+
+def _on_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return isinstance(ip, ipaddress.IPv4Address) and ip in _LOOPBACK_V4
