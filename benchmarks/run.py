@@ -10,8 +10,13 @@ synthetic world. Each contender is a child process; its CPU time and peak RSS co
 Rows: ``dnsperf`` (the ceiling), ``naive`` (``benchmarks.naive_scanner``), ``dnsclient``
 (``benchmarks.dns_client``: the DNS fast path alone), ``scan`` (``mta-sts-survey scan``, one
 process), ``scan-wN`` (``scan --workers N``; ``scan-xN``, N ``--shard`` processes at once, where
-the command has no ``--workers``), and ``https`` (policy fetches, a new TLS
-connection per host, against the test internet's HTTPS listeners).
+the command has no ``--workers``), ``https`` (policy fetches through the scanner's fetcher, a new
+TLS connection per host, against nginx serving the world's policy hosts: ``benchmarks.nginx``)
+and ``https-sim`` (the same against the test internet's own Python HTTPS server).
+
+Every row also records its server's CPU seconds (NSD, nginx or the test internet's thread, from
+``/proc``) and the cores client and server kept busy, so that a row limited by its server or by
+a shared machine can be told from one limited by the client.
 
     BENCH_DOMAINS=20000 python -m benchmarks.run --out benchmarks/results
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -38,7 +44,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import nginx
 from benchmarks.naive_scanner import QUERIES
+from benchmarks.procstat import (
+    descendants,
+    machine_busy_seconds,
+    thread_cpu_seconds,
+    tree_cpu_seconds,
+    vm_hwm_kb,
+)
+from survey.sim.ca import TestCA
+from survey.sim.world import start_world
 
 ROOT = Path(__file__).resolve().parent.parent
 #: NSD listens here (a 127/8 address of its own, so that nothing else collides with it).
@@ -116,11 +132,6 @@ class Child:
     descendant_kb: dict[int, int] = field(default_factory=dict)
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_child(argv: Sequence[str], *, timeout: float | None = None) -> Usage:
     """Run ``argv`` to completion; CPU and peak RSS of that child alone via ``os.wait4``."""
     with spawn(argv) as child:
@@ -141,39 +152,6 @@ def spawn(argv: Sequence[str]) -> Iterator[Child]:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(proc.pid, 0)
                 proc.returncode = -9
-
-
-def vm_hwm_kb(pid: int) -> int:
-    """Peak RSS (``VmHWM``) of a live process's current image; 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def descendants(pid: int) -> list[int]:
-    """Live descendants of ``pid`` (from ``/proc/<pid>/task/*/children``)."""
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as fh:
-                    kids = [int(k) for k in fh.read().split()]
-            except OSError:
-                continue
-            found += kids
-            todo += kids
-    return found
 
 
 def poll(child: Child) -> tuple[int, resource.struct_rusage] | None:
@@ -245,83 +223,19 @@ def free_udp_tcp_port(address: str) -> int:
     raise OSError(f"no free UDP+TCP port on {address}")
 
 
-def _wire_to_text(wire: bytes) -> str:
-    labels, i = [], 0
-    while wire[i]:
-        labels.append(wire[i + 1:i + 1 + wire[i]].decode("ascii"))
-        i += 1 + wire[i]
-    return ".".join(labels) + "."
-
-
-def _txt_to_text(rdata: bytes) -> str:
-    parts, i = [], 0
-    while i < len(rdata):
-        n = rdata[i]
-        raw = rdata[i + 1:i + 1 + n]
-        parts.append('"' + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92)
-                                   else f"\\{b:03d}" for b in raw) + '"')
-        i += 1 + n
-    return " ".join(parts)
-
-
-def rdata_text(rdtype: int, rdata: bytes) -> tuple[str, str]:
-    """(type, presentation) of one record of the test internet's ``Zone``."""
-    if rdtype == 1:
-        return "A", socket.inet_ntoa(rdata)
-    if rdtype == 5:
-        return "CNAME", _wire_to_text(rdata)
-    if rdtype == 15:
-        return "MX", f"{int.from_bytes(rdata[:2], 'big')} {_wire_to_text(rdata[2:])}"
-    if rdtype == 16:
-        return "TXT", _txt_to_text(rdata)
-    raise ValueError(f"record type {rdtype} not exported")
-
-
-def zone_texts(zone: Any) -> dict[str, list[str]]:
-    """Zone-file lines per top-level domain (one NSD zone per TLD: a few big files load fast).
-
-    ``zone`` is ``survey.sim.dns_server.Zone``; DNS faults cannot be served by NSD and are
-    dropped (the generator's worlds have none).
-    """
-    out: dict[str, list[str]] = defaultdict(list)
-    for wire, types in zone.records.items():
-        owner = _wire_to_text(wire)
-        tld = owner.rstrip(".").rsplit(".", 1)[-1]
-        for rdtype, rdatas in types.items():
-            for rdata in rdatas:
-                kind, text = rdata_text(rdtype, rdata)
-                out[tld].append(f"{owner} 300 IN {kind} {text}")
-    return out
-
-
-def write_nsd(zone: Any, directory: Path, address: str, port: int) -> Path:
-    """Zone files and an ``nsd.conf`` (rate limiting off, no privilege drop) in ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    zones = zone_texts(zone)
-    conf = ["server:", f"  ip-address: {address}@{port}", '  username: ""',
-            f'  zonesdir: "{directory}"', f'  pidfile: "{directory}/nsd.pid"',
-            f'  zonelistfile: "{directory}/zone.list"', f'  xfrdfile: "{directory}/xfrd.state"',
-            '  database: ""', "  server-count: 1", "  verbosity: 0", "  hide-version: yes",
-            "  rrl-ratelimit: 0", "  rrl-whitelist-ratelimit: 0",
-            "remote-control:", "  control-enable: no"]
-    for tld, lines in sorted(zones.items()):
-        head = [f"$ORIGIN {tld}.", "$TTL 300",
-                f"@ IN SOA ns.{tld}. admin.{tld}. 1 3600 600 86400 300", f"@ IN NS ns.{tld}.",
-                f"ns IN A {address}"]
-        (directory / f"{tld}.zone").write_text("\n".join(head + lines) + "\n")
-        conf += ["zone:", f"  name: {tld}.", f"  zonefile: {tld}.zone"]
-    path = directory / "nsd.conf"
-    path.write_text("\n".join(conf) + "\n")
-    return path
-
-
 @contextlib.contextmanager
-def nsd(conf: Path, address: str, port: int, probe_name: str) -> Iterator[None]:
-    """Run NSD in the foreground for the ``with`` block; returns once it answers."""
+def nsd(conf: Path, address: str, port: int, probe_name: str,
+        cpu: int | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Run NSD in the foreground for the ``with`` block; yields once it answers.
+
+    ``cpu``: pin NSD (its one server process and helpers) to that core with ``taskset``, so
+    that where the DNS server runs is the same in every run; None leaves it to the scheduler.
+    """
     import dns.message
     import dns.query
 
-    proc = subprocess.Popen(["nsd", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    proc = subprocess.Popen([*pin, "nsd", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
@@ -336,7 +250,7 @@ def nsd(conf: Path, address: str, port: int, probe_name: str) -> Iterator[None]:
             if time.monotonic() > deadline:
                 raise RuntimeError("nsd did not answer within 120 s")
             time.sleep(0.2)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -455,20 +369,25 @@ def scan_row(label: str, toplist: Path, work: Path, world_args: Sequence[str], r
                extra={"per_process_rss_mb": [round(u.max_rss_mb, 1) for u in usages]})
 
 
-def https_row(work: Path, world_args: Sequence[str], count: int) -> Row:
-    """Policy fetches per second, one process, a new TLS connection per host."""
-    usage = run_child([sys.executable, "-m", "benchmarks.run", "https-fetch", *world_args,
-                       "--count", str(count), "--hosts", str(work / "policy_hosts.txt")],
-                      timeout=1800)
+def https_row(label: str, hosts: Path, port: int, ca_bundle: Path, count: int, *,
+              distinct: int, warm_up: bool) -> Row:
+    """Policy fetches per second in one process (``benchmarks.https_fetch``), a new TLS
+    connection per fetch; CPU per 1,000 fetches is the timed pass's own (the client's)."""
+    usage = run_child([sys.executable, "-m", "benchmarks.https_fetch", "--hosts", str(hosts),
+                       "--https-port", str(port), "--ca-bundle", str(ca_bundle),
+                       "--count", str(count), "--distinct", str(distinct),
+                       "--warm-up" if warm_up else "--no-warm-up"], timeout=1800)
     found = re.search(r"(\d+) fetches \((\d+) ok\) in ([\d.]+) s, CPU ([\d.]+) s",
                       usage.stdout)
     if usage.returncode or not found or found.group(2) == "0":
-        return Row("https", 0, 0, usage.wall_s, usage.cpu_s, usage.max_rss_mb,
+        return Row(label, 0, 0, usage.wall_s, usage.cpu_s, usage.max_rss_mb,
                    error=(usage.stderr or usage.stdout)[-800:] or "no policy fetched")
     fetches, ok, wall, cpu = found.groups()
-    return Row("https", int(fetches), 0, float(wall), float(cpu), usage.max_rss_mb,
+    return Row(label, int(fetches), 0, float(wall), float(cpu), usage.max_rss_mb,
                extra={"ok": int(ok), "unit": "policy fetches (domains = fetches)",
-                      "process_cpu_s": round(usage.cpu_s, 2)})
+                      "distinct_hosts": min(distinct, int(fetches)), "warm_up": warm_up,
+                      "process_cpu_s": round(usage.cpu_s, 2),
+                      "process_wall_s": round(usage.wall_s, 2)})
 
 
 def profile_scan(toplist: Path, work: Path, world_args: Sequence[str], resolver: str,
@@ -553,29 +472,67 @@ def summarise_stacks(lines: Sequence[str], top: int = 25) -> dict[str, Any]:
 # --- table and JSON --------------------------------------------------------------------------
 
 def ratios(rows: Sequence[Row]) -> dict[str, float | None]:
-    """The issue's ratios: scan vs. naive and scan vs. dnsperf (queries/s), N-process scaling."""
+    """The issue's ratios: scan vs. naive and scan vs. dnsperf (queries/s), N-process scaling
+    by wall clock and by queries per CPU second."""
     by = {r.label: r for r in rows if r.error is None}
 
-    def ratio(a: str, b: str) -> float | None:
-        if a in by and b in by and by[b].queries_per_s:
-            return round(by[a].queries_per_s / by[b].queries_per_s, 3)
-        return None
+    def ratio(a: str, b: str, n: int = 1, per_cpu: bool = False) -> float | None:
+        if a not in by or b not in by:
+            return None
+        top, bottom = ((by[a].queries_per_cpu_s, by[b].queries_per_cpu_s) if per_cpu
+                       else (by[a].queries_per_s, by[b].queries_per_s))
+        return round(top / (n * bottom), 3) if bottom else None
 
     out = {"scan/naive": ratio("scan", "naive"), "scan/dnsperf": ratio("scan", "dnsperf"),
            "dnsclient/naive": ratio("dnsclient", "naive")}
-    multi = [r for r in by.values() if r.label.startswith(("scan-x", "scan-w"))]
-    for r in multi:
-        single = by.get("scan")
-        out[f"{r.label}/(N*scan)"] = (round(r.queries_per_s / (r.processes
-                                                               * single.queries_per_s), 3)
-                                      if single and single.queries_per_s else None)
+    for r in by.values():
+        if r.label.startswith(("scan-x", "scan-w")):
+            out[f"{r.label}/(N*scan)"] = ratio(r.label, "scan", r.processes)
+            out[f"{r.label}/scan per CPU s"] = ratio(r.label, "scan", per_cpu=True)
     return out
+
+
+def scaling(rows: Sequence[Row], cores: int) -> dict[str, Any]:
+    """What judging "all cores: >= 80 % of N x one process while the DNS server keeps up" needs.
+
+    The efficiency by wall clock is the target's figure. The one by CPU says whether each
+    process did as much per CPU second as the single one (then only the cores were missing),
+    and the cores the scanner and the DNS server kept busy say whether the machine was full:
+    with ``cores`` cores shared by N scanner processes, the server and other work (the cores
+    the rest of the machine used meanwhile), N x is out of reach once they add up to ``cores``.
+    """
+    by = {r.label: r for r in rows if r.error is None}
+    single = by.get("scan")
+    multi = next((r for r in by.values() if r.label.startswith(("scan-x", "scan-w"))), None)
+    if single is None or multi is None or not single.queries_per_s:
+        return {}
+    n = multi.processes
+
+    def busy(r: Row) -> float:
+        return round((r.cpu_s + float(r.extra.get("server_cpu_s", 0.0))) / r.wall_s, 2)
+
+    return {
+        "processes": n, "machine_cores": cores,
+        "single_queries_per_s": round(single.queries_per_s),
+        "all_queries_per_s": round(multi.queries_per_s),
+        "per_process_queries_per_s": round(multi.queries_per_s / n),
+        "efficiency": round(multi.queries_per_s / (n * single.queries_per_s), 3),
+        "efficiency_per_cpu_s": round(multi.queries_per_cpu_s / single.queries_per_cpu_s, 3),
+        "scanner_cores": {"single": single.extra.get("client_cores"),
+                          "all": multi.extra.get("client_cores")},
+        "dns_server_cores": {"single": single.extra.get("server_cores"),
+                             "all": multi.extra.get("server_cores")},
+        "cores_busy": {"single": busy(single), "all": busy(multi)},
+        "other_work_cores": {"single": single.extra.get("other_cores"),
+                             "all": multi.extra.get("other_cores")},
+        "target_met": multi.queries_per_s >= 0.8 * n * single.queries_per_s,
+    }
 
 
 def table(rows: Sequence[Row], extra: dict[str, float | None]) -> str:
     head = (f"{'contender':<12}{'procs':>6}{'domains':>10}{'queries':>11}{'wall s':>9}"
             f"{'domains/s':>11}{'queries/s':>11}{'q/CPU s':>9}{'CPU s/1k':>10}{'RSS MB':>9}"
-            f"{'load':>6}")
+            f"{'srv CPU':>9}{'load':>6}")
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.error:
@@ -585,6 +542,7 @@ def table(rows: Sequence[Row], extra: dict[str, float | None]) -> str:
         lines.append(f"{r.label:<12}{r.processes:>6}{r.domains:>10,}{r.queries:>11,}"
                      f"{r.wall_s:>9.2f}{r.domains_per_s:>11,.0f}{r.queries_per_s:>11,.0f}"
                      f"{r.queries_per_cpu_s:>9,.0f}{r.cpu_per_1000:>10.3f}{r.max_rss_mb:>9.1f}"
+                     f"{r.extra.get('server_cpu_s', 0):>9.2f}"
                      f"{r.extra.get('loadavg_1min_before', 0):>6.1f}")
     lines.append("")
     lines += [f"{k}: {'n/a' if v is None else f'{v:.2f}'}" for k, v in extra.items()]
@@ -619,78 +577,13 @@ def write_results(results: dict[str, Any], directory: Path) -> Path:
 # --- the run ---------------------------------------------------------------------------------
 
 CONTENDERS = ("dnsperf", "naive", "dnsclient", "scan", "scan-xN", "https")
+#: The HTTPS rows' servers: nginx (row ``https``, the target's figure) and the test internet.
+HTTPS_SERVERS = ("nginx", "sim")
 #: Not part of the default run (py-spy slows the scan a little): ``--only profile``.
 EXTRAS = ("profile",)
 
 
-async def fetch_policies(targets: Sequence[tuple[str, str]], port: int, ca_bundle: Path,
-                         concurrency: int, per_destination: int
-                         ) -> tuple[int, int, float, float]:
-    """Fetch every target's policy through ``PolicyFetcher``; (fetches, ok, wall s, CPU s)."""
-    import trio
-
-    from survey.net import AddressGuard, DestinationLimiter
-    from survey.probes.https import HttpsConfig, PolicyFetcher
-
-    config = HttpsConfig(port=port, ca_bundle=ca_bundle)
-    fetcher = PolicyFetcher(config, guard=AddressGuard(allow_private=True),
-                            destinations=DestinationLimiter(per_destination))
-    ok = 0
-
-    async def worker(receive: trio.MemoryReceiveChannel[tuple[str, str]]) -> None:
-        nonlocal ok
-        async with receive:
-            async for domain, address in receive:
-                result = await fetcher.fetch(domain, (address,))
-                ok += result.body is not None and result.http_status == 200
-
-    async def fetch_all(batch: Sequence[tuple[str, str]]) -> None:
-        send, receive = trio.open_memory_channel[tuple[str, str]](concurrency)
-        async with trio.open_nursery() as nursery:
-            for _ in range(concurrency):
-                nursery.start_soon(worker, receive.clone())
-            receive.close()
-            async with send:
-                for target in batch:
-                    await send.send(target)
-
-    async with fetcher:
-        # The test internet makes a host's certificate on its first TLS handshake; a warm-up
-        # pass over the distinct hosts keeps that server-side cost out of the figure.
-        await fetch_all(list(dict.fromkeys(targets)))
-        ok = 0
-        started, cpu = trio.current_time(), cpu_seconds()
-        await fetch_all(targets)
-        return len(targets), ok, trio.current_time() - started, cpu_seconds() - cpu
-
-
-def https_fetch_main(argv: list[str]) -> int:
-    """``https-fetch``: the HTTPS row's child process (policy fetches/s in one process)."""
-    import trio
-
-    parser = argparse.ArgumentParser(prog="benchmarks.run https-fetch")
-    parser.add_argument("--hosts", type=Path, required=True, help="'domain address' lines")
-    parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--https-port", type=int, required=True)
-    parser.add_argument("--ca-bundle", type=Path, required=True)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--per-destination", type=int, default=4)
-    parser.add_argument("--distinct", type=int, default=200, help="hosts cycled through")
-    args, _ = parser.parse_known_args(argv)
-    lines = args.hosts.read_text().splitlines()
-    pool = [(d, a) for d, a in (line.split() for line in lines[:args.distinct] if line)]
-    targets = (pool * (args.count // max(len(pool), 1) + 1))[:args.count]
-    fetches, ok, wall, cpu = trio.run(fetch_policies, targets, args.https_port,
-                                      args.ca_bundle, args.concurrency, args.per_destination)
-    print(f"{fetches} fetches ({ok} ok) in {wall:.3f} s, CPU {cpu:.3f} s: "
-          f"{fetches / wall:,.0f} fetches/s")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["https-fetch"]:
-        return https_fetch_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--domains", type=int,
                         default=int(os.environ.get("BENCH_DOMAINS", "200000")))
@@ -698,7 +591,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                         help="scan processes for the all-cores row")
     parser.add_argument("--https-count", type=int, default=2000,
-                        help="policy fetches for the HTTPS row")
+                        help="policy fetches per HTTPS row (each a distinct host while the "
+                             "world has enough)")
+    parser.add_argument("--https-servers", default=",".join(HTTPS_SERVERS),
+                        help="HTTPS rows: nginx (row 'https'), sim (row 'https-sim')")
+    parser.add_argument("--nsd-cpu", default=str((os.cpu_count() or 1) - 1),
+                        help="core NSD is pinned to ('none': not pinned)")
     parser.add_argument("--only", default=",".join(CONTENDERS),
                         help=f"comma-separated subset of {','.join(CONTENDERS + EXTRAS)}")
     parser.add_argument("--work", type=Path, default=Path("/tmp/mta-sts-bench"))
@@ -707,9 +605,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="results directory ('' to write nothing)")
     args = parser.parse_args(argv)
     results = bench(args.domains, args.seed, args.processes, args.https_count,
-                    set(args.only.split(",")), args.work)
+                    set(args.only.split(",")), args.work,
+                    https_servers=tuple(args.https_servers.split(",")),
+                    nsd_cpu=None if args.nsd_cpu == "none" else int(args.nsd_cpu))
     print(table([Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})
                  for r in results["rows"]], results["ratios"]))
+    if results.get("scaling"):
+        print("\n".join(f"{k}: {v}" for k, v in results["scaling"].items()))
     if "profile" in results:
         print(json.dumps(results["profile"], indent=1))
     if args.out:
@@ -718,16 +620,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bench(domains: int, seed: int, processes: int, https_count: int, only: set[str],
-          work: Path, *, server: str = "nsd") -> dict[str, Any]:
+          work: Path, *, server: str = "nsd", https_servers: Sequence[str] = HTTPS_SERVERS,
+          nsd_cpu: int | None = None) -> dict[str, Any]:
     """Build the world, serve it, run the chosen contenders; the JSON-ready results.
 
     ``server="world"`` answers DNS with the test internet's own (Python) server instead of NSD:
     the smoke test's way to drive every piece on a machine without NSD (figures then measure
-    that server, not the scanner's ceiling).
+    that server, not the scanner's ceiling). ``https_servers`` picks the HTTPS rows: ``nginx``
+    (the row ``https``) and ``sim`` (``https-sim``, the test internet's Python server).
     """
-    from survey.sim.dns_server import AddressPlan, build_zone
+    from survey.sim.dns_server import AddressPlan
     from survey.sim.generator import generate_world, write_toplist
-    from survey.sim.world import policy_hosts, start_world
+    from survey.sim.zonefile import export_world
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -736,61 +640,104 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
     plan = AddressPlan()
     toplist = work / "toplist.csv"
     write_toplist(world, toplist)
-    port = free_udp_tcp_port(NSD_ADDRESS)
-    conf = write_nsd(build_zone(world, plan), work / "nsd", NSD_ADDRESS, port) \
+    nsd_port = free_udp_tcp_port(NSD_ADDRESS)
+    conf = export_world(world, work / "nsd", address=NSD_ADDRESS, port=nsd_port, plan=plan) \
         if server == "nsd" else None
     names = [s.domain for s in world.scenarios]
     query_file = work / "queries.txt"
     queries = write_queries(names, query_file)
-    hosts = policy_hosts(world)
-    with (work / "policy_hosts.txt").open("w") as out:
-        for host, policy in hosts.items():
-            d = host.removeprefix("mta-sts.")
-            out.write(f"{d} {plan.policy_address(d, policy.fault, policy.address_override)}\n")
+    hosts_file = work / "policy_hosts.txt"
+    hosts_file.write_text("".join(f"{d} {a}\n" for d, a in nginx.servable_hosts(world, plan)))
     prepare_s = time.perf_counter() - t0
     rows: list[Row] = []
     with contextlib.ExitStack() as stack:
-        if conf is not None:
-            stack.enter_context(nsd(conf, NSD_ADDRESS, port, names[0]))
-        internet = stack.enter_context(start_world(world, work / "internet", plan=plan))
-        address, port = (NSD_ADDRESS, port) if conf is not None else internet.resolver
+        dns_proc = stack.enter_context(nsd(conf, NSD_ADDRESS, nsd_port, names[0], nsd_cpu)) \
+            if conf is not None else None
+        internet = stack.enter_context(start_world(world, work / "internet", plan=plan,
+                                                   dns=conf is None))
+        sim_cpu = functools.partial(thread_cpu_seconds, internet.thread_id)
+        if dns_proc is not None:
+            address, port = NSD_ADDRESS, nsd_port
+            dns_cpu: Callable[[], float] = functools.partial(tree_cpu_seconds, dns_proc.pid)
+        else:
+            (address, port), dns_cpu = internet.resolver, sim_cpu
         resolver = f"{address}:{port}"
         world_args = _world_args(internet.scan_args())
-        contenders: dict[str, Callable[[], Row]] = {
-            "dnsperf": lambda: dnsperf_row(query_file, queries, address, port),
-            "naive": lambda: reference_row("naive", "benchmarks.naive_scanner", toplist,
-                                           resolver),
-            "dnsclient": lambda: reference_row("dnsclient", "benchmarks.dns_client", toplist,
-                                               resolver),
-            "scan": lambda: scan_row("scan", toplist, work, world_args, resolver, 1),
-            "scan-xN": lambda: workers_row(f"scan-w{processes}", toplist, work, world_args,
-                                           resolver, processes) if scan_has_workers()
-            else scan_row(f"scan-x{processes}", toplist, work, world_args, resolver, processes),
-            "https": lambda: https_row(work, world_args, https_count),
+        site = None
+        if "https" in only and "nginx" in https_servers:
+            site = nginx.export_site(world, work / "nginx", TestCA(internet.ca_bundle.parent),
+                                     plan=plan)
+        fetch = functools.partial(https_row, hosts=hosts_file, ca_bundle=internet.ca_bundle,
+                                  count=https_count, distinct=https_count)
+        contenders: dict[str, list[tuple[Callable[[], Row], Callable[[], float]]]] = {
+            "dnsperf": [(lambda: dnsperf_row(query_file, queries, address, port), dns_cpu)],
+            "naive": [(lambda: reference_row("naive", "benchmarks.naive_scanner", toplist,
+                                             resolver), dns_cpu)],
+            "dnsclient": [(lambda: reference_row("dnsclient", "benchmarks.dns_client", toplist,
+                                                 resolver), dns_cpu)],
+            "scan": [(lambda: scan_row("scan", toplist, work, world_args, resolver, 1),
+                      dns_cpu)],
+            "scan-xN": [(lambda: workers_row(f"scan-w{processes}", toplist, work, world_args,
+                                             resolver, processes) if scan_has_workers()
+                         else scan_row(f"scan-x{processes}", toplist, work, world_args,
+                                       resolver, processes), dns_cpu)],
+            "https": [(lambda: fetch("https-sim", port=internet.https_port, warm_up=True),
+                       sim_cpu)] if "sim" in https_servers else [],
         }
-        for name, measure in contenders.items():
-            if name in only and (name != "scan-xN" or processes > 1):
-                # other work on the machine skews a row: its load is kept with it
-                load = round(os.getloadavg()[0], 2)
-                rows.append(measure())
-                rows[-1].extra["loadavg_1min_before"] = load
+        if site is not None:
+            nginx_proc = stack.enter_context(nginx.serve(site))
+            contenders["https"].insert(0, (lambda: fetch("https", port=site.port,
+                                                         warm_up=False),
+                                           functools.partial(tree_cpu_seconds, nginx_proc.pid)))
+        for name, measures in contenders.items():
+            if name not in only or (name == "scan-xN" and processes < 2):
+                continue
+            for measure, server_cpu in measures:
+                rows.append(measured(measure, server_cpu))
         profile = profile_scan(toplist, work, world_args, resolver) if "profile" in only \
             else None
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ"),
         "git_sha": git_sha(),
         "domains": domains, "seed": seed, "queries_per_domain": len(QUERIES),
-        "policy_hosts": len(hosts), "prepare_s": round(prepare_s, 2),
+        "policy_hosts": sum(s.policy_host is not None for s in world.scenarios),
+        "prepare_s": round(prepare_s, 2),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "command": f"BENCH_DOMAINS={domains} make bench",
-        "dns_server": server,
+        "dns_server": server, "nsd_cpu": nsd_cpu if conf is not None else None,
+        "https_servers": list(https_servers),
+        **({"nginx": {"hosts": len(site.hosts), "skipped": site.skipped,
+                      "worker_processes": 1, "version": nginx.version()}}
+           if site is not None else {}),
         "contenders": sorted(only),
         "scan_options": f"defaults except --rate {SCAN_RATE} (the politeness cap)",
         "rows": [r.as_dict() for r in rows],
         "ratios": ratios(rows),
+        "scaling": scaling(rows, os.cpu_count() or 1),
         **({"profile": profile} if profile is not None else {}),
     }
+
+
+def measured(measure: Callable[[], Row], server_cpu: Callable[[], float]) -> Row:
+    """Run one row, keeping with it the machine's load and what its server and others burned.
+
+    Why: on 2 shared cores a row's rate depends on who else ran; the server's CPU seconds
+    (from ``/proc``), the cores the client, the server and other work kept busy over the row's
+    life (the client's whole process, start-up included) say whether the client, the server or
+    the machine was the limit.
+    """
+    load = round(os.getloadavg()[0], 2)
+    server0, machine0, started = server_cpu(), machine_busy_seconds(), time.perf_counter()
+    row = measure()
+    window = time.perf_counter() - started
+    server, machine = server_cpu() - server0, machine_busy_seconds() - machine0
+    client = float(row.extra.get("process_cpu_s", row.cpu_s))
+    row.extra.update(loadavg_1min_before=load, server_cpu_s=round(server, 2),
+                     server_cores=round(server / window, 2),
+                     client_cores=round(client / window, 2),
+                     other_cores=round(max(0.0, machine - client - server) / window, 2))
+    return row
 
 
 def _world_args(args: list[str]) -> list[str]:

@@ -5,6 +5,8 @@ The behaviour class of a host is decided by the address its A record points at (
 ``AddressPlan``), its identity by the SNI the scanner sends, so a handful of listeners serve any
 number of domains. ``run_world`` runs inside a trio nursery; ``start_world`` runs the same in a
 background thread's trio loop for synchronous callers (pytest tests, scans in a subprocess).
+``dns=False`` leaves DNS to another server (NSD serving ``survey.sim.zonefile``'s export in the
+benchmark), so that an idle Python DNS server does not hold a port or share the loop.
 """
 
 from __future__ import annotations
@@ -39,21 +41,29 @@ class RunningWorld:
     smtp_port: int
     ca_bundle: Path
     toplist: Path
-    dns: DnsServer = field(repr=False)
+    dns: DnsServer | None = field(repr=False)  # None: started with ``dns=False``
     world: World = field(repr=False)
+    #: native id of the thread whose trio loop serves the world (its CPU is the servers')
+    thread_id: int = 0
 
     @property
     def resolver(self) -> tuple[str, int]:
+        if self.dns is None:
+            raise RuntimeError("this world runs no DNS server (started with dns=False)")
         return (self.plan.dns, self.dns_port)
 
     def dns_query_count(self) -> int:
-        """Queries the DNS server has received so far (UDP and TCP)."""
-        return self.dns.query_count
+        """Queries the DNS server has received so far (UDP and TCP); 0 without one."""
+        return 0 if self.dns is None else self.dns.query_count
 
     def scan_args(self) -> list[str]:
-        """The ``scan``/``check`` options that point the scanner at this world."""
-        return ["--resolver", f"{self.plan.dns}:{self.dns_port}",
-                "--ca-bundle", str(self.ca_bundle),
+        """The ``scan``/``check`` options that point the scanner at this world.
+
+        Without a DNS server of its own (``dns=False``) there is no ``--resolver``: the caller
+        adds the one that serves the world's zones.
+        """
+        resolver = [] if self.dns is None else ["--resolver", f"{self.plan.dns}:{self.dns_port}"]
+        return [*resolver, "--ca-bundle", str(self.ca_bundle),
                 "--https-port", str(self.https_port),
                 "--smtp-port", str(self.smtp_port),
                 "--allow-private"]
@@ -92,23 +102,25 @@ def _prepare(world: World, directory: Path) -> Path:
 
 
 async def run_world(world: World, directory: Path, *, dns_port: int = 0, https_port: int = 0,
-                    smtp_port: int = 0, plan: AddressPlan | None = None,
+                    smtp_port: int = 0, plan: AddressPlan | None = None, dns: bool = True,
                     task_status: trio.TaskStatus[RunningWorld] = trio.TASK_STATUS_IGNORED,
                     ) -> None:
     """Serve ``world`` until cancelled; ``task_status.started(RunningWorld)`` once all listen.
 
     Ports 0 are chosen free at start. ``directory`` receives the toplist and the test CA.
+    ``dns=False``: no DNS server (and no zone built), for when another server answers.
     """
     plan = plan or AddressPlan()
     toplist = _prepare(world, directory)
-    dns = DnsServer(build_zone(world, plan))
+    server = DnsServer(build_zone(world, plan)) if dns else None
     https_port = https_port or free_port(plan.https_addresses()[0])
     smtp_port = smtp_port or free_port(plan.smtp_addresses()[0])
     async with trio.open_nursery() as nursery:
-        dns_port = await nursery.start(dns.serve, plan.dns, dns_port)
+        if server is not None:
+            dns_port = await nursery.start(server.serve, plan.dns, dns_port)
         ca_bundle = await _start_hosts(nursery, world, directory, plan, https_port, smtp_port)
         task_status.started(RunningWorld(plan, dns_port, https_port, smtp_port, ca_bundle,
-                                         toplist, dns, world))
+                                         toplist, server, world, threading.get_native_id()))
 
 
 async def _start_hosts(nursery: trio.Nursery, world: World, directory: Path, plan: AddressPlan,
@@ -133,7 +145,8 @@ async def _start_hosts(nursery: trio.Nursery, world: World, directory: Path, pla
 
 @contextlib.contextmanager
 def start_world(world: World, directory: Path, *, dns_port: int = 0, https_port: int = 0,
-                smtp_port: int = 0, plan: AddressPlan | None = None) -> Iterator[RunningWorld]:
+                smtp_port: int = 0, plan: AddressPlan | None = None,
+                dns: bool = True) -> Iterator[RunningWorld]:
     """Run ``world`` in a background thread's trio loop for the ``with`` block.
 
     On exit the loop is cancelled and the thread joined: every listener is closed before this
@@ -149,7 +162,7 @@ def start_world(world: World, directory: Path, *, dns_port: int = 0, https_port:
             async with trio.open_nursery() as nursery:
                 running = await nursery.start(functools.partial(
                     run_world, world, directory, dns_port=dns_port, https_port=https_port,
-                    smtp_port=smtp_port, plan=plan))
+                    smtp_port=smtp_port, plan=plan, dns=dns))
                 started.put(running)
 
     def thread_main() -> None:
