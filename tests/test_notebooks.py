@@ -67,4 +67,6 @@ def test_trends_notebook_on_a_series(tmp_path: Path) -> None:
     text = "".join(o.get("text", "") for o in outputs)
     assert "2 snapshots" in text
     assert "enforce without testing: 3 of 5" in text
-    assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) >= 2
+    svgs = [o["data"]["image/svg+xml"] for o in outputs if "image/svg+xml" in o.get("data", {})]
+    assert len(svgs) >= 3
+    assert any("Longitudinal mistakes per interval" in svg for svg in svgs)
