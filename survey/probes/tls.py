@@ -1,9 +1,9 @@
 """TLS helpers shared by the HTTPS policy fetch and the SMTP STARTTLS probe.
 
-Trust store: certifi's Mozilla bundle (plus an optional extra bundle) rather than the scanning
-host's system store, so that two runs on two machines judge certificates against the same
-anchors (the certifi version is part of the environment a run records). The extra bundle is how
-the test internet's CA gets trusted.
+Trust store: the scanning host's system store, as a sending MTA on that machine would use it,
+and certifi's Mozilla bundle where the system has none, plus an optional extra bundle (how the
+test internet's CA gets trusted). Two machines may judge a certificate differently, so a run
+records which store it used (``trust_store(...).describe()`` in the manifest).
 
 A failed verification still yields evidence: ``classify_verify_error`` maps OpenSSL's verify code
 to a ``FetchError`` and the certificate itself is read by a second handshake with verification
@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 
 import certifi
@@ -40,25 +41,66 @@ _UNTRUSTED = frozenset({
 _NAME_MISMATCH = frozenset({62, 63, 64})  # HOSTNAME_MISMATCH, EMAIL_MISMATCH, IP_ADDRESS_MISMATCH
 
 
+def _system_paths(paths: ssl.DefaultVerifyPaths) -> tuple[str | None, str | None]:
+    """The system bundle file and hashed directory that exist (an empty directory does not)."""
+    cafile = paths.cafile if paths.cafile and Path(paths.cafile).is_file() else None
+    capath = paths.capath if paths.capath and Path(paths.capath).is_dir() \
+        and any(Path(paths.capath).iterdir()) else None
+    return cafile, capath
+
+
 def system_trust_store_available() -> bool:
-    paths = ssl.get_default_verify_paths()
-    if paths.cafile and Path(paths.cafile).is_file():
-        return True
-    return bool(paths.capath) and Path(paths.capath).is_dir() and any(Path(paths.capath).iterdir())
+    return any(_system_paths(ssl.get_default_verify_paths()))
+
+
+@dataclass(frozen=True, slots=True)
+class TrustStore:
+    """The anchors certificates are verified against: the system's files, else certifi's."""
+
+    system_cafile: str | None  # the system bundle (OpenSSL's default, or $SSL_CERT_FILE)
+    system_capath: str | None  # the system hashed directory (or $SSL_CERT_DIR)
+    certifi_cafile: str | None  # set when the system has no store: certifi's Mozilla bundle
+    certifi_version: str | None
+    ca_bundle: str | None  # --ca-bundle, trusted in addition
+
+    @property
+    def source(self) -> str:
+        return "certifi" if self.certifi_cafile is not None else "system"
+
+    def describe(self) -> dict[str, str | None]:
+        """The store as the run manifest records it (pure: no file system access)."""
+        return {"source": self.source, "system_cafile": self.system_cafile,
+                "system_capath": self.system_capath, "certifi_cafile": self.certifi_cafile,
+                "certifi_version": self.certifi_version, "ca_bundle": self.ca_bundle}
+
+
+def trust_store(ca_bundle: Path | None = None,
+                paths: ssl.DefaultVerifyPaths | None = None) -> TrustStore:
+    """The store ``verifying_context`` uses on this machine (``paths``: OpenSSL's defaults)."""
+    cafile, capath = _system_paths(paths or ssl.get_default_verify_paths())
+    extra = None if ca_bundle is None else str(ca_bundle)
+    if cafile is None and capath is None:
+        return TrustStore(None, None, certifi.where(), certifi.__version__, extra)
+    return TrustStore(cafile, capath, None, None, extra)
 
 
 def verifying_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     """Client context that checks the chain and the host name (TLS 1.2+ like today's MTAs).
 
-    Trust anchors: the system's store, as a sending MTA on this machine would use (certifi's
-    Mozilla bundle where the system has none), plus ``ca_bundle``.
+    Trust anchors: ``trust_store(ca_bundle)``, i.e. the system's store (certifi's Mozilla bundle
+    where the system has none) plus ``ca_bundle``.
     """
-    if system_trust_store_available():
-        context = ssl.create_default_context()
+    return context_for(trust_store(ca_bundle))
+
+
+def context_for(store: TrustStore) -> ssl.SSLContext:
+    """A verifying client context trusting exactly ``store``."""
+    if store.certifi_cafile is not None:
+        context = ssl.create_default_context(cafile=store.certifi_cafile)
     else:
-        context = ssl.create_default_context(cafile=certifi.where())
-    if ca_bundle is not None:
-        context.load_verify_locations(cafile=str(ca_bundle))
+        context = ssl.create_default_context()  # OpenSSL's default paths, as found
+    if store.ca_bundle is not None:
+        context.load_verify_locations(cafile=store.ca_bundle)
     return context
 
 
@@ -73,9 +115,18 @@ def unverified_context() -> ssl.SSLContext:
 
 
 def detail(exc: BaseException) -> str:
-    """Bounded, single-line error text: the exception type and its message."""
-    text = f"{type(exc).__name__}: {exc}".replace("\r", " ").replace("\n", " ")
-    return text[:MAX_DETAIL]
+    """Bounded, single-line error text: the exception type and its message.
+
+    httpx and trio often wrap the real error in one with no message (a bare ``ConnectError``
+    around trio's ``BrokenResourceError`` around the ``ssl.SSLError``); the row must still say
+    why, so an empty message is followed by the first non-empty one down the cause chain.
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    if not str(exc):
+        cause = next((e for e in cause_chain(exc)[1:] if str(e)), None)
+        if cause is not None:
+            text += f"{type(cause).__name__}: {cause}"
+    return text.replace("\r", " ").replace("\n", " ")[:MAX_DETAIL]
 
 
 def cause_chain(exc: BaseException) -> list[BaseException]:
