@@ -217,7 +217,8 @@ Adoption funnel:
 ## Collection process
 - Run `{manifest.get("run_id", "?")}`, from {manifest.get("started_at", "?")} to
   {manifest.get("finished_at", "?")} (UTC).
-- Vantage point: {manifest.get("vantage_point", options.get("vantage_point", "not recorded"))}.
+- Vantage point: {manifest.get("vantage_point") or options.get("vantage_point") or
+  "not recorded"}.
 - Resolvers: {options.get("resolvers", "not recorded")}; rate limit:
   {options.get("rate", "not recorded")} queries/s; concurrency:
   {options.get("concurrency", "not recorded")}; SMTP probes: {options.get("smtp", False)}.

@@ -38,7 +38,7 @@ MANIFEST = {
         "resolvers": ["127.0.0.1:5353", "::1:53"], "rate": 250.0, "concurrency": 7,
         "per_destination": 2, "timeout": 3.0, "dns_timeout": 0.5, "retries": 0,
         "ca_bundle": "/ca.pem", "ehlo_name": None, "contact": "https://x.test/",
-        "part_rows": 100, "part_seconds": 5.0,
+        "part_rows": 100, "part_seconds": 5.0, "vantage_point": "AS64500, NL",
     },
 }
 
@@ -53,7 +53,7 @@ def test_saved_options_reproduce_the_manifest() -> None:
         "rate": 250.0, "concurrency": 7, "per_destination": 2, "timeout": 3.0,
         "dns_timeout": 0.5, "retries": 0, "ca_bundle": Path("/ca.pem"),
         "contact": "https://x.test/", "part_rows": 100, "part_seconds": 5.0,
-        "run_date": "2026-11-01",
+        "vantage_point": "AS64500, NL", "run_date": "2026-11-01",
     }
     assert saved_options({}) == {} and saved_options({"options": "junk"}) == {}
     assert saved_options({"options": {"resolvers": []}}) == {}  # the system's: not a choice

@@ -16,7 +16,7 @@ import pytest
 from survey.sim.catalogue import EXCLUDED_PREFIX, catalogue
 from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
-from survey.sink import read_manifest
+from survey.sink import read_manifest, write_manifest
 from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 
 
@@ -75,6 +75,43 @@ def test_retry_errors_outdir_alone(world: tuple[World, RunningWorld, Path], tmp_
     changed = {k for k in after["options"] if after["options"][k] != before["options"][k]}
     assert changed == {"resolvers"} and after["options"]["resolvers"] == [live]
     assert after["sessions"][-1]["retried_errors"] == len(errors)
+
+
+def test_retry_errors_of_a_sharded_run(world: tuple[World, RunningWorld, Path], tmp_path: Path,
+                                       silent_resolver: str) -> None:
+    """A complete --workers run is retried in one process (its rows are all in parts/ by
+    then); while that retry is unfinished, a sharded resume would wrongly call it complete."""
+    scenarios, running, exclude = world
+    out = tmp_path / "out"
+    command = [str(running.toplist), "-o", str(out), *world_args(running, silent_resolver),
+               *FAST, "--exclude", str(exclude), "--no-progress", "--workers", "2"]
+    first = survey(*command)
+    assert first.returncode == 0, first.stderr
+    assert (out / "shards").is_dir()
+    errors = {d for d, r in rows_by_domain(out).items() if r["status"] == "error"}
+    refused = survey("--retry-errors", str(out), "--workers", "2")
+    assert refused.returncode == 2 and "runs in one process" in refused.stderr
+
+    manifest = read_manifest(out)
+    assert manifest is not None
+    write_manifest(out, {**manifest, "state": "running", "retrying": True})  # as if killed
+    refused = survey(*command)
+    assert refused.returncode == 2
+    assert f"a --retry-errors was interrupted; finish it with scan --retry-errors {out}" in \
+        refused.stderr
+
+    live = f"{running.resolver[0]}:{running.resolver[1]}"
+    retry = survey("--retry-errors", str(out), "--resolver", live)
+    assert retry.returncode == 0, retry.stderr
+    assert f"retrying {len(errors):,} domain(s)" in retry.stderr
+    check_expectations(scenarios, rows_by_domain(out), _expect)
+    manifest = read_manifest(out)
+    assert manifest is not None and manifest["state"] == "complete"
+    assert "retrying" not in manifest
+    resumed = survey(*command)  # the sharded command again: nothing left to do
+    assert resumed.returncode == 0, resumed.stderr
+    assert "scanned now       0" in resumed.stdout
+    check_expectations(scenarios, rows_by_domain(out), _expect)
 
 
 def scanned_at(out: Path) -> dict[str, Any]:

@@ -188,7 +188,8 @@ def test_run_date_is_the_one_date_of_names_and_labels(tmp_path: Path) -> None:
     assert snapshot.name == "2026-09-01-tranco-6p7x-01234567"
     assert snapshot_name(json.loads((snapshot / "manifest.json").read_text())) == snapshot.name
     assert snapshot_label(snapshot) == "2026-09-01"
-    assert "measured 2026-09-01" in (snapshot / "README.md").read_text()
+    datasheet = (snapshot / "README.md").read_text()
+    assert "measured 2026-09-01" in datasheet and "Vantage point: not recorded." in datasheet
 
 
 def test_diff_never_writes_into_a_snapshot(tmp_path: Path, capsys) -> None:
@@ -203,7 +204,9 @@ def test_diff_never_writes_into_a_snapshot(tmp_path: Path, capsys) -> None:
     written = datasets / f"diff-{old.name}-{new.name}.parquet"
     assert f"changes written to {written}" in out
     assert pl.read_parquet(written).height > 0
-    assert verify(new) == []  # the snapshot is untouched
+    assert main(["report", str(new)]) == 0
+    assert (datasets / f"{new.name}-report.html").is_file()
+    assert verify(new) == []  # the snapshot is untouched by diff and report
     run_old, run_new = tmp_path / "old", tmp_path / "new"
     assert main(["diff", str(run_old), str(run_new)]) == 0  # runs: the changes go into NEW
     assert (run_new / "diff-old.parquet").is_file()

@@ -141,10 +141,13 @@ def scan_and_publish(world: World, date: str, index: int, root: Path) -> Path:
     with start_world(world, root / f"world{index}") as running:
         assert main(["scan", str(running.toplist), "-o", str(out), *running.scan_args(),
                      *SCAN_OPTIONS, "--toplist-name", "sim", "--run-id", f"run{index}",
-                     "--run-date", date]) == 0
+                     "--run-date", date, "--vantage-point", "the test internet (loopback)"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["state"] == "complete" and manifest["run_date"] == date
-    return publish(out, root / "datasets").path
+    snapshot = publish(out, root / "datasets").path
+    datasheet = (snapshot / "README.md").read_text()
+    assert "Vantage point: the test internet (loopback)." in datasheet
+    return snapshot
 
 
 @pytest.fixture(scope="module")

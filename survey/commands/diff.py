@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from survey.commands.scan import _non_negative_int
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -21,7 +23,7 @@ def register(subparsers: Any) -> None:
                         help="Parquet file for the changes (default: NEW/diff-<OLD name>.parquet "
                         "for a run; beside NEW, diff-<OLD name>-<NEW name>.parquet, for a "
                         "published snapshot, which is immutable)")
-    parser.add_argument("--show", type=int, default=10, metavar="N",
+    parser.add_argument("--show", type=_non_negative_int, default=10, metavar="N",
                         help="list the N highest-ranked domains of each change (default 10)")
     parser.set_defaults(func=run)
 

@@ -16,8 +16,20 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("dataset", type=Path, help="scan output directory or snapshot")
     parser.add_argument("-o", "--output", type=Path, default=None,
-                        help="HTML file to write (default: DATASET/report.html)")
+                        help="HTML file to write (default: DATASET/report.html; beside a "
+                        "published snapshot, <snapshot>-report.html, as its files are fixed "
+                        "by SHA256SUMS)")
     parser.set_defaults(func=run)
+
+
+def default_output(dataset: Path) -> Path | None:
+    """None (the report's own default, inside DATASET) unless DATASET is a published snapshot,
+    which stays exactly as SHA256SUMS lists it: then beside it."""
+    from survey.publish import SUMS
+
+    if (dataset / SUMS).is_file():
+        return dataset.resolve().parent / f"{dataset.resolve().name}-report.html"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {args.dataset}: not a directory", file=sys.stderr)
         return 2
     try:
-        path, headline = write_report(args.dataset, args.output)
+        path, headline = write_report(args.dataset, args.output or default_output(args.dataset))
     except FileNotFoundError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2

@@ -220,6 +220,9 @@ def register(subparsers: Any) -> None:
                         help="the date this survey is for: names its published snapshot and "
                         "labels it in diffs (default: the day the run started, UTC)")
     parser.add_argument("--run-id", metavar="ID", help="run identifier (default: random)")
+    parser.add_argument("--vantage-point", metavar="TEXT",
+                        help="where the scan runs from (network, AS, country), for the "
+                        "published snapshot's datasheet")
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
     parser.add_argument("--workers", type=_positive_int, metavar="N",
                         help="scan in N processes (shards of the list; see docs/cluster.md)")
@@ -316,6 +319,7 @@ def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
         "dns_timeout": args.dns_timeout, "retries": args.retries,
         "ca_bundle": None if args.ca_bundle is None else str(args.ca_bundle.resolve()),
         "ehlo_name": args.ehlo_name, "contact": args.contact,
+        "vantage_point": args.vantage_point,
         "part_rows": args.part_rows, "part_seconds": args.part_seconds,
     }
 
@@ -355,14 +359,33 @@ def _check_cluster(args: argparse.Namespace) -> None:
 
 
 def _check_sharding(args: argparse.Namespace, outdir: Path, sharded: bool,
-                    shard: tuple[int, int] | None) -> None:
-    """--workers/--cluster against the toplist and OUTDIR (see docs/cluster.md)."""
+                    shard: tuple[int, int] | None, *, retry: bool,
+                    previous: dict[str, Any] | None) -> None:
+    """--workers/--cluster against the toplist and OUTDIR (see docs/cluster.md).
+
+    ``--retry-errors`` runs in one process, also on a sharded run once it is complete: its rows
+    are all in ``OUTDIR/parts/`` by then, where the retry drops and rewrites them. Until that
+    retry completes, a sharded resume would find every shard committed and call the run
+    complete with the dropped domains missing, so it is refused (``retrying`` in the manifest).
+    """
     if sharded and args.toplist == "-":
         raise UsageError("--workers/--cluster read the toplist by path, not from stdin")
     if sharded and shard is not None:
         raise UsageError("--shard cannot be combined with --workers/--cluster (they shard)")
-    from survey.shards import sharding_conflict
+    if retry and sharded:
+        raise UsageError("--retry-errors runs in one process: drop --workers/--cluster")
+    from survey.shards import planned_shards, sharding_conflict
 
+    state = previous or {}
+    if planned_shards(outdir) is not None:
+        if state.get("retrying") and not retry:
+            raise UsageError(f"{outdir}: a --retry-errors was interrupted; finish it with "
+                             f"scan --retry-errors {outdir}")
+        if retry:
+            if state.get("state") != "complete" and not state.get("retrying"):
+                raise UsageError(f"{outdir} holds an unfinished sharded run: finish it (the same "
+                                 "command, with --workers or --cluster) before --retry-errors")
+            return
     conflict = sharding_conflict(outdir, sharded)
     if conflict:
         raise UsageError(conflict)
@@ -464,15 +487,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
     sharded = args.workers > 1 or args.cluster is not None
-    _check_sharding(args, outdir, sharded, shard)
-    retried = 0
-    if retry:
-        if sharded:
-            raise UsageError("--retry-errors runs in one process: drop --workers/--cluster")
-        completed_domains(outdir)  # quarantines damaged parts before they are rewritten
-        retried = drop_rows(outdir, "error")
-        print(f"retrying {retried:,} domain(s) with status error", file=sys.stderr)
-    done: set[str] = set() if sharded else completed_domains(outdir)
+    _check_sharding(args, outdir, sharded, shard, retry=retry, previous=previous)
     manifest: dict[str, Any] = dict(previous or {})
     manifest.update({
         "run_id": run_id, "tool_version": __version__, "schema_version": SCHEMA_VERSION,
@@ -484,14 +499,23 @@ def _run(args: argparse.Namespace) -> int:
     # the snapshot's date: given, else kept from an earlier session, else the run's first day
     manifest["run_date"] = args.run_date or manifest.get("run_date") or str(
         manifest["started_at"])[:10]
+    if retry:
+        manifest["retrying"] = True  # until the run completes again (see _check_sharding)
+    session: dict[str, Any] = {"started_at": utc_now(), "workers": args.workers,
+                               "cluster": args.cluster, "retried_errors": 0}
     manifest.setdefault("sessions", [])
-    manifest["sessions"].append({"started_at": utc_now(), "resumed_with_done": len(done),
-                                 "workers": args.workers, "cluster": args.cluster,
-                                 "retried_errors": retried})
-    try:
+    manifest["sessions"].append(session)
+    try:  # "running" before any row is dropped: a crash in between never looks complete
         write_manifest(outdir, manifest)
     except OSError as exc:
         raise UsageError(f"-o {outdir}: cannot write the manifest: {exc.strerror or exc}") from exc
+    if retry:
+        completed_domains(outdir)  # quarantines damaged parts before they are rewritten
+        session["retried_errors"] = drop_rows(outdir, "error")
+        print(f"retrying {session['retried_errors']:,} domain(s) with status error",
+              file=sys.stderr)
+    done: set[str] = set() if sharded else completed_domains(outdir)
+    session["resumed_with_done"] = len(done)
 
     mode = "off" if args.no_progress else "auto"
     total = progress_total(count_lines(args.toplist), limit=args.limit,
@@ -528,7 +552,6 @@ def _run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
 
-    session = manifest["sessions"][-1]
     session.update({"finished_at": utc_now(), "scanned": summary.scanned,
                     "interrupted": summary.interrupted, "queries_sent": summary.queries_sent,
                     "internal_errors": summary.internal_errors})
@@ -539,6 +562,7 @@ def _run(args: argparse.Namespace) -> int:
                 and summary.input_error is None)
     if complete:
         manifest.update({"state": "complete", "finished_at": utc_now()})
+        manifest.pop("retrying", None)
     write_manifest(outdir, manifest)
 
     facts = [

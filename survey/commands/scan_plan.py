@@ -63,6 +63,7 @@ _SAVED: dict[str, tuple[str, Any]] = {
     "ca_bundle": ("ca_bundle", _path),
     "ehlo_name": ("ehlo_name", str),
     "contact": ("contact", str),
+    "vantage_point": ("vantage_point", str),
     "part_rows": ("part_rows", int),
     "part_seconds": ("part_seconds", float),
 }
