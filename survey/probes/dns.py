@@ -18,10 +18,12 @@ problems: every outcome is a ``DnsResult``.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import socket
 import struct
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -46,10 +48,19 @@ MAX_TCP_MESSAGE = 65535
 
 #: Outstanding queries per socket above which new ones wait (ids must stay easy to find).
 MAX_PENDING_PER_SOCKET = 32768
-# Query ids are the main defence against off-path spoofing when source ports are long-lived.
-_ids = random.SystemRandom()
+# Query ids are the main defence against off-path spoofing when source ports are long-lived:
+# they come from the OS's CSPRNG, read in blocks (one getrandom call per 2,048 ids, not per id).
+_id_pool = array("H")
 
 _QUESTION_TAILS: dict[str, bytes] = {}  # qtype text -> QTYPE + QCLASS octets
+_RDTYPES: dict[str, int] = {}  # qtype text -> type code
+#: (class, type) -> dnspython's rdata class and the two codes as its enums
+_RDATA_CLASSES: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+# untyped in dnspython
+_rdata_class: Callable[[Any, Any], Any] = dns.rdata.get_rdata_class
+_form_error: Callable[[str], Exception] = dns.exception.FormError
+# Bytes that dnspython's ``Name.to_text`` writes as themselves (printable ASCII, no specials).
+_PLAIN_BYTES = bytes(c for c in range(0x21, 0x7F) if c not in b'"().;\\@$')
 
 _RCODE_STATUS = {
     0: DnsStatus.NOERROR,
@@ -125,6 +136,13 @@ def encode_qname(qname: str) -> bytes:
     return wire
 
 
+def random_id() -> int:
+    """A uniformly random 16-bit query id from the OS's CSPRNG."""
+    if not _id_pool:
+        _id_pool.frombytes(os.urandom(4096))
+    return _id_pool.pop()
+
+
 def build_query(qid: int, qname_wire: bytes, qtype: int) -> bytes:
     """A recursive query (RD, EDNS0 payload 1232) for one question, as wire bytes."""
     return struct.pack("!H", qid) + _HEADER_TAIL + qname_wire + struct.pack("!H", qtype) + (
@@ -179,8 +197,7 @@ def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
         for _ in range(ancount):
             owner = parser.get_name(decompress=True)
             rdtype, rdclass, _ttl, rdlen = parser.get_struct("!HHIH")
-            with parser.restrict_to(rdlen):
-                rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser)
+            rdata = _read_rdata(parser, rdclass, rdtype, rdlen)
             if rdclass == dns.rdataclass.IN:
                 records.append((owner, rdtype, rdata))
     except Exception as exc:  # dnspython raises many types for malformed input
@@ -188,8 +205,57 @@ def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
     return Answer(rcode, records=tuple(records))
 
 
+def _read_rdata(parser: dns.wire.Parser, rdclass: int, rdtype: int, rdlen: int
+                ) -> dns.rdata.Rdata:
+    """``dns.rdata.from_wire_parser`` inside ``parser.restrict_to(rdlen)`` with the same checks
+    and errors (the rdata must fill RDLENGTH exactly), minus a generator context manager and
+    the class lookup per record (the profile's largest avoidable cost in reading answers)."""
+    if rdlen > parser.remaining():
+        raise dns.exception.FormError
+    found = _RDATA_CLASSES.get((rdclass, rdtype))
+    if found is None:
+        rdc, rdt = dns.rdataclass.RdataClass.make(rdclass), dns.rdatatype.RdataType.make(rdtype)
+        found = _RDATA_CLASSES[(rdclass, rdtype)] = (_rdata_class(rdc, rdt), rdc, rdt)
+    cls, rdc, rdt = found
+    saved_end = parser.end
+    parser.end = parser.current + rdlen
+    try:
+        try:
+            rdata: dns.rdata.Rdata = cls.from_wire_parser(rdc, rdt, parser, None)
+        except dns.exception.FormError:
+            raise
+        except Exception as exc:  # as dnspython's ExceptionWrapper(FormError) does
+            raise _form_error(str(exc)) from exc
+        if parser.current != parser.end:
+            raise dns.exception.FormError
+    finally:
+        parser.end = saved_end
+    return rdata
+
+
 def _host(name: dns.name.Name) -> str:
+    """``name`` as text, lower case, no final dot (root: ""): what ``Name.to_text`` writes,
+    built directly when no label needs an escape (nearly always)."""
+    labels = name.labels
+    if labels and not labels[-1]:
+        plain = labels[:-1]
+        if not b"".join(plain).translate(None, _PLAIN_BYTES):
+            return b".".join(plain).decode("ascii").lower()
     return name.to_text(omit_final_dot=True).lower() if name != dns.name.root else ""
+
+
+def _key(name: dns.name.Name) -> tuple[bytes, ...]:
+    """A name's labels in lower case: equal exactly when the names are equal (DNS compares
+    ASCII case-insensitively, like ``Name.__eq__``) and hashed in C, unlike ``Name``."""
+    return tuple(map(bytes.lower, name.labels))
+
+
+def _qname_key(qname: str) -> tuple[bytes, ...]:
+    """``_key(dns.name.from_text(qname))``, without building a Name for a plain ASCII name."""
+    text = qname.lower().removesuffix(".")
+    if text.isascii() and "\\" not in text and ".." not in text and not text.startswith("."):
+        return (*text.encode("ascii").split(b"."), b"") if text else (b"",)
+    return _key(dns.name.from_text(qname))
 
 
 def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResult:
@@ -199,11 +265,13 @@ def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResul
     base = DnsResult(qname, qtype, status, rcode=answer.rcode, error=error, attempts=attempts)
     if answer.records is None:
         return base
-    rdtype = dns.rdatatype.from_text(qtype)
-    index: dict[tuple[dns.name.Name, int], list[Any]] = {}
+    rdtype = _RDTYPES.get(qtype)
+    if rdtype is None:
+        rdtype = _RDTYPES[qtype] = dns.rdatatype.from_text(qtype)
+    index: dict[tuple[tuple[bytes, ...], int], list[Any]] = {}
     for owner, rrtype, rdata in answer.records:
-        index.setdefault((owner, rrtype), []).append(rdata)
-    current = dns.name.from_text(qname)
+        index.setdefault((_key(owner), rrtype), []).append(rdata)
+    current = _qname_key(qname)
     seen = {current}
     chain: list[str] = []
     while (rdatas := index.get((current, rdtype))) is None:
@@ -211,13 +279,14 @@ def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResul
         if cname is None:
             return replace(base, cname_chain=tuple(chain))
         target: dns.name.Name = cname[0].target
-        if target in seen or len(chain) >= MAX_CNAME_CHAIN:
+        target_key = _key(target)
+        if target_key in seen or len(chain) >= MAX_CNAME_CHAIN:
             return replace(
                 base, status=DnsStatus.ERROR, cname_chain=tuple(chain), error="cname loop"
             )
         chain.append(_host(target))
-        seen.add(target)
-        current = target
+        seen.add(target_key)
+        current = target_key
     txt: tuple[tuple[str, ...], ...] = ()
     mx: tuple[MxRecord, ...] = ()
     addresses: tuple[str, ...] = ()
@@ -289,7 +358,7 @@ class _Channel:
 
     def new_id(self) -> int:
         """A random 16-bit id not outstanding on this socket (never two alike at once)."""
-        while (qid := _ids.getrandbits(16)) in self.pending:
+        while (qid := random_id()) in self.pending:
             pass
         return qid
 
@@ -537,7 +606,7 @@ class DnsClient:
     async def _tcp(self, resolver: tuple[str, int], question: bytes) -> Answer | str:
         """One TCP attempt after truncation, bounded by the timeout and a 65535-byte message."""
         await self._acquire()
-        qid = _ids.getrandbits(16)
+        qid = random_id()
         wire = struct.pack("!H", qid) + _HEADER_TAIL + question + _OPT
         data = b""
         try:
@@ -584,10 +653,7 @@ class DnsClient:
         asked = ((f"_mta-sts.{domain}", "TXT"), (f"_smtp._tls.{domain}", "TXT"), (domain, "MX"),
                  (f"mta-sts.{domain}", "A"))
         results: list[DnsResult | None] = [None] * 4
-        try:
-            questions = [encode_qname(q) + _question_tail(t) for q, t in asked]
-        except (ValueError, dns.exception.DNSException):
-            questions = []
+        questions = _domain_questions(domain)
         if not questions or not self._channels:
             async def run(i: int, qname: str, qtype: str) -> None:
                 results[i] = await self.query(qname, qtype)
@@ -625,6 +691,27 @@ class DnsClient:
         if not host.addresses and sts.txt:
             host = _merge(host, await self.query(f"mta-sts.{domain}", "AAAA"))
         return sts, tlsrpt, mx, host
+
+
+#: The wire labels ``lookup_domain`` puts before the domain, and the qtype of each question.
+_DOMAIN_QUESTIONS = ((b"\x08_mta-sts", "TXT"), (b"\x05_smtp\x04_tls", "TXT"), (b"", "MX"),
+                     (b"\x07mta-sts", "A"))
+
+
+def _domain_questions(domain: str) -> list[bytes]:
+    """The wire questions of ``lookup_domain`` (the domain encoded once), [] when one of the
+    names cannot be encoded (each is then asked through ``query``, which reports why)."""
+    if domain == ".":  # "_mta-sts.." has an empty label: leave it to ``query``
+        return []
+    try:
+        base = encode_qname(domain)
+    except (ValueError, dns.exception.DNSException):
+        return []
+    names = [prefix + base for prefix, _ in _DOMAIN_QUESTIONS]
+    if any(len(name) > 255 for name in names):
+        return []
+    return [name + _question_tail(qtype) for name, (_, qtype) in zip(
+        names, _DOMAIN_QUESTIONS, strict=True)]
 
 
 def _question_tail(qtype: str) -> bytes:
