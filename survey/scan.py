@@ -66,6 +66,8 @@ class ScanConfig:
     connect_timeout: float = 5.0
     dns_timeout: float = 2.0
     retries: int = 2
+    dns_backoff: float = 0.5  # seconds before the first DNS retry, doubled each retry
+    dns_sockets: int = 4  # long-lived UDP sockets per resolver
     https_port: int = 443
     smtp_port: int = 25
     ca_bundle: Path | None = None
@@ -80,7 +82,9 @@ class ScanConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rate) and self.rate > 0):
             raise ValueError(f"rate must be a positive number, got {self.rate!r}")
-        for name in ("concurrency", "per_destination", "max_mx"):
+        if not (math.isfinite(self.dns_backoff) and self.dns_backoff >= 0):
+            raise ValueError(f"dns_backoff must be >= 0, got {self.dns_backoff!r}")
+        for name in ("concurrency", "per_destination", "max_mx", "dns_sockets"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if not self.resolvers:
@@ -137,7 +141,8 @@ async def open_probes(config: ScanConfig) -> AsyncIterator[Probes]:
     guard = AddressGuard(allow_private=config.allow_private, exclusions=config.exclusions)
     destinations = DestinationLimiter(config.per_destination)
     dns_config = DnsConfig(resolvers=config.resolvers, timeout=config.dns_timeout,
-                           retries=config.retries)
+                           retries=config.retries, backoff=config.dns_backoff,
+                           sockets=config.dns_sockets)
     https_config = HttpsConfig(port=config.https_port, timeout=config.timeout,
                                connect_timeout=config.connect_timeout,
                                user_agent=user_agent(config.contact), ca_bundle=config.ca_bundle)

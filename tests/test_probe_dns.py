@@ -24,6 +24,7 @@ import dns.rrset
 import pytest
 import trio
 
+import survey.probes.dns as dns_probe
 from benchmarks.dns_client import client_scan
 from benchmarks.naive_scanner import naive_scan, read_toplist
 from survey.net import RateLimiter
@@ -240,6 +241,30 @@ def test_check_response_parses_answers_strictly() -> None:
     assert str(check_response(bad, 5, question)).startswith("malformed response")
 
 
+@pytest.mark.parametrize("text", ["example.com.", "MX1.Example.COM.", ".", "x\\.y.example.",
+                                  'we"ird.example.', "a\\032b.example.", "xn--mnchen-3ya.de.",
+                                  "_smtp._tls.example.", "münchen.de."])
+def test_name_shortcuts_agree_with_dnspython(text: str) -> None:
+    """The probe's text and key shortcuts for names say what dnspython's Name would."""
+    name = dns.name.from_text(text)
+    want = name.to_text(omit_final_dot=True).lower() if name != dns.name.root else ""
+    assert dns_probe._host(name) == want
+    assert dns_probe._qname_key(text) == dns_probe._key(name)
+    assert dns_probe._key(name) == dns_probe._key(dns.name.from_text(text.upper()))
+
+
+def test_domain_questions_equal_encoding_each_name() -> None:
+    for domain in ("example.com", "Example.COM.", "", "münchen.de", "a" * 63 + ".example",
+                   "x." * 120, ".", "a..b"):
+        names = [f"_mta-sts.{domain}", f"_smtp._tls.{domain}", domain, f"mta-sts.{domain}"]
+        try:
+            want = [encode_qname(n) + struct.pack("!HH", t, 1) for n, t in
+                    zip(names, (16, 16, 15, 1), strict=True)]
+        except ValueError:
+            want = []
+        assert dns_probe._domain_questions(domain) == want, domain
+
+
 def test_interpret_cname_chain_limit() -> None:
     names = [f"c{i}.example." for i in range(20)]
     msg = dns.message.make_response(dns.message.make_query(names[0], "A", id=9))
@@ -333,6 +358,39 @@ async def test_servfail_then_success_counts_two_attempts() -> None:
     assert result.status is DnsStatus.NOERROR and result.attempts == 2
     assert result.txt == (("v=STSv1; ", "id=20240101"),)
     assert client.queries_sent == 2 and len(seen) == 2
+
+
+@trio_test
+async def test_batched_first_attempts_retry_each_question_on_its_own() -> None:
+    """SERVFAIL for the first ``_mta-sts`` query, silence for the first ``_smtp._tls`` one:
+    only those two are asked again, and each result counts its own attempts."""
+    seen: list[str] = []
+
+    def handle(query: dns.message.Message, tcp: bool) -> list[Reply]:
+        name = query.question[0].name.to_text()
+        seen.append(name)
+        first = seen.count(name) == 1
+        if first and name.startswith("_mta-sts."):
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return [Reply(response.to_wire())]
+        if first and name.startswith("_smtp._tls."):
+            return []
+        return answer(query, tcp)
+
+    async with (
+        dns_server(handle) as server,
+        DnsClient(config(server, timeout=0.3, backoff=0.01)) as client,
+    ):
+        sts, tlsrpt, mx, host = await client.lookup_domain("example.com")
+    assert [r.attempts for r in (sts, tlsrpt, mx, host)] == [2, 2, 1, 1]
+    assert client.queries_sent == 6 == len(seen)
+    assert sorted(seen) == sorted(["_mta-sts.example.com.", "_smtp._tls.example.com."] * 2
+                                  + ["example.com.", "mta-sts.example.com."])
+    assert sts.status is DnsStatus.NOERROR and sts.txt == (("v=STSv1; ", "id=20240101"),)
+    assert tlsrpt.status is DnsStatus.NOERROR and len(tlsrpt.txt) == 2
+    assert mx.mx == (MxRecord(10, "mx1.example.com"), MxRecord(20, "mx2.example.com"))
+    assert sorted(host.addresses) == ["192.0.2.10", "192.0.2.11"]
 
 
 @trio_test

@@ -23,7 +23,7 @@ from survey.net import Exclusions
 from survey.observations import DnsResult, DnsStatus, HttpsFetch, SmtpProbe
 from survey.probes.dns import DnsClient, DnsConfig
 from survey.progress import Progress
-from survey.scan import Probes, ScanConfig, mx_hosts, run_scan, user_agent
+from survey.scan import Probes, ScanConfig, mx_hosts, open_probes, run_scan, user_agent
 from survey.schema import RunContext
 from survey.sink import PartWriter, completed_domains, part_files
 from survey.toplist import ToplistEntry
@@ -195,7 +195,8 @@ async def test_rate_limit_holds_at_the_server(tmp_path: Path) -> None:
 
 
 def test_config_checks_and_helpers() -> None:
-    for bad in ({"rate": 0.0}, {"concurrency": 0}, {"per_destination": 0}, {"resolvers": ()}):
+    for bad in ({"rate": 0.0}, {"concurrency": 0}, {"per_destination": 0}, {"resolvers": ()},
+                {"dns_sockets": 0}, {"dns_backoff": -0.1}, {"dns_backoff": float("nan")}):
         try:
             config(**bad)
         except ValueError:
@@ -211,6 +212,17 @@ def test_config_checks_and_helpers() -> None:
     hosts = mx_hosts(mx, 10)
     assert hosts[:3] == ["a.d.example", "b.d.example", "m0.d.example"] and len(hosts) == 10
     assert Exclusions.from_lines(["x.example"]).excludes_domain("a.x.example")
+
+
+@trio_test
+async def test_open_probes_builds_the_dns_client_from_the_scan_config() -> None:
+    cfg = config(resolvers=(("127.6.53.9", 5353),), dns_timeout=0.7, retries=3,
+                 dns_backoff=0.25, dns_sockets=3)
+    async with open_probes(cfg) as probes:
+        assert isinstance(probes.dns, DnsClient)
+        assert probes.dns.config == DnsConfig(resolvers=(("127.6.53.9", 5353),), timeout=0.7,
+                                              retries=3, backoff=0.25, sockets=3)
+        assert probes.prober is None
 
 
 @trio_test
