@@ -34,7 +34,7 @@ from survey.shards import PROGRESS_FILE, is_committed, plan_jobs, shard_dir
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
 from survey.sink import part_files
-from survey.toplist import read_toplist
+from tests.test_workers import ctrl_c_after, toplist_domains
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +61,6 @@ def config(world: RunningWorld, rate: float) -> ScanConfig:
 def committed_domains(outdir: Path) -> list[str]:
     frame = pl.read_parquet([str(p) for p in part_files(outdir)], columns=["domain"])
     return sorted(frame["domain"].to_list())
-
-
-def toplist_domains(world: RunningWorld) -> list[str]:
-    return sorted(e.domain for e in read_toplist(world.toplist))
 
 
 @pytest.mark.parametrize(
@@ -192,15 +188,7 @@ def test_ctrl_c_in_the_client_stops_the_tasks_and_the_rerun_finishes(
         tmp_path: Path, world: RunningWorld, local_client: Any) -> None:
     jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
                      parallel=2, part_rows=20, progress_interval=0.1)
-    pressed: list[bool] = []
-
-    def press_ctrl_c() -> None:
-        done = sum(json.loads(p.read_text() or "{}").get("done", 0)
-                   for p in tmp_path.glob(f"shards/*/attempt-*/{PROGRESS_FILE}"))
-        if done >= 60 and not pressed:
-            pressed.append(True)
-            raise KeyboardInterrupt
-
+    press_ctrl_c, pressed = ctrl_c_after(tmp_path, 60)
     local_client.wait_for_workers(2, timeout=30)
     stopped = run_on_cluster(local_client, jobs, Progress(mode="off"), poll=0.1,
                              on_poll=press_ctrl_c)

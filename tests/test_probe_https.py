@@ -23,9 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from survey.net import AddressGuard, DestinationLimiter
+from survey.net import AddressGuard, DestinationLimiter, Exclusions
 from survey.observations import FetchError, HttpsFetch
 from survey.probes import tls
+from survey.probes.connect import NoAddress, choose_address
 from survey.probes.https import HttpsConfig, PolicyFetcher
 
 DOMAIN = "example.test"
@@ -494,24 +495,17 @@ def test_against_sim_policy_server(tmp_path: Path) -> None:
     """The fetcher against survey.sim's SNI-switching server: each host judged by its own name."""
     from survey.sim.ca import TestCA
     from survey.sim.https_server import PolicyHttpsServer
-    from survey.sim.scenario import CertKind, PolicyHost
+    from tests.test_sim_https import HOSTS
+    from tests.test_sim_https import POLICY as SIM_POLICY
 
     ca = TestCA(tmp_path / "ca")
-    hosts = {
-        "mta-sts.ok.test": PolicyHost(body=POLICY),
-        "mta-sts.expired.test": PolicyHost(body=POLICY, cert=CertKind.EXPIRED),
-        "mta-sts.self.test": PolicyHost(body=POLICY, cert=CertKind.SELF_SIGNED),
-        "mta-sts.wrong.test": PolicyHost(body=POLICY, cert=CertKind.WRONG_NAME),
-        "mta-sts.untrusted.test": PolicyHost(body=POLICY, cert=CertKind.UNTRUSTED_CA),
-        "mta-sts.moved.test": PolicyHost(status=301, location="https://elsewhere.test/x",
-                                         content_type=None),
-    }
     expected = {
         "ok.test": (None, 200), "expired.test": (FetchError.CERT_EXPIRED, None),
         "self.test": (FetchError.CERT_UNTRUSTED, None),
         "wrong.test": (FetchError.CERT_NAME_MISMATCH, None),
         "untrusted.test": (FetchError.CERT_UNTRUSTED, None), "moved.test": (None, 301),
     }
+    hosts = {f"mta-sts.{domain}": HOSTS[f"mta-sts.{domain}"] for domain in expected}
     got: dict[str, HttpsFetch] = {}
 
     async def main() -> None:
@@ -534,7 +528,7 @@ def test_against_sim_policy_server(tmp_path: Path) -> None:
         fetch = got[domain]
         assert (fetch.error, fetch.http_status) == (error, status), (domain, fetch.error_detail)
         assert fetch.certificate is not None, domain
-    assert got["ok.test"].body == POLICY
+    assert got["ok.test"].body == SIM_POLICY
     assert got["moved.test"].location == "https://elsewhere.test/x"
     assert got["ok.test"].certificate.names == ("mta-sts.ok.test",)  # type: ignore[union-attr]
 
@@ -554,3 +548,14 @@ def test_verify_codes_classified(code: int, message: str, error: FetchError) -> 
     exc.verify_code, exc.verify_message = code, message
     assert tls.classify_verify_error(exc) is error
     assert tls.verify_detail(exc) == f"verify error {code}: {message}"
+
+
+def test_choose_address_is_the_first_allowed_or_says_why_none() -> None:
+    """The choice both connecting probes make (survey.probes.connect); addresses only compared."""
+    guard = AddressGuard(exclusions=Exclusions.from_lines(["8.8.4.4"]))
+    assert choose_address(guard, ["10.0.0.1", "8.8.8.8", "1.1.1.1"]) == "8.8.8.8"
+    assert choose_address(guard, ["10.0.0.1", "127.0.0.1"]) == \
+        NoAddress(FetchError.BLOCKED, "2 address(es), none allowed")
+    assert choose_address(guard, ["8.8.4.4", "10.0.0.1"]) == \
+        NoAddress(FetchError.EXCLUDED, "2 address(es), none allowed")
+    assert choose_address(guard, []) == NoAddress(FetchError.NO_ADDRESS, None)

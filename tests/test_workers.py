@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -66,6 +66,25 @@ def dataset(outdir: Path) -> pl.DataFrame:
 
 def toplist_domains(world: RunningWorld) -> list[str]:
     return sorted(e.domain for e in read_toplist(world.toplist))
+
+
+def rows_in_attempts(outdir: Path) -> int:
+    """Rows the running (or dead) attempts have reported in their progress files."""
+    return sum(json.loads(p.read_text() or "{}").get("done", 0)
+               for p in outdir.glob(f"shards/*/attempt-*/{PROGRESS_FILE}"))
+
+
+def ctrl_c_after(outdir: Path, rows: int) -> tuple[Callable[[], None], list[bool]]:
+    """An ``on_poll`` that raises KeyboardInterrupt once, when ``rows`` are done; and whether
+    it did (the parent's Ctrl-C, at a moment the test chooses)."""
+    pressed: list[bool] = []
+
+    def press_ctrl_c() -> None:
+        if rows_in_attempts(outdir) >= rows and not pressed:
+            pressed.append(True)
+            raise KeyboardInterrupt
+
+    return press_ctrl_c, pressed
 
 
 def test_plan_divides_the_rate_by_the_shards_running_at_once(tmp_path: Path,
@@ -237,8 +256,7 @@ def test_sigint_then_sigkill_of_the_parent_and_the_same_command_finishes(
     def start_and_wait_for(rows: int) -> subprocess.Popen[str]:
         parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True)
-        while sum(json.loads(p.read_text() or "{}").get("done", 0)
-                  for p in out.glob(f"shards/*/attempt-*/{PROGRESS_FILE}")) < rows:
+        while rows_in_attempts(out) < rows:
             assert parent.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         return parent
@@ -274,15 +292,7 @@ def test_ctrl_c_stops_the_children_gracefully_and_the_rerun_finishes(
         tmp_path: Path, world: RunningWorld) -> None:
     jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
                      parallel=2, part_rows=20, progress_interval=0.1)
-    pressed: list[bool] = []
-
-    def press_ctrl_c() -> None:
-        done = sum(json.loads(p.read_text() or "{}").get("done", 0)
-                   for p in tmp_path.glob(f"shards/*/attempt-*/{PROGRESS_FILE}"))
-        if done >= 60 and not pressed:
-            pressed.append(True)
-            raise KeyboardInterrupt
-
+    press_ctrl_c, pressed = ctrl_c_after(tmp_path, 60)
     stopped = run_workers(jobs, 2, Progress(mode="off"), poll=0.1, on_poll=press_ctrl_c)
     assert pressed and "interrupted" in {r.state for r in stopped}
     assert all(r.state in ("interrupted", "complete") for r in stopped)

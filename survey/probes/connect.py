@@ -71,9 +71,6 @@ class Connector:
         self.verifying: ssl.SSLContext = tls.verifying_context(ca_bundle)
         self.unverified: ssl.SSLContext = tls.unverified_context()
 
-    def choose(self, addresses: Sequence[str]) -> str | NoAddress:
-        return choose_address(self.guard, addresses)
-
     async def bounded(self, address: str, record: SessionRecord,
                       session: Callable[[], Awaitable[None]]) -> float:
         """Run ``session`` against ``address`` within a destination slot and the deadline.

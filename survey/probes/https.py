@@ -30,7 +30,7 @@ from survey.net import AddressGuard, DestinationLimiter
 from survey.observations import Certificate, FetchError, HttpsFetch
 from survey.policy import POLICY_MAX_BYTES
 from survey.probes import tls
-from survey.probes.connect import Connector, NoAddress, is_refused
+from survey.probes.connect import Connector, NoAddress, choose_address, is_refused
 
 WELL_KNOWN = "/.well-known/mta-sts.txt"
 #: Without a contact URL; scans pass ``mta-sts-survey/<version> (+<contact>)`` (scan.user_agent).
@@ -141,7 +141,7 @@ class PolicyFetcher:
     async def fetch(self, domain: str, addresses: Sequence[str]) -> HttpsFetch:
         """Fetch the policy of ``domain`` from the first allowed address; never raises."""
         url = policy_url(domain, self.config.port)
-        address = self.connector.choose(addresses)
+        address = choose_address(self.connector.guard, addresses)
         if isinstance(address, NoAddress):
             return HttpsFetch(url=url, error=address.error, error_detail=address.detail)
         host = f"mta-sts.{domain}"

@@ -24,7 +24,7 @@ import trio
 from survey.net import AddressGuard, DestinationLimiter
 from survey.observations import Certificate, FetchError, SmtpProbe
 from survey.probes import tls
-from survey.probes.connect import Connector, NoAddress, is_refused
+from survey.probes.connect import Connector, NoAddress, choose_address, is_refused
 
 #: Longest banner text kept in a row.
 MAX_BANNER = 1000
@@ -149,7 +149,7 @@ class SmtpProber:
 
     async def probe(self, host: str, addresses: Sequence[str]) -> SmtpProbe:
         """Probe ``host`` at its first allowed address; never raises."""
-        address = self.connector.choose(addresses)
+        address = choose_address(self.connector.guard, addresses)
         if isinstance(address, NoAddress):
             return SmtpProbe(host=host, error=address.error, error_detail=address.detail)
         record = _Record()
