@@ -389,7 +389,7 @@ async def test_batched_first_attempts_retry_each_question_on_its_own() -> None:
                                   + ["example.com.", "mta-sts.example.com."])
     assert sts.status is DnsStatus.NOERROR and sts.txt == (("v=STSv1; ", "id=20240101"),)
     assert tlsrpt.status is DnsStatus.NOERROR and len(tlsrpt.txt) == 2
-    assert mx.mx == (MxRecord(10, "mx1.example.com"), MxRecord(20, "mx2.example.com"))
+    assert set(mx.mx) == {MxRecord(10, "mx1.example.com"), MxRecord(20, "mx2.example.com")}
     assert sorted(host.addresses) == ["192.0.2.10", "192.0.2.11"]
 
 
