@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,6 @@ def parallelism(client: Any) -> int:
 
 def worker_pids(client: Any) -> dict[str, int]:
     """Each worker's process id (what a test kills)."""
-    import os
-
     pids: dict[str, int] = client.run(os.getpid)
     return pids
 
@@ -138,8 +137,6 @@ def run_on_cluster(client: Any, jobs: Sequence[ShardJob], progress: Progress, *,
 
 
 def _with_stop(job: ShardJob, stop: Path) -> ShardJob:
-    from dataclasses import replace
-
     return replace(job, stop_file=str(stop))
 
 
