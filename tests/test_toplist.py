@@ -1,4 +1,7 @@
-"""Toplist reading: formats, detection, ranks, normalisation, dedup, limit, shards, exclusions."""
+"""Toplist reading: formats, detection, ranks, normalisation, dedup, limit, shards, exclusions.
+
+Sources other than paths: test_toplist_sources.py; hostile input: test_toplist_bad_input.py.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import random
 import re
 import subprocess
 import sys
-import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -253,38 +255,7 @@ def test_binary_garbage_file() -> None:
     assert len(entries) == stats.entries
 
 
-def test_ten_megabyte_single_line_is_not_held() -> None:
-    class Endless(io.RawIOBase):
-        """10 MB of 'a' then a newline and one good line, generated on the fly."""
-
-        def __init__(self) -> None:
-            self.left = 10 * 1024 * 1024
-            self.tail = b"\n2,ok.com\n"
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-            if self.left:
-                n = min(len(buffer), self.left)
-                buffer[:n] = b"a" * n
-                self.left -= n
-                return n
-            n = min(len(buffer), len(self.tail))
-            buffer[:n], self.tail = self.tail[:n], self.tail[n:]
-            return n
-
-    stream = io.BufferedReader(Endless(), 1 << 16)
-    stats = ToplistStats()
-    tracemalloc.start()
-    try:
-        entries = list(read_toplist_stream(stream, fmt=ToplistFormat.TRANCO, stats=stats))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert pairs(entries) == [(2, "ok.com")]
-    assert stats.invalid == {"line_too_long": 1}
-    assert peak < 2 * 1024 * 1024  # the 10 MB line never sat in memory
+# A 1 GiB single line: tests/test_toplist_bad_input.py.
 
 
 # --- duplicates, limit, shards, exclusions -----------------------------------------------------
