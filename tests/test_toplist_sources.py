@@ -6,6 +6,7 @@ import bz2
 import gzip
 import importlib
 import io
+import subprocess
 import sys
 import uuid
 import zipfile
@@ -172,3 +173,16 @@ def test_url_scheme_and_absolute_source(tmp_path: Path, monkeypatch: pytest.Monk
     assert absolute_source(Path("x") / "l.csv") == str(tmp_path.resolve() / "x" / "l.csv")
     for unchanged in ("-", "s3://b/top-1m.csv", "file:///data/l.csv", "memory://l.csv"):
         assert absolute_source(unchanged) == unchanged
+
+
+def test_zip_on_stdin_redirected_from_a_file(tmp_path: Path) -> None:
+    """A seekable stdin (``< top-1m.csv.zip``) is opened in place; a pipe is spooled (that case is
+    in test_toplist.py's stdin test)."""
+    path = tmp_path / "top-1m.csv.zip"
+    path.write_bytes(ENCODINGS["zip"])
+    code = ("from survey.toplist import read_toplist\n"
+            "for e in read_toplist('-'): print(e.rank, e.domain)\n")
+    with path.open("rb") as stdin:
+        out = subprocess.run([sys.executable, "-c", code], stdin=stdin, capture_output=True,
+                             check=True, timeout=60).stdout
+    assert out.decode().split() == [str(part) for pair in EXPECTED for part in pair]
