@@ -94,6 +94,10 @@ def test_missing_toplist_and_unwritable_outdir(
     assert main(["scan", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o"),
                  "--resolver", "127.0.0.1"]) == 2
     assert "no such file" in capsys.readouterr().err
+    missing_url = (tmp_path / "missing.csv").as_uri()
+    assert main(["scan", missing_url, "-o", str(tmp_path / "o"), "--resolver", "127.0.0.1"]) == 2
+    assert capsys.readouterr().err.startswith(f"scan: {missing_url}: ")
+    assert not (tmp_path / "o").exists()
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert main(["scan", str(toplist), "-o", str(blocker), "--resolver", "127.0.0.1"]) == 2
@@ -182,7 +186,7 @@ FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1"]
 VOLATILE = {"run_id", "scanned_at", "https_elapsed_ms", "smtp"}
 
 
-def scan_cmd(toplist: Path, out: Path, world: RunningWorld, *extra: str) -> list[str]:
+def scan_cmd(toplist: Path | str, out: Path, world: RunningWorld, *extra: str) -> list[str]:
     return [sys.executable, "-m", "survey", "scan", str(toplist), "-o", str(out),
             *world.scan_args(), *FAST, "--no-progress", *extra]
 
@@ -343,9 +347,12 @@ def test_catalogue_through_scan(catalogue_running: tuple[World, RunningWorld, Pa
                                 tmp_path: Path) -> None:
     world, running, exclude = catalogue_running
     out = tmp_path / "out"
-    result = subprocess.run(scan_cmd(running.toplist, out, running, "--exclude", str(exclude)),
+    url = running.toplist.as_uri()  # a file:// URL reads like the path (fsspec-style sources)
+    result = subprocess.run(scan_cmd(url, out, running, "--exclude", str(exclude)),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+    manifest = read_manifest(out)
+    assert manifest is not None and manifest["options"]["toplist_path"] == url
     rows = rows_by_domain(out)
     assert len(rows) == len(world.scenarios)
     check_expectations(world, rows, _expect)

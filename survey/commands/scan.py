@@ -33,7 +33,7 @@ from survey.commands.scan_plan import (
 )
 from survey.schema import SCHEMA_VERSION, RunContext
 from survey.sink import PART_ROWS, PART_SECONDS
-from survey.toplist import ToplistFormat, ToplistStats
+from survey.toplist import ToplistFormat, ToplistStats, absolute_source
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
 RESULT_OPTIONS = ("toplist_path", "format", "limit", "shard", "exclude_sha256", "smtp",
@@ -287,6 +287,18 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
+def _check_toplist(source: str) -> None:
+    """The toplist opens (a local file, or an fsspec URL: file://, s3://...); else exit 2."""
+    from survey.toplist import check_toplist, url_scheme
+
+    if source != "-" and url_scheme(source) is None and not Path(source).is_file():
+        raise UsageError(f"{source}: no such file")
+    try:
+        check_toplist(source)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{source}: {exc}") from exc
+
+
 def _check_outdir(outdir: Path) -> None:
     if outdir.exists() and not outdir.is_dir():
         raise UsageError(f"-o {outdir}: exists and is not a directory")
@@ -306,7 +318,7 @@ def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
              shard: tuple[int, int] | None, toplist_name: str, toplist_date: str | None
              ) -> dict[str, Any]:
     return {
-        "toplist_path": args.toplist if args.toplist == "-" else str(Path(args.toplist).resolve()),
+        "toplist_path": absolute_source(args.toplist),
         "format": args.format, "limit": args.limit,
         "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
         "exclude": None if args.exclude is None else str(args.exclude.resolve()),
@@ -453,8 +465,7 @@ def _run(args: argparse.Namespace) -> int:
 
     retry, previous = _settle_options(args)
     shard = parse_shard(args.shard)
-    if args.toplist != "-" and not Path(args.toplist).is_file():
-        raise UsageError(f"{args.toplist}: no such file")
+    _check_toplist(args.toplist)
     toplist_date = None if args.toplist_date is None else dt.date.fromisoformat(args.toplist_date)
     check_probe_args(args)
     _check_cluster(args)
@@ -462,7 +473,8 @@ def _run(args: argparse.Namespace) -> int:
     exclusions = exclusions_from_args(args)
     outdir: Path = args.output
     _check_outdir(outdir)
-    name = args.toplist_name or ("stdin" if args.toplist == "-" else Path(args.toplist).name)
+    name = args.toplist_name or ("stdin" if args.toplist == "-" else
+                                 args.toplist.rstrip("/").rsplit("/", 1)[-1])
     options = _options(args, resolvers, shard, name, args.toplist_date)
     if previous is not None:
         conflicts = _resume_conflicts(previous, options)
