@@ -215,8 +215,8 @@ Adoption funnel:
 {funnel_lines}
 
 ## Collection process
-- Run `{manifest.get("run_id", "?")}`, from {manifest.get("started_at", "?")} to
-  {manifest.get("finished_at", "?")} (UTC).
+- Run `{manifest.get("run_id", "?")}`, the survey of {_run_date(manifest)}, from
+  {manifest.get("started_at", "?")} to {manifest.get("finished_at", "?")} (UTC).
 - Vantage point: {manifest.get("vantage_point") or options.get("vantage_point") or
   "not recorded"}.
 - Resolvers: {options.get("resolvers", "not recorded")}; rate limit:
