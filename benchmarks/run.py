@@ -33,6 +33,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -584,6 +585,8 @@ EXTRAS = ("profile",)
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds like Ctrl-C, so that NSD, nginx and a running contender are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--domains", type=int,
                         default=int(os.environ.get("BENCH_DOMAINS", "200000")))
