@@ -189,7 +189,7 @@ def test_run_date_is_the_one_date_of_names_and_labels(tmp_path: Path) -> None:
     assert snapshot_name(json.loads((snapshot / "manifest.json").read_text())) == snapshot.name
     assert snapshot_label(snapshot) == "2026-09-01"
     datasheet = (snapshot / "README.md").read_text()
-    assert "the survey of 2026-09-01, from 2026-11-28T09:00:00+00:00" in datasheet
+    assert "the survey of 2026-09-01, from\n  2026-11-28T09:00:00+00:00" in datasheet
     assert "measured 2026-09-01" in datasheet and "Vantage point: not recorded." in datasheet
 
 
