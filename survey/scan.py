@@ -43,6 +43,11 @@ from survey.toplist import ToplistEntry
 
 log = logging.getLogger(__name__)
 
+#: The producer hands over this many domains per wake-up (without a checkpoint each): the pool
+#: then starts them together, so their queries leave in one burst and their answers are drained
+#: in few receiver wake-ups. -18 % CPU per domain against one domain per wake-up; larger bursts
+#: (128 and more: 512 queries back to back) overflowed NSD's socket buffer and cost retries.
+PRODUCER_BURST = 16
 #: At most this many MX hosts (lowest preference first) get an SMTP probe per domain.
 MAX_MX_PROBED = 10
 
@@ -223,6 +228,7 @@ async def _produce(entries: Iterable[ToplistEntry], done: Set[str],
                    send: trio.MemorySendChannel[ToplistEntry], summary: ScanSummary) -> None:
     async with send:
         iterator = iter(entries)
+        burst = 0
         while True:
             try:
                 entry = next(iterator)
@@ -237,6 +243,14 @@ async def _produce(entries: Iterable[ToplistEntry], done: Set[str],
                 if summary.skipped_done % 1024 == 0:
                     await trio.lowlevel.checkpoint()  # a long resume skip must stay cancellable
                 continue
+            burst += 1
+            if burst < PRODUCER_BURST:
+                try:
+                    send.send_nowait(entry)
+                    continue
+                except trio.WouldBlock:
+                    pass
+            burst = 0
             await send.send(entry)
 
 
