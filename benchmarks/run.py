@@ -50,6 +50,7 @@ from benchmarks.naive_scanner import QUERIES
 from benchmarks.procstat import (
     descendants,
     machine_busy_seconds,
+    stat_cpu_seconds,
     thread_cpu_seconds,
     tree_cpu_seconds,
     vm_hwm_kb,
@@ -78,6 +79,10 @@ class Usage:
     #: peak RSS of each descendant process (e.g. ``--workers`` children); CPU of reaped
     #: descendants is already in ``cpu_s`` (``wait4`` counts them)
     descendant_rss_mb: tuple[float, ...] = ()
+    #: per descendant, in the same order: CPU seconds and seconds seen alive (``/proc``,
+    #: sampled every 20 ms, so the last 20 ms of each may be missing)
+    descendant_cpu_s: tuple[float, ...] = ()
+    descendant_life_s: tuple[float, ...] = ()
 
 
 @dataclass(slots=True)
@@ -131,6 +136,9 @@ class Child:
     peak_kb: int = 0  # highest VmHWM seen in /proc (the exec'd image only)
     #: highest VmHWM per descendant process (``scan --workers`` children), by pid
     descendant_kb: dict[int, int] = field(default_factory=dict)
+    #: last CPU seconds seen and (first, last) time seen alive, per descendant
+    descendant_cpu: dict[int, float] = field(default_factory=dict)
+    descendant_seen: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 def run_child(argv: Sequence[str], *, timeout: float | None = None) -> Usage:
@@ -162,8 +170,12 @@ def poll(child: Child) -> tuple[int, resource.struct_rusage] | None:
     parent before ``exec``, so every child would look as big as the benchmark driver.
     """
     child.peak_kb = max(child.peak_kb, vm_hwm_kb(child.proc.pid))
+    now = time.perf_counter()
     for pid in descendants(child.proc.pid):
         child.descendant_kb[pid] = max(child.descendant_kb.get(pid, 0), vm_hwm_kb(pid))
+        child.descendant_cpu[pid] = max(child.descendant_cpu.get(pid, 0.0),
+                                        stat_cpu_seconds(f"/proc/{pid}/stat"))
+        child.descendant_seen[pid] = (child.descendant_seen.get(pid, (now, now))[0], now)
     pid, status, rusage = os.wait4(child.proc.pid, os.WNOHANG)
     return (status, rusage) if pid else None
 
@@ -184,7 +196,10 @@ def collect(child: Child, status: int, rusage: resource.struct_rusage) -> Usage:
     peak_kb = child.peak_kb or rusage.ru_maxrss
     return Usage(child.proc.returncode, wall, rusage.ru_utime + rusage.ru_stime,
                  peak_kb / 1024, _read(child.out), _read(child.err),
-                 tuple(kb / 1024 for kb in child.descendant_kb.values()))
+                 tuple(kb / 1024 for kb in child.descendant_kb.values()),
+                 tuple(child.descendant_cpu.get(p, 0.0) for p in child.descendant_kb),
+                 tuple(last - first for first, last in (child.descendant_seen[p]
+                                                        for p in child.descendant_kb)))
 
 
 def finish_all(children: Sequence[Child], *, timeout: float) -> list[Usage]:
@@ -335,8 +350,16 @@ def workers_row(label: str, toplist: Path, work: Path, world_args: Sequence[str]
         return Row(label, 0, 0, usage.wall_s, usage.cpu_s, max(per_process), workers,
                    error=(usage.stderr or usage.stdout)[-800:])
     scanned, queries = _manifest_queries(out)
+    # each worker's CPU over its own life: a worker below 1 core waited (start-up, its shard's
+    # tail, DNS retries) or was not given the CPU (see other_cores)
+    workers_seen = [{"rss_mb": round(m, 1), "cpu_s": round(c, 2), "life_s": round(t, 2),
+                     "cores": round(c / t, 2) if t else None}
+                    for m, c, t in zip(usage.descendant_rss_mb, usage.descendant_cpu_s,
+                                       usage.descendant_life_s, strict=True) if m >= 5]
     return Row(label, scanned, queries, usage.wall_s, usage.cpu_s, max(per_process), workers,
-               extra={"per_process_rss_mb": [round(m, 1) for m in per_process]})
+               extra={"per_process_rss_mb": [round(m, 1) for m in per_process],
+                      "worker_processes": workers_seen,
+                      "coordinator_cpu_s": round(usage.cpu_s - sum(usage.descendant_cpu_s), 2)})
 
 
 def _manifest_queries(out: Path) -> tuple[int, int]:
@@ -526,6 +549,8 @@ def scaling(rows: Sequence[Row], cores: int) -> dict[str, Any]:
         "cores_busy": {"single": busy(single), "all": busy(multi)},
         "other_work_cores": {"single": single.extra.get("other_cores"),
                              "all": multi.extra.get("other_cores")},
+        "worker_processes": multi.extra.get("worker_processes"),
+        "coordinator_cpu_s": multi.extra.get("coordinator_cpu_s"),
         "target_met": multi.queries_per_s >= 0.8 * n * single.queries_per_s,
     }
 

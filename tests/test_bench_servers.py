@@ -141,7 +141,24 @@ def test_world_without_dns_serves_https_and_leaves_the_resolver_out(tmp_path: Pa
                                   extensions={"sni_hostname": "mta-sts.a.test"})
         assert response.status_code == 200 and response.content == b"version: STSv1\n"
         assert running.thread_id not in (0, threading.get_native_id())
-        assert procstat.thread_cpu_seconds(running.thread_id) > 0
+        assert str(running.thread_id) in os.listdir("/proc/self/task")
+
+
+def test_thread_cpu_is_that_thread_s_alone() -> None:
+    seen: dict[str, float] = {}
+
+    def burn() -> None:
+        seen["id"] = threading.get_native_id()
+        t = time.thread_time()
+        while time.thread_time() - t < 0.3:
+            pass
+        seen["cpu"] = procstat.thread_cpu_seconds(threading.get_native_id())
+
+    thread = threading.Thread(target=burn)
+    thread.start()
+    thread.join()
+    assert 0.25 <= seen["cpu"] < 1.0
+    assert procstat.thread_cpu_seconds(-1) == 0.0  # no such thread
 
 
 def test_tree_cpu_counts_a_child_and_its_grandchild() -> None:
