@@ -275,6 +275,15 @@ def write_checksums(root: Path) -> None:
     (root / SUMS).write_text("\n".join(lines) + "\n")
 
 
+def _inside(root: Path, name: str) -> bool:
+    """Whether a name listed in ``SHA256SUMS`` stays inside the snapshot: a crafted list must
+    not make `verify` read (hash) files elsewhere, by an absolute name, ``..`` or a symlink."""
+    path = Path(name)
+    if not name or path.is_absolute() or "\\" in name or ".." in path.parts:
+        return False
+    return (root / path).resolve().is_relative_to(root.resolve())
+
+
 def verify(snapshot: str | Path) -> list[str]:
     """Problems found (empty when every file matches ``SHA256SUMS`` and none is extra)."""
     root = Path(snapshot)
@@ -285,7 +294,7 @@ def verify(snapshot: str | Path) -> list[str]:
     listed: set[str] = set()
     for number, line in enumerate(sums.read_text().splitlines(), 1):
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or ".." in Path(name).parts:
+        if not sep or len(digest) != 64 or not _inside(root, name):
             problems.append(f"{SUMS} line {number}: malformed")
             continue
         listed.add(name)
@@ -347,11 +356,13 @@ def update_index(datasets_dir: Path) -> None:
             continue
         if "snapshot" not in m:
             continue
-        counts = m.get("status_counts", {})
+        # publish leaves a status with no domains out of status_counts: 0, not unknown
+        counts = m.get("status_counts")
+        cells = [str(counts.get(s, 0)) if isinstance(counts, dict) else "?"
+                 for s in ("enforce", "testing", "none")]
         rows.append(
             f"| [{m['snapshot']}]({m['snapshot']}/README.md) | {m.get('rows', '?')} | "
-            f"{counts.get('enforce', '?')} | {counts.get('testing', '?')} | "
-            f"{counts.get('none', '?')} | {str(m.get('published_at', ''))[:10]} |"
+            f"{' | '.join(cells)} | {str(m.get('published_at', ''))[:10]} |"
         )
     block = "\n".join([INDEX_BEGIN, *rows, INDEX_END])
     if INDEX_BEGIN in text and INDEX_END in text:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,31 @@ def test_diff_never_writes_into_a_snapshot(tmp_path: Path, capsys) -> None:
     assert main(["diff", str(run_old), str(run_new)]) == 0  # runs: the changes go into NEW
     assert (run_new / "diff-old.parquet").is_file()
     assert diff(run_old, run_new).changes.height == pl.read_parquet(written).height
+
+
+def test_index_counts_a_status_without_domains_as_zero(tmp_path: Path) -> None:
+    rows = [r for r in ROWS if r["status"] != "testing"]
+    publish(make_run(tmp_path / "run", rows), tmp_path / "datasets")
+    line = next(x for x in (tmp_path / "datasets" / "README.md").read_text().splitlines()
+                if x.startswith("| [2026-11-28"))
+    enforce, testing, none = line.split(" | ")[2:5]
+    assert (enforce, testing) == ("2", "0")
+    assert none == str(sum(r["status"] == "none" for r in rows))
+    assert "?" not in line
+
+
+@pytest.mark.parametrize("name", ["/etc/hostname", "../outside.txt", "data/../../outside.txt",
+                                  "link.txt", "linkdir/outside.txt"])
+def test_verify_never_reads_outside_the_snapshot(tmp_path: Path, name: str) -> None:
+    snap = publish(make_run(tmp_path / "run", ROWS), tmp_path / "datasets").path
+    outside = tmp_path / "datasets" / "outside.txt"
+    outside.write_text("secret\n")
+    (snap / "link.txt").symlink_to(outside)
+    (snap / "linkdir").symlink_to(tmp_path / "datasets", target_is_directory=True)
+    digest = hashlib.sha256(b"secret\n").hexdigest()
+    sums = snap / "SHA256SUMS"
+    lines = sums.read_text().splitlines()
+    sums.write_text("\n".join([*lines, f"{digest}  {name}"]) + "\n")
+    problems = verify(snap)  # the digest is right: only refusing the name reports a problem
+    assert f"SHA256SUMS line {len(lines) + 1}: malformed" in problems
+    assert main(["verify", str(snap)]) == 1
