@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from survey import __version__, charts, stats
+from survey.commands.report import default_output
 from survey.mistakes import MISTAKES
 
 
@@ -152,10 +153,14 @@ def render_html(sections: list[ReportSection], manifest: dict[str, Any], dataset
 
 
 def write_report(dataset: str | Path, out: str | Path | None = None) -> tuple[Path, str]:
-    """Write the HTML report; returns its path and the headline table as text."""
+    """Write the HTML report; returns its path and the headline table as text.
+
+    By default into the dataset, except a published snapshot: its files are fixed by
+    ``SHA256SUMS``, so the report goes beside it (the CLI's rule, ``default_output``).
+    """
     root = Path(dataset)
     lf = stats.load(root)
-    target = Path(out) if out is not None else root / "report.html"
+    target = Path(out) if out is not None else default_output(root) or root / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     page = render_html(build_sections(lf), read_manifest(root), root)
     tmp = target.with_suffix(target.suffix + ".tmp")

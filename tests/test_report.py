@@ -58,3 +58,21 @@ def test_report_refuses_missing_dataset(tmp_path: Path, capsys) -> None:
     assert "not a directory" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
     assert "no Parquet files" in capsys.readouterr().err
+
+
+def test_report_of_a_snapshot_goes_beside_it_and_verify_still_passes(tmp_path: Path) -> None:
+    """A snapshot's files are fixed by SHA256SUMS: the API's default, like the CLI's, writes
+    the report next to it, and the snapshot still verifies."""
+    from survey.publish import publish, verify
+    from survey.report import write_report
+    from tests.test_publish import make_run
+
+    snap = publish(make_run(tmp_path / "run", ROWS), tmp_path / "datasets").path
+    path, headline = write_report(snap)
+    assert path == snap.parent / f"{snap.name}-report.html"
+    assert "enforce" in headline and path.stat().st_size > 10_000
+    assert not (snap / "report.html").exists()
+    assert verify(snap) == []
+    assert main(["report", str(snap)]) == 0 and main(["verify", str(snap)]) == 0
+    run_path, _ = write_report(tmp_path / "run")  # a scan's output: the report goes inside
+    assert run_path == tmp_path / "run" / "report.html"
