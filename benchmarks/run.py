@@ -64,6 +64,9 @@ NSD_ADDRESS = "127.53.0.2"
 #: The scan's politeness cap (``--rate``, default 1000 queries/s) would be the only thing
 #: measured; the benchmark lifts it. Everything else stays at the command's defaults.
 SCAN_RATE = "1000000"
+#: what a ``scan --workers N`` worker's command line holds (survey/shards.py starts
+#: ``python -m survey.shards <parent pid>``); NUL-separated as in ``/proc/<pid>/cmdline``
+WORKER_ARGV = "\0-m\0survey.shards\0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,8 @@ class Usage:
     #: sampled every 20 ms, so the last 20 ms of each may be missing)
     descendant_cpu_s: tuple[float, ...] = ()
     descendant_life_s: tuple[float, ...] = ()
+    #: per descendant, in the same order: its command line as last seen (NUL-separated)
+    descendant_cmdline: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -139,6 +144,8 @@ class Child:
     #: last CPU seconds seen and (first, last) time seen alive, per descendant
     descendant_cpu: dict[int, float] = field(default_factory=dict)
     descendant_seen: dict[int, tuple[float, float]] = field(default_factory=dict)
+    #: last command line seen per descendant (a fork shows its parent's until it execs)
+    descendant_cmdline: dict[int, str] = field(default_factory=dict)
 
 
 def run_child(argv: Sequence[str], *, timeout: float | None = None) -> Usage:
@@ -176,8 +183,18 @@ def poll(child: Child) -> tuple[int, resource.struct_rusage] | None:
         child.descendant_cpu[pid] = max(child.descendant_cpu.get(pid, 0.0),
                                         stat_cpu_seconds(f"/proc/{pid}/stat"))
         child.descendant_seen[pid] = (child.descendant_seen.get(pid, (now, now))[0], now)
+        child.descendant_cmdline[pid] = cmdline(pid) or child.descendant_cmdline.get(pid, "")
     pid, status, rusage = os.wait4(child.proc.pid, os.WNOHANG)
     return (status, rusage) if pid else None
+
+
+def cmdline(pid: int) -> str:
+    """``/proc/<pid>/cmdline`` (arguments NUL-separated); "" once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def finish(child: Child, *, timeout: float | None = None) -> Usage:
@@ -199,7 +216,8 @@ def collect(child: Child, status: int, rusage: resource.struct_rusage) -> Usage:
                  tuple(kb / 1024 for kb in child.descendant_kb.values()),
                  tuple(child.descendant_cpu.get(p, 0.0) for p in child.descendant_kb),
                  tuple(last - first for first, last in (child.descendant_seen[p]
-                                                        for p in child.descendant_kb)))
+                                                        for p in child.descendant_kb)),
+                 tuple(child.descendant_cmdline.get(p, "") for p in child.descendant_kb))
 
 
 def finish_all(children: Sequence[Child], *, timeout: float) -> list[Usage]:
@@ -344,8 +362,11 @@ def workers_row(label: str, toplist: Path, work: Path, world_args: Sequence[str]
     shutil.rmtree(out, ignore_errors=True)
     usage = run_child(scan_argv(toplist, out, world_args, resolver, workers=workers),
                       timeout=7200)
-    # helpers that live for an instant (e.g. an exec'ing shell) are sampled near zero: skipped
-    per_process = [usage.max_rss_mb, *(m for m in usage.descendant_rss_mb if m >= 5)]
+    # only the workers (``python -m survey.shards``): a short-lived helper (a fork before its
+    # exec shows the parent's RSS) is no worker
+    is_worker = [WORKER_ARGV in argv for argv in usage.descendant_cmdline]
+    per_process = [usage.max_rss_mb,
+                   *(m for m, w in zip(usage.descendant_rss_mb, is_worker, strict=True) if w)]
     if usage.returncode:
         return Row(label, 0, 0, usage.wall_s, usage.cpu_s, max(per_process), workers,
                    error=(usage.stderr or usage.stdout)[-800:])
@@ -354,8 +375,8 @@ def workers_row(label: str, toplist: Path, work: Path, world_args: Sequence[str]
     # tail, DNS retries) or was not given the CPU (see other_cores)
     workers_seen = [{"rss_mb": round(m, 1), "cpu_s": round(c, 2), "life_s": round(t, 2),
                      "cores": round(c / t, 2) if t else None}
-                    for m, c, t in zip(usage.descendant_rss_mb, usage.descendant_cpu_s,
-                                       usage.descendant_life_s, strict=True) if m >= 5]
+                    for m, c, t, w in zip(usage.descendant_rss_mb, usage.descendant_cpu_s,
+                                          usage.descendant_life_s, is_worker, strict=True) if w]
     return Row(label, scanned, queries, usage.wall_s, usage.cpu_s, max(per_process), workers,
                extra={"per_process_rss_mb": [round(m, 1) for m in per_process],
                       "worker_processes": workers_seen,
