@@ -156,10 +156,14 @@ async def test_sigint_stops_promptly_and_flushes_finished_rows(tmp_path: Path) -
                 fast_done.set()
 
     progress = Watching(mode="off")
+    ki_handler = signal.getsignal(signal.SIGINT)  # trio's own, until run_scan's receiver
     async with scanning(server, cfg) as probes:
         async def interrupt() -> None:
             await fast_done.wait()
             await trio.sleep(0.1)  # the slow lookups are now all waiting on the server
+            # 40 rows took many trio batches: run_scan's receiver must be in place by now
+            # (else SIGINT would hit trio's KeyboardInterrupt handler instead)
+            assert signal.getsignal(signal.SIGINT) is not ki_handler
             os.kill(os.getpid(), signal.SIGINT)
 
         async with trio.open_nursery() as nursery:
