@@ -150,3 +150,15 @@ def test_profile_summary_shares_and_categories() -> None:
     assert ("run (trio/_core/_run.py)", 100.0) in summary["inclusive_pct"]
     assert dict(summary["category_pct"]) == {"dnspython": 60.0, "parquet sink": 30.0,
                                              "trio scheduling + I/O": 10.0}
+
+
+def test_child_usage_names_each_descendant_s_command_line() -> None:
+    # what workers_row tells workers (``-m survey.shards``) from short-lived helpers by
+    helper = "import time; time.sleep(0.3)"
+    code = f"import subprocess,sys; subprocess.run([sys.executable, '-c', {helper!r}])"
+    usage = run.run_child([sys.executable, "-c", code], timeout=60)
+    assert usage.returncode == 0
+    assert len(usage.descendant_cmdline) == len(usage.descendant_rss_mb) == 1
+    assert usage.descendant_cmdline[0].split("\0")[1:3] == ["-c", helper]
+    assert run.WORKER_ARGV not in usage.descendant_cmdline[0]
+    assert run.cmdline(-1) == ""  # no such process
