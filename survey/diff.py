@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from survey import stats
-from survey.publish import run_date
+from survey.publish import run_date, snapshot_name, toplist_name
 
 #: Change kinds, in the order the summary lists them.
 CHANGES = (
@@ -127,28 +129,63 @@ def series_first_modes(snapshots: Sequence[str | Path]) -> pl.DataFrame:
     )
 
 
+def _manifest(path: str | Path) -> dict[str, Any] | None:
+    file = Path(path) / "manifest.json"
+    try:
+        data: object = json.loads(file.read_text()) if file.is_file() else None
+    except (OSError, ValueError):
+        data = None
+    return data if isinstance(data, dict) else None
+
+
 def snapshot_label(path: str | Path) -> str:
     """A snapshot's date label: its manifest's run date (``survey.publish.run_date``), else the
     directory name."""
-    manifest = Path(path) / "manifest.json"
-    data: object = None
-    if manifest.is_file():
-        try:
-            data = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            data = None
-    label = run_date(data) if isinstance(data, dict) else None
+    manifest = _manifest(path)
+    label = run_date(manifest) if manifest is not None else None
     return label or Path(path).name
 
 
+def series_label(path: str | Path) -> str:
+    """A snapshot's label in a series: its name (``<run date>-<toplist>-<run>``, what `publish`
+    names it), as snapshots of several toplists or runs can share a date; the directory name
+    without a manifest."""
+    manifest = _manifest(path)
+    if manifest is None:
+        return Path(path).name
+    return str(manifest.get("snapshot") or snapshot_name(manifest))
+
+
+def latest_toplist_series(snapshots: Sequence[str | Path]) -> tuple[str | None, list[Path]]:
+    """The snapshots of one toplist: the one surveyed last (by run date, then position), so
+    that a directory holding several toplists' snapshots still gives one series."""
+    paths = [Path(p) for p in snapshots]
+    if not paths:
+        return None, []
+    manifests = [_manifest(p) for p in paths]
+    toplists = [toplist_name(m) if m is not None else None for m in manifests]
+    latest = max(range(len(paths)), key=lambda i: (snapshot_label(paths[i]), i))
+    return toplists[latest], [p for p, t in zip(paths, toplists, strict=True)
+                              if t == toplists[latest]]
+
+
 def adoption_over_time(snapshots: Sequence[str | Path]) -> pl.DataFrame:
-    """Domains per status in each snapshot of a series, with the adopted share of measured."""
+    """Domains per status in each snapshot of a series, with the adopted share of measured.
+
+    Raises ValueError when two snapshots share a label (``series_label``, e.g. one snapshot
+    given twice): their counts would otherwise be added up as if they were one survey.
+    """
+    labels = [series_label(p) for p in snapshots]
+    repeated = sorted(label for label, n in Counter(labels).items() if n > 1)
+    if repeated:
+        raise ValueError(f"several snapshots labelled {', '.join(repeated)}: a series needs "
+                         "distinct snapshots (see series_label)")
     frames = []
-    for path in snapshots:
+    for path, label in zip(snapshots, labels, strict=True):
         counts = stats.status_counts(stats.load(path))
-        frames.append(counts.with_columns(pl.lit(snapshot_label(path)).alias("snapshot")))
+        frames.append(counts.with_columns(pl.lit(label).alias("snapshot")))
     data = pl.concat(frames)
-    wide = data.pivot(on="status", index="snapshot", values="domains", aggregate_function="sum")
+    wide = data.pivot(on="status", index="snapshot", values="domains")
     measured = pl.sum_horizontal(*(pl.col(s) for s in stats.STATUSES if s != "error"))
     adopted = pl.sum_horizontal(*(pl.col(s) for s in stats.ADOPTED))
     return wide.with_columns((adopted / measured).alias("adopted_share")).select(

@@ -68,7 +68,8 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-.").lower() or "toplist"
 
 
-def _toplist_name(manifest: dict[str, Any]) -> str:
+def toplist_name(manifest: dict[str, Any]) -> str:
+    """The toplist a run surveyed (``tranco-6P7X``): names snapshots and labels series."""
     toplist = manifest.get("toplist")
     if isinstance(toplist, dict):
         return str(toplist.get("name") or Path(str(toplist.get("path", "toplist"))).stem)
@@ -95,7 +96,7 @@ def _run_date(manifest: dict[str, Any]) -> str:
 
 def snapshot_name(manifest: dict[str, Any]) -> str:
     run = str(manifest.get("run_id", ""))[:8]
-    return "-".join(p for p in (_run_date(manifest), _slug(_toplist_name(manifest)), run) if p)
+    return "-".join(p for p in (_run_date(manifest), _slug(toplist_name(manifest)), run) if p)
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
@@ -199,7 +200,7 @@ with TLS reporting, and which configuration mistakes are common. For researchers
 operators.
 
 ## Composition
-- {total:,} domains (one row each) from the toplist `{_toplist_name(manifest)}`
+- {total:,} domains (one row each) from the toplist `{toplist_name(manifest)}`
   (date: {toplist_date or "unknown"}).
 - Rows are partitioned by `status` under `data/status=<status>/`; `status` is also kept inside
   the files. Aggregate tables are under `aggregates/` as CSV and JSON.
@@ -250,7 +251,7 @@ Published by the operators of this survey; corrections through the project's iss
 - Policy hosting and MX providers are inferred from host name suffixes (last two labels).
 
 ## How to cite
-mta-sts-survey snapshot {name}, toplist {_toplist_name(manifest)} ({toplist_date or "n.d."}),
+mta-sts-survey snapshot {name}, toplist {toplist_name(manifest)} ({toplist_date or "n.d."}),
 measured {_run_date(manifest)}, schema {SCHEMA_VERSION}.
 
 ## Columns

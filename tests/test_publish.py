@@ -160,7 +160,8 @@ def test_series_tables(tmp_path: Path) -> None:
     first = make_run(tmp_path / "s1", ROWS, run_date="2026-10-01")
     second = make_run(tmp_path / "s2", evolve(ROWS), run_date="2026-11-01")
     over = adoption_over_time([first, second])
-    assert over["snapshot"].to_list() == ["2026-10-01", "2026-11-01"]
+    assert over["snapshot"].to_list() == ["2026-10-01-tranco-6p7x-01234567",
+                                          "2026-11-01-tranco-6p7x-01234567"]
     assert over["enforce"].to_list() == [2, 4]
     assert over["adopted_share"].to_list() == [pytest.approx(4 / 9), pytest.approx(4 / 9)]
     moves = transitions([first, second])
