@@ -7,6 +7,7 @@ that adds mistake codes to a set; ``classify`` orders the set as ``MISTAKES`` li
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from survey.mistakes import MISTAKES
@@ -26,6 +27,9 @@ from survey.verdict import GRADE_OF_STATUS, Status, Verdict
 
 #: A max_age under a day gives little protection (RFC 8461 §3.2 suggests weeks).
 MAX_AGE_SHORT = 86_400
+#: Lower-case starts of records that try to be an STS resp. a TLS-RPT record (§2, §6).
+STS_ATTEMPT = "v=sts"
+TLSRPT_ATTEMPT = "v=tlsrpt"
 
 _CERT_MISTAKE = {
     FetchError.CERT_EXPIRED: "policy_cert_expired",
@@ -39,7 +43,7 @@ _CERT_MISTAKE = {
 class _Facts:
     """What the rules share, computed once: the TXT selection and the fetched policy."""
 
-    has_txt: bool  # at least one TXT record at _mta-sts (candidate or not)
+    attempted: bool  # at least one TXT record at _mta-sts tries to be an STS record
     sts: RecordSelection[StsRecord]
     policy: Policy | None  # parsed when the policy was fetched (200, no error, within the cap)
 
@@ -66,6 +70,17 @@ class _Facts:
         return self.policy if self.sts.candidates or self.published else None
 
 
+def any_attempt(records: Sequence[Sequence[str]], start: str) -> bool:
+    """Whether any record tries to be of the kind ``start`` names (``STS_ATTEMPT``, ...).
+
+    Senders discard records that do not start with the version tag (RFC 8461 §3.1, RFC 8460
+    §3), so an unrelated record (``v=spf1 -all`` from a wildcard ``*.<d> TXT``) publishes
+    nothing. One starting like the tag after leading spaces/tabs, in any case (``v=STSv2``,
+    ``v=stsv1``), is a failed attempt at publishing: the domain meant it, so it is a mistake.
+    """
+    return any("".join(r).lstrip(" \t")[:len(start)].lower() == start for r in records)
+
+
 def _over_cap(fetch: HttpsFetch) -> bool:
     return fetch.body_truncated or (fetch.body is not None and len(fetch.body) > POLICY_MAX_BYTES)
 
@@ -83,10 +98,14 @@ def _describe(what: str, result: DnsResult) -> str:
 
 
 def _measurement_error(obs: DomainObservations) -> str | None:
-    """Why nothing can be said about the domain (§1), or None when something can."""
+    """Why nothing can be said about the domain (§1), or None when something can.
+
+    A failed resolver lookup of ``mta-sts.<d>`` is ours, not the domain's, whether or not a TXT
+    record exists: ``error`` (not ``policy_unreachable``) lets ``--retry-errors`` re-probe it.
+    """
     if obs.sts_txt.failed:
         return _describe("_mta-sts TXT", obs.sts_txt)
-    if not obs.sts_txt.txt and obs.policy_host.failed:
+    if obs.policy_host.failed:
         return _describe(f"mta-sts {obs.policy_host.qtype}", obs.policy_host)
     if obs.policy_fetch is not None and obs.policy_fetch.error is FetchError.EXCLUDED:
         return "policy host excluded"
@@ -97,7 +116,7 @@ def _txt_mistakes(facts: _Facts) -> set[str]:
     """§2: the _mta-sts TXT records."""
     if facts.sts.candidates > 1:
         return {"txt_multiple"}
-    if facts.has_txt and not facts.valid_txt:
+    if facts.attempted and not facts.valid_txt:
         return {"txt_invalid"}
     return set()
 
@@ -141,7 +160,7 @@ def _status(facts: _Facts) -> tuple[Status, set[str]]:
     mode = facts.policy.mode if facts.policy is not None else None
     if facts.valid_txt and facts.policy_ok and mode is not None:
         return Status(mode), set()
-    if facts.has_txt:
+    if facts.attempted:
         lost = facts.sts.candidates > 0 and not facts.policy_ok
         return Status.INVALID, {"txt_without_policy"} if lost else set()
     if facts.published:
@@ -172,12 +191,12 @@ def _tlsrpt_mistakes(obs: DomainObservations, status: Status) -> set[str]:
     if obs.tlsrpt_txt.failed:
         return set()
     selection = select_tlsrpt_record(obs.tlsrpt_txt.txt)
+    valid = selection.record is not None and selection.record.valid
     found: set[str] = set()
     if selection.candidates > 1:
         found.add("tlsrpt_multiple")
-    elif obs.tlsrpt_txt.txt and not (selection.record is not None and selection.record.valid):
+    elif not valid and any_attempt(obs.tlsrpt_txt.txt, TLSRPT_ATTEMPT):
         found.add("tlsrpt_invalid")
-    valid = selection.record is not None and selection.record.valid
     if not valid and status is Status.ENFORCE:
         found.add("enforce_without_tlsrpt")
     if not valid and status is Status.TESTING:
@@ -210,7 +229,7 @@ def classify(obs: DomainObservations) -> Verdict:
     if reason is not None:
         return Verdict(Status.ERROR, None, GRADE_OF_STATUS[Status.ERROR], (), reason)
     fetch = obs.policy_fetch
-    facts = _Facts(bool(obs.sts_txt.txt), select_sts_record(obs.sts_txt.txt),
+    facts = _Facts(any_attempt(obs.sts_txt.txt, STS_ATTEMPT), select_sts_record(obs.sts_txt.txt),
                    _fetched_policy(fetch))
     status, found = _status(facts)
     found |= _txt_mistakes(facts)

@@ -6,10 +6,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from survey.classify import classify
+from survey.classify import STS_ATTEMPT, TLSRPT_ATTEMPT, any_attempt, classify
 from survey.mistakes import MISTAKES
 from survey.observations import (
     DnsResult,
@@ -95,9 +95,11 @@ class Row:
     status: Status
     mode: str | None = None
     mistakes: tuple[str, ...] = ()
+    reason: str | None = None  # start of error_reason (status error only)
 
 
 E, T, N, A, INV = Status.ENFORCE, Status.TESTING, Status.NONE, Status.ABSENT, Status.INVALID
+ERR = Status.ERROR
 
 
 def no_txt(**kwargs: Any) -> DomainObservations:
@@ -132,7 +134,17 @@ ROWS: tuple[Row, ...] = (
     Row("txt_invalid_id", obs(sts=(("v=STSv1; id=not_ok!",),)), INV, "enforce", ("txt_invalid",)),
     Row("txt_invalid_no_candidate", obs(sts=(("v=STSv10; id=1",),)), INV, "enforce",
         ("txt_invalid",)),
-    Row("txt_invalid_no_candidate_no_policy", obs(sts=(("v=spf1 -all",),), policy=HTML), INV, None,
+    Row("absent_unrelated_txt_no_policy", obs(sts=(("v=spf1 -all",),), policy=HTML), A),
+    Row("absent_unrelated_txt_no_host", obs(sts=(("v=spf1 -all",), ("vs=STSv1",)),
+                                            host_status=DnsStatus.NXDOMAIN,
+                                            policy=failed(FetchError.NO_ADDRESS)), A),
+    Row("policy_without_unrelated_txt", obs(sts=(("v=spf1 -all",),)), INV, "enforce",
+        ("policy_without_txt",)),
+    Row("txt_invalid_other_version_no_policy", obs(sts=(("v=STSv2; id=1",),), policy=HTML), INV,
+        None, ("txt_invalid",)),
+    Row("txt_invalid_wrong_case", obs(sts=(("v=stsv1; id=1",),)), INV, "enforce",
+        ("txt_invalid",)),
+    Row("txt_invalid_leading_space", obs(sts=(("\t v=STSv1; id=1",),)), INV, "enforce",
         ("txt_invalid",)),
     Row("txt_invalid_and_policy_invalid", obs(sts=(("v=STSv1; id=",),), policy=fetch(
         body(mx=()))), INV, "enforce", ("txt_without_policy", "txt_invalid", "policy_invalid")),
@@ -140,8 +152,17 @@ ROWS: tuple[Row, ...] = (
     Row("txt_without_policy_no_host", obs(host_status=DnsStatus.NXDOMAIN, policy=None), INV, None,
         UNREACHABLE),
     *(Row(f"unreachable_{e}", obs(policy=failed(e)), INV, None, UNREACHABLE) for e in TRANSPORT),
-    Row("policy_host_servfail_with_txt", obs(host_status=DnsStatus.SERVFAIL, policy=None), INV,
-        None, UNREACHABLE),
+    Row("policy_host_servfail_with_txt", obs(host_status=DnsStatus.SERVFAIL,
+                                             policy=failed(FetchError.NO_ADDRESS)), ERR,
+        reason="mta-sts A: SERVFAIL: servfail after 3 tries"),
+    Row("policy_host_timeout_with_txt", obs(host_status=DnsStatus.TIMEOUT,
+                                            policy=failed(FetchError.NO_ADDRESS)), ERR,
+        reason="mta-sts A: TIMEOUT: timeout after 3 tries"),
+    Row("policy_host_timeout_with_txt_no_fetch", obs(host_status=DnsStatus.TIMEOUT, policy=None),
+        ERR, reason="mta-sts A: TIMEOUT"),
+    Row("policy_host_timeout_with_invalid_txt", obs(sts=(*STS, *STS),
+                                                    host_status=DnsStatus.TIMEOUT, policy=None),
+        ERR, reason="mta-sts A: TIMEOUT"),
     Row("policy_http_error", obs(policy=fetch(b"nope", status=404, content_type="text/html")), INV,
         None, ("txt_without_policy", "policy_http_error")),
     Row("policy_http_200_only", obs(policy=fetch(status=204)), INV, None,
@@ -217,8 +238,13 @@ ROWS: tuple[Row, ...] = (
     Row("tlsrpt_lookup_failed", obs(tlsrpt=(), tlsrpt_status=DnsStatus.SERVFAIL), E, "enforce"),
     Row("tlsrpt_invalid", obs(tlsrpt=(("v=TLSRPTv1; rua=ftp://r.example.test",),)), E, "enforce",
         ("enforce_without_tlsrpt", "tlsrpt_invalid")),
-    Row("tlsrpt_no_candidate_on_absent", no_txt(tlsrpt=(("v=spf1 -all",),)), A,
+    Row("tlsrpt_unrelated_on_absent", no_txt(tlsrpt=(("v=spf1 -all",),)), A),
+    Row("tlsrpt_unrelated_on_enforce", obs(tlsrpt=(("v=spf1 -all",),)), E, "enforce",
+        ("enforce_without_tlsrpt",)),
+    Row("tlsrpt_wrong_case_on_absent", no_txt(tlsrpt=(("v=tlsrptv1; rua=mailto:a@b.test",),)), A,
         None, ("tlsrpt_invalid",)),
+    Row("tlsrpt_other_version_on_absent", no_txt(tlsrpt=((" V=TLSRPTv2; rua=mailto:a@b.test",),)),
+        A, None, ("tlsrpt_invalid",)),
     Row("tlsrpt_other_record_discarded", obs(tlsrpt=(("v=spf1 -all",), *TLSRPT)), E, "enforce"),
     Row("tlsrpt_multiple", obs(tlsrpt=(*TLSRPT, *TLSRPT), policy=fetch(body("testing"))), T,
         "testing", ("testing_without_tlsrpt", "tlsrpt_multiple")),
@@ -245,7 +271,12 @@ def test_table(row: Row) -> None:
     verdict = classify(row.obs)
     assert (verdict.status, verdict.mode, verdict.mistakes) == (row.status, row.mode,
                                                                  row.mistakes)
-    assert verdict.grade is GRADE_OF_STATUS[row.status] and verdict.error_reason is None
+    assert verdict.grade is GRADE_OF_STATUS[row.status]
+    if row.reason is None:
+        assert verdict.error_reason is None and row.status is not ERR
+    else:
+        assert verdict.error_reason == row.reason or (
+            verdict.error_reason or "").startswith(row.reason + ": ")
 
 
 def test_row_names_are_unique() -> None:
@@ -256,13 +287,13 @@ def test_every_status_and_non_longitudinal_code_has_a_row() -> None:
     """A new mistake code or status without a row here fails CI."""
     expected = {code for row in ROWS for code in row.mistakes}
     assert expected == {code for code, m in MISTAKES.items() if not m.longitudinal}
-    assert {r.status for r in ROWS} | {Status.ERROR} == set(Status)
+    assert {r.status for r in ROWS} == set(Status)
 
 
 def test_grades() -> None:
     grades = {row.status: classify(row.obs).grade for row in ROWS}
     assert grades == {E: Grade.PASS, T: Grade.WARN, N: Grade.FAIL, A: Grade.FAIL,
-                      INV: Grade.FAIL}
+                      INV: Grade.FAIL, ERR: None}
 
 
 def assert_error(verdict: Verdict, reason: str) -> None:
@@ -279,10 +310,14 @@ def test_sts_lookup_failure_is_an_error_never_absent(status: DnsStatus) -> None:
 
 
 @pytest.mark.parametrize("status", FAILURES)
-def test_policy_host_failure_without_txt_is_an_error_never_absent(status: DnsStatus) -> None:
-    for sts_status in (DnsStatus.NXDOMAIN, DnsStatus.NOERROR):
+@pytest.mark.parametrize("sts", [(), STS, (*STS, *STS), (("v=STSv2",),), (("v=spf1 -all",),)],
+                         ids=["no_txt", "txt", "txt_multiple", "txt_invalid", "unrelated_txt"])
+def test_policy_host_lookup_failure_is_an_error_with_or_without_txt(
+        status: DnsStatus, sts: tuple[tuple[str, ...], ...]) -> None:
+    """A resolver failure is ours: never absent, nor policy_unreachable (--retry-errors)."""
+    for sts_status in (DnsStatus.NXDOMAIN, DnsStatus.NOERROR) if not sts else (None,):
         for policy in (None, failed(FetchError.NO_ADDRESS)):
-            shape = obs(sts=(), sts_status=sts_status, host_status=status, policy=policy)
+            shape = obs(sts=sts, sts_status=sts_status, host_status=status, policy=policy)
             assert_error(classify(shape), f"mta-sts A: {status}")
 
 
@@ -310,10 +345,14 @@ def test_absent_never_has_sts_mistakes() -> None:
 # --- properties over arbitrary observations ------------------------------------------------------
 
 PROFILE = settings(deadline=None, max_examples=300, database=None)
+UNRELATED = [("v=spf1 -all",), ("",), ("v=DMARC1; p=none",), ("vs=STSv1",), ("sts=v=STSv1",),
+             ("google-site-verification=abc",), ("v", "=spf1")]
 STS_RECORDS = st.sampled_from([("v=STSv1; id=1",), ("v=STSv1; id=2",), ("v=STSv1;", " id=3"),
-                               ("v=STSv1; id=bad!",), ("v=STSv10; id=1",), ("v=spf1 -all",)])
+                               ("v=STSv1; id=bad!",), ("v=STSv10; id=1",), ("v=stsv1; id=1",),
+                               (" v=STSv1; id=1",), ("v=spf1 -all",)])
 TLSRPT_RECORDS = st.sampled_from([*TLSRPT, ("v=TLSRPTv1; rua=https://r.example.test/",),
-                                  ("v=TLSRPTv1",), ("v=spf1 -all",)])
+                                  ("v=TLSRPTv1",), ("V=TLSRPTv1; rua=mailto:a@b.test",),
+                                  ("v=spf1 -all",)])
 HOSTS = st.sampled_from([MX1, "mx2.example.test", "a.b.example.test", "other.test", ""])
 BODIES = st.one_of(
     st.builds(body, st.sampled_from(["enforce", "testing", "none", "Enforce"]),
@@ -359,14 +398,43 @@ def test_verdict_invariants(o: DomainObservations) -> None:
     assert not any(MISTAKES[c].longitudinal for c in verdict.mistakes)
     assert verdict.grade is GRADE_OF_STATUS[verdict.status]
     assert (verdict.status is Status.ERROR) == (verdict.error_reason is not None)
-    if o.sts_txt.failed or verdict.status is Status.ERROR:
+    if o.sts_txt.failed or o.policy_host.failed or verdict.status is Status.ERROR:
         assert verdict.status is Status.ERROR and verdict.mistakes == () and verdict.mode is None
     if verdict.status is A:
-        assert not o.sts_txt.txt and verdict.mode is None
+        assert not any_attempt(o.sts_txt.txt, STS_ATTEMPT) and verdict.mode is None
         assert set(verdict.mistakes) <= {"tlsrpt_invalid", "tlsrpt_multiple"}
     if verdict.status in (E, T, N):
         assert verdict.mode == verdict.status and not POLICY_FAILURES & set(verdict.mistakes)
     assert classify(o) == verdict
+
+
+@PROFILE
+@given(observations(), st.sampled_from(UNRELATED), st.sampled_from(["sts_txt", "tlsrpt_txt"]),
+       st.integers(0, 3))
+def test_unrelated_records_change_nothing(o: DomainObservations, record: tuple[str, ...],
+                                          name: str, at: int) -> None:
+    """RFC 8461 §3.1 / RFC 8460 §3: records without the version tag are discarded, unseen."""
+    lookup: DnsResult = getattr(o, name)
+    assume(not lookup.failed)
+    txt = (*lookup.txt[:at], record, *lookup.txt[at:])
+    noisy = replace(lookup, status=DnsStatus.NOERROR, rcode=0, txt=txt)
+    changed = replace(o, sts_txt=noisy) if name == "sts_txt" else replace(o, tlsrpt_txt=noisy)
+    assert classify(changed) == classify(o)
+
+
+@pytest.mark.parametrize(("text", "start", "expected"), [
+    (("v=STSv1; id=1",), STS_ATTEMPT, True), (("v=STSv2",), STS_ATTEMPT, True),
+    (("V=stsv1",), STS_ATTEMPT, True), ((" \tv=STSv1",), STS_ATTEMPT, True),
+    (("v=", "STSv1"), STS_ATTEMPT, True), (("v=sts",), STS_ATTEMPT, True),
+    (("v=st",), STS_ATTEMPT, False), (("v=spf1 -all",), STS_ATTEMPT, False),
+    (("v = STSv1",), STS_ATTEMPT, False), (("\nv=STSv1",), STS_ATTEMPT, False),
+    (("v=TLSRPTv1",), STS_ATTEMPT, False), (("v=TLSRPTv1",), TLSRPT_ATTEMPT, True),
+    (("  v=tlsrptv2",), TLSRPT_ATTEMPT, True), (("v=STSv1",), TLSRPT_ATTEMPT, False),
+    ((), STS_ATTEMPT, False)])
+def test_any_attempt(text: tuple[str, ...], start: str, expected: bool) -> None:
+    records = (text,) if text else ()
+    assert any_attempt(records, start) is expected
+    assert any_attempt((("v=spf1",), *records, ("",)), start) is expected
 
 
 @PROFILE
@@ -380,5 +448,5 @@ def test_smtp_probes_only_add_smtp_mistakes(o: DomainObservations) -> None:
 def test_smtp_mistakes_need_mta_sts() -> None:
     bad = (probe(FetchError.STARTTLS_NOT_SUPPORTED, False), probe(FetchError.CERT_EXPIRED))
     assert classify(no_txt(smtp=bad)) == Verdict(A, None, Grade.FAIL, ())
-    assert classify(obs(sts=(("v=spf1",),), smtp=bad)).mistakes == (
+    assert classify(obs(sts=(("v=STSv2",),), smtp=bad)).mistakes == (
         "txt_invalid", "mx_starttls_missing", "mx_cert_invalid")

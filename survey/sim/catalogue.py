@@ -105,6 +105,10 @@ _ENTRIES: tuple[_Entry, ...] = (
            lambda d: replace(_good(d), sts_txt=(), policy_host=PolicyHost(
                body=HTML, content_type="text/html")),
            "no TXT, mta-sts.<d> serves a web page: noise, not a mistake"),
+    _Entry("absent_unrelated_txt", ABSENT,
+           lambda d: Scenario(d, mx=(MxHost(f"mx1.{d}"),), sts_txt=(("v=spf1 -all",),),
+                              tlsrpt_txt=(("v=spf1 -all",),)),
+           "a wildcard *.<d> TXT answers at both names: discarded, not txt/tlsrpt_invalid"),
     # --- DNS faults ----------------------------------------------------------------------------
     _Entry("dns_sts_nodata", ABSENT,
            lambda d: replace(_good(d), sts_txt=(), policy_host=None,
@@ -122,6 +126,9 @@ _ENTRIES: tuple[_Entry, ...] = (
            lambda d: replace(_good(d), sts_txt=(),
                              dns_faults=((f"mta-sts.{d}", DnsFault.SERVFAIL),)),
            "no TXT and the policy host lookup fails: absent or policy_without_txt is unknowable"),
+    _Entry("dns_policy_host_servfail_with_txt", ERROR,
+           lambda d: replace(_good(d), dns_faults=((f"mta-sts.{d}", DnsFault.SERVFAIL),)),
+           "a resolver failure is ours, not policy_unreachable: --retry-errors re-probes it"),
     _Entry("dns_sts_truncated", _ok("enforce"),
            lambda d: replace(_good(d), dns_faults=((f"_mta-sts.{d}", DnsFault.TRUNCATE),)),
            "UDP answer truncated: the scanner must retry over TCP"),
