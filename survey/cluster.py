@@ -7,8 +7,9 @@ rename), so a re-run task adopts the dead attempt's complete parts and the datas
 domain once. Progress needs no Dask machinery either: the client polls the shards' progress files
 on the shared output directory. ``distributed`` is imported only here (the ``cluster`` extra).
 
-The output directory and the toplist must be paths every worker sees (one machine, or shared
-storage such as NFS); fsspec URLs are not supported.
+The toplist may be a path every worker sees or an fsspec URL (s3://, gs://...) each worker opens
+itself. The output directory must be a path every worker sees: one machine, or shared storage
+(NFS, an s3fs-fuse or gcsfuse mount); parts are committed by rename, which URLs cannot do.
 """
 
 from __future__ import annotations

@@ -110,6 +110,8 @@ class ScanSummary:
     duration: float = 0.0
     queries_sent: int = 0
     parts_written: int = 0
+    blocked_addresses: int = 0  # special-purpose or unparseable addresses not contacted
+    excluded_addresses: int = 0  # addresses in an --exclude IP prefix, not contacted
 
 
 # --- the probes, behind protocols so that the funnel reads as what it does -------------------
@@ -136,6 +138,7 @@ class Probes:
     dns: Resolver
     fetcher: Fetcher
     prober: Prober | None
+    guard: AddressGuard | None = None  # its counts go into the summary
 
 
 @asynccontextmanager
@@ -168,7 +171,7 @@ async def open_probes(config: ScanConfig) -> AsyncIterator[Probes]:
                                      ca_bundle=config.ca_bundle, **smtp_options)
             prober = await stack.enter_async_context(
                 SmtpProber(smtp_config, guard=guard, destinations=destinations))
-        yield Probes(dns, fetcher, prober)
+        yield Probes(dns, fetcher, prober, guard)
 
 
 # --- the funnel --------------------------------------------------------------------------------
@@ -372,6 +375,9 @@ async def run_scan(
                                             row_send.clone(), summary)
                 watcher.cancel()
         summary.queries_sent = probes.dns.queries_sent
+        if probes.guard is not None:
+            summary.blocked_addresses = probes.guard.blocked
+            summary.excluded_addresses = probes.guard.excluded
     progress.close()
     summary.parts_written = len(sink.parts_written)
     summary.duration = time.monotonic() - started

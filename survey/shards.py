@@ -67,7 +67,13 @@ from survey.sink import (
     read_part_domains,
     status_counts,
 )
-from survey.toplist import ToplistEntry, ToplistFormat, ToplistStats, read_toplist
+from survey.toplist import (
+    ToplistEntry,
+    ToplistFormat,
+    ToplistStats,
+    absolute_source,
+    read_toplist,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +120,8 @@ class ShardResult:
     internal_errors: int = 0
     duration: float = 0.0
     error: str | None = None
+    blocked_addresses: int = 0  # this attempt's AddressGuard counts (ScanSummary's)
+    excluded_addresses: int = 0
 
     @property
     def complete(self) -> bool:
@@ -416,7 +424,8 @@ def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
         counts=dict(collections.Counter(adopted) + summary.counts),
         toplist_stats=stats_to_dict(stats), queries_sent=summary.queries_sent,
         internal_errors=summary.internal_errors, duration=time.monotonic() - started,
-        error=summary.input_error)
+        error=summary.input_error, blocked_addresses=summary.blocked_addresses,
+        excluded_addresses=summary.excluded_addresses)
     if summary.interrupted or summary.internal_errors or summary.input_error:
         return result
     written = _parts_tally(attempt)
@@ -650,6 +659,8 @@ def summarise(results: Sequence[ShardResult], duration: float) -> tuple[ScanSumm
         summary.skipped_done += result.adopted + (result.rows if result.skipped else 0)
         summary.queries_sent += result.queries_sent
         summary.internal_errors += result.internal_errors
+        summary.blocked_addresses += result.blocked_addresses
+        summary.excluded_addresses += result.excluded_addresses
         if result.state == "interrupted":
             summary.interrupted = True
         elif result.state == "failed":
@@ -681,7 +692,7 @@ def scan_sharded(toplist: str, outdir: Path, config: ScanConfig, progress: Progr
     ``cluster`` and OSError when its scheduler cannot be reached.
     """
     started = time.monotonic()
-    path, out = str(Path(toplist).resolve()), outdir.resolve()  # workers may have another cwd
+    path, out = absolute_source(toplist), outdir.resolve()  # workers may have another cwd
     shards = planned_shards(out)
     if cluster is None:
         jobs = plan_jobs(path, out, config, shards=shards or workers, parallel=workers,

@@ -62,10 +62,20 @@ def part_files(outdir: Path) -> list[Path]:
 
 
 def write_part(path: Path, table: pa.Table, *, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-    """Write ``table`` to ``path`` atomically: tmp name, fsync, rename, fsync the directory."""
+    """Write ``table`` to ``path`` atomically: tmp name, fsync, rename, fsync the directory.
+
+    Through an open file: given a str, pyarrow parses ``run:2026/...`` as a URI and fails.
+    """
     tmp = fsio.tmp_path(path)
-    pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_rows)
+    with open(tmp, "wb") as handle:
+        pq.write_table(table, handle, compression="zstd", row_group_size=row_group_rows)
     fsio.commit(tmp, path)
+
+
+def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A part's table, read through an open file for the same reason as ``write_part``."""
+    with open(path, "rb") as handle:
+        return pq.read_table(handle, columns=columns)
 
 
 class PartWriter:
@@ -176,7 +186,7 @@ def read_part_domains(part: Path) -> list[str]:
     Every column is decoded, not only ``domain``: a damaged page elsewhere would otherwise pass
     here and later break every reader of the dataset (one part in memory at a time).
     """
-    table = pq.read_table(part)
+    table = read_part(part)
     domains: list[str] = table.column("domain").to_pylist()
     if any(d is None for d in domains):
         raise ValueError("null domain")
@@ -212,7 +222,7 @@ def drop_rows(outdir: Path, status: str) -> int:
     """
     dropped = 0
     for part in part_files(outdir):
-        table = pq.read_table(part)
+        table = read_part(part)
         kept = table.filter(pc.invert(pc.equal(table.column("status"), status)))
         if kept.num_rows == table.num_rows:
             continue
@@ -256,6 +266,6 @@ def status_counts(outdir: Path) -> dict[str, int]:
     """Domains by status over every complete part (all sessions of a resumed run)."""
     counts: dict[str, int] = {}
     for part in part_files(outdir):
-        for status in pq.read_table(part, columns=["status"]).column("status").to_pylist():
+        for status in read_part(part, columns=["status"]).column("status").to_pylist():
             counts[status] = counts.get(status, 0) + 1
     return counts

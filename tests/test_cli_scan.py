@@ -20,6 +20,7 @@ from survey.cli import main
 from survey.commands.scan import parse_resolver
 from survey.mistakes import MISTAKES
 from survey.progress import Progress, format_counts, summary_table
+from survey.shards import ShardResult, summarise
 from survey.sim.catalogue import (
     EXCLUDED_PREFIX,
     SMTP_EXTRA_MISTAKES,
@@ -58,6 +59,12 @@ def toplist(tmp_path: Path) -> Path:
         (["--exclude", "/nonexistent.txt"], "--exclude /nonexistent.txt"),
         (["--workers", "2", "--shard", "0/2"], "--shard cannot be combined"),
         (["--cluster", "local:0"], "--cluster 'local:0'"),
+        (["--dns-backoff", "-1"], "--dns-backoff"),
+        (["--dns-backoff", "inf"], "--dns-backoff"),
+        (["--dns-sockets", "0"], "--dns-sockets"),
+        (["-o", "s3://bucket/out"], "OUT must be a local or shared path (NFS"),
+        (["-o", "gs://bucket/out"], "not a URL"),
+        (["-o", "file://otherhost/out"], "not a URL"),
     ],
 )
 def test_option_errors_exit_2_with_one_line(
@@ -278,10 +285,16 @@ def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, Runnin
                                                   tmp_path: Path, signum: int) -> None:
     world, running = generated
     out = tmp_path / "out"
+    base = running.dns_query_count()
     proc = subprocess.Popen(scan_cmd(running.toplist, out, running, "--rate", "1000",
                                      "--part-rows", "100000", "--part-seconds", "600"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    # readiness, not a delay: past the limiter's burst (100), queries come from a scan that
+    # has run for several trio batches, so its signal receiver is in place; ~1 s of 12 s
+    deadline = time.monotonic() + 30
+    while running.dns_query_count() - base < 1000:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
     proc.send_signal(signum)
     sent = time.monotonic()
     stdout, stderr = proc.communicate(timeout=10)
@@ -348,11 +361,21 @@ def test_catalogue_through_scan(catalogue_running: tuple[World, RunningWorld, Pa
     world, running, exclude = catalogue_running
     out = tmp_path / "out"
     url = running.toplist.as_uri()  # a file:// URL reads like the path (fsspec-style sources)
-    result = subprocess.run(scan_cmd(url, out, running, "--exclude", str(exclude)),
-                            capture_output=True, text=True, timeout=60)
+    command = scan_cmd(url, out, running, "--exclude", str(exclude), "--dns-backoff", "0.25",
+                       "--dns-sockets", "2")
+    command[command.index(str(out))] = out.as_uri()  # OUT as file:///abs/path is that path
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     manifest = read_manifest(out)
     assert manifest is not None and manifest["options"]["toplist_path"] == url
+    assert (manifest["options"]["dns_backoff"], manifest["options"]["dns_sockets"]) == (0.25, 2)
+    session = manifest["sessions"][-1]
+    assert session["trust_store"]["ca_bundle"] == str(running.ca_bundle)
+    assert session["trust_store"]["source"]
+    # --allow-private: nothing blocked; the opt-out prefix holds the catalogue's excluded hosts
+    assert session["blocked_addresses"] == 0 and session["excluded_addresses"] >= 1
+    assert f"excluded IPs {session['excluded_addresses']:,}" in " ".join(
+        result.stdout.split())
     rows = rows_by_domain(out)
     assert len(rows) == len(world.scenarios)
     check_expectations(world, rows, _expect)
@@ -362,10 +385,10 @@ def test_catalogue_through_scan(catalogue_running: tuple[World, RunningWorld, Pa
 def test_catalogue_through_scan_with_smtp(
         catalogue_running: tuple[World, RunningWorld, Path], tmp_path: Path) -> None:
     world, running, exclude = catalogue_running
-    out = tmp_path / "out"
-    result = subprocess.run(scan_cmd(running.toplist, out, running, "--exclude", str(exclude),
-                                     "--smtp", "--ehlo-name", "scanner.test"),
-                            capture_output=True, text=True, timeout=60)
+    out = tmp_path / "run:2026"  # given relative: a colon in a path is no URI scheme
+    result = subprocess.run(scan_cmd(running.toplist, Path(out.name), running, "--exclude",
+                                     str(exclude), "--smtp", "--ehlo-name", "scanner.test"),
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = rows_by_domain(out)
     check_expectations(world, rows, expectation_with_smtp)
@@ -455,3 +478,11 @@ def test_garbage_lines_are_counted_by_reason(
     assert "ip_address" in stats["invalid"]
     for reason in stats["invalid"]:
         assert reason in result.stdout
+
+
+def test_sharded_summary_sums_the_guards_counts() -> None:
+    """--workers: each shard's blocked/excluded address counts add up in the session's."""
+    results = [ShardResult(0, 2, "complete", blocked_addresses=3, excluded_addresses=1),
+               ShardResult(1, 2, "complete", blocked_addresses=4, excluded_addresses=0)]
+    summary, _ = summarise(results, 1.0)
+    assert (summary.blocked_addresses, summary.excluded_addresses) == (7, 1)

@@ -178,6 +178,11 @@ def test_special_addresses_are_recorded_as_blocked_and_never_contacted(
         assert row["https_address"] is None
         assert [(s["error"], s["address"]) for s in row["smtp"]] == [("blocked", None)]
     assert safety.connections() == {b: 0 for b in SAFETY}
+    session = json.loads((tmp_path / "out" / "manifest.json").read_text())["sessions"][-1]
+    # at least the policy host and the MX host of every row; none excluded
+    assert session["blocked_addresses"] >= 2 * len(result.rows)
+    assert session["excluded_addresses"] == 0
+    assert f"blocked IPs {session['blocked_addresses']:,}" in " ".join(result.stdout.split())
 
 
 def test_exclusions_by_domain_suffix_and_ip_prefix_are_never_contacted_and_counted(

@@ -137,6 +137,18 @@ def test_write_part_is_rename_based(tmp_path: Path) -> None:
     assert target.exists() and not target.with_name(target.name + ".tmp").exists()
 
 
+def test_a_relative_outdir_with_a_colon_is_a_path_not_a_uri(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o run:2026``: given a str, pq.write_table would parse ``run:`` as a URI scheme."""
+    monkeypatch.chdir(tmp_path)
+    writer = PartWriter(Path("run:2026"), CONTEXT.run_id)
+    writer.add(row("a.test"))
+    part = writer.flush()
+    assert part is not None and part.parent == Path("run:2026/parts")
+    assert (tmp_path / "run:2026" / "parts" / part.name).is_file()
+    assert completed_domains(Path("run:2026")) == {"a.test"}
+
+
 def test_manifest_roundtrip_and_atomic(tmp_path: Path) -> None:
     assert read_manifest(tmp_path) is None
     manifest = {"run_id": "abc", "state": "running", "counts": {"absent": 3},

@@ -56,6 +56,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -186,7 +196,7 @@ def check_probe_args(args: argparse.Namespace) -> None:
 #: Defaults of the scan's own options; like ``PROBE_DEFAULTS``, applied after the manifest's.
 SCAN_DEFAULTS: dict[str, Any] = {
     **PROBE_DEFAULTS, "concurrency": 500, "workers": 1, "part_rows": PART_ROWS,
-    "part_seconds": PART_SECONDS,
+    "part_seconds": PART_SECONDS, "dns_backoff": 0.5, "dns_sockets": 4,
 }
 
 
@@ -205,7 +215,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("toplist", nargs="?",
                         help="toplist file (csv, gz, bz2, xz, zip) or - for stdin")
-    parser.add_argument("-o", "--output", type=Path, metavar="OUTDIR")
+    parser.add_argument("-o", "--output", metavar="OUTDIR",
+                        help="output directory: a local or shared path (NFS, s3fs-fuse or "
+                        "gcsfuse mount), or file:///abs/path")
     parser.add_argument("--format", choices=[str(f) for f in ToplistFormat],
                         help="toplist format (default: detected)")
     parser.add_argument("--limit", type=_non_negative_int, metavar="N",
@@ -240,6 +252,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--part-seconds", type=_positive_float,
                         metavar="S", help=f"write a part at least this often (default "
                         f"{PART_SECONDS:g})")
+    parser.add_argument("--dns-backoff", type=_non_negative_float, metavar="S",
+                        help="seconds before the first DNS retry, doubled each retry "
+                        "(default 0.5)")
+    parser.add_argument("--dns-sockets", type=_positive_int, metavar="N",
+                        help="long-lived UDP sockets per resolver (default 4)")
     add_probe_options(parser, defaults=False)
     parser.set_defaults(func=run)
 
@@ -251,17 +268,41 @@ def resolve_targets(args: argparse.Namespace) -> bool:
     argparse hands it the toplist: with ``-o`` given and no positional, the value is the list.
     """
     retry, value = args.retry_errors is not None, args.retry_errors
+    if args.output is not None:
+        args.output = output_path(args.output)
     if isinstance(value, str):
         if args.output is None:
-            args.output = Path(value)
+            args.output = output_path(value)
         elif args.toplist is None:
             args.toplist = value
-        elif Path(value).resolve() != args.output.resolve():
+        elif output_path(value).resolve() != args.output.resolve():
             raise UsageError(f"--retry-errors {value} and -o {args.output}: two output "
                              "directories; give one")
     if args.output is None:
         raise UsageError("-o OUTDIR is required (or --retry-errors OUTDIR)")
     return retry
+
+
+def output_path(text: str | Path) -> Path:
+    """OUTDIR as a local path: ``file:///abs/path`` is its path; another URL is refused.
+
+    Parts are committed by rename and fsync, which object stores do not offer; a mount of one
+    (s3fs-fuse, gcsfuse) is a path. ``run:2026`` has no ``//``: a relative path, not a URL.
+    """
+    from survey.toplist import url_scheme
+
+    text = str(text)
+    scheme = url_scheme(text)
+    if scheme is None:
+        return Path(text)
+    if scheme == "file":
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(text)
+        if parts.netloc in ("", "localhost") and parts.path:
+            return Path(urllib.parse.unquote(parts.path))
+    raise UsageError(f"-o {text}: OUT must be a local or shared path (NFS, an s3fs-fuse or "
+                     "gcsfuse mount) or file:///abs/path, not a URL")
 
 
 def fill_options(args: argparse.Namespace, saved: dict[str, Any]) -> None:
@@ -333,6 +374,7 @@ def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
         "ehlo_name": args.ehlo_name, "contact": args.contact,
         "vantage_point": args.vantage_point,
         "part_rows": args.part_rows, "part_seconds": args.part_seconds,
+        "dns_backoff": args.dns_backoff, "dns_sockets": args.dns_sockets,
     }
 
 
@@ -451,6 +493,7 @@ def _settle_options(args: argparse.Namespace) -> tuple[bool, dict[str, Any] | No
 def _run(args: argparse.Namespace) -> int:
     import trio
 
+    from survey.probes.tls import trust_store
     from survey.progress import Progress, format_duration, summary_table
     from survey.scan import ScanConfig, run_scan
     from survey.sink import (
@@ -494,7 +537,7 @@ def _run(args: argparse.Namespace) -> int:
             dns_timeout=args.dns_timeout, retries=args.retries, https_port=args.https_port,
             smtp_port=args.smtp_port, ca_bundle=args.ca_bundle, allow_private=args.allow_private,
             smtp=args.smtp, ehlo_name=args.ehlo_name, contact=args.contact,
-            exclusions=exclusions)
+            exclusions=exclusions, dns_backoff=args.dns_backoff, dns_sockets=args.dns_sockets)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -514,7 +557,8 @@ def _run(args: argparse.Namespace) -> int:
     if retry:
         manifest["retrying"] = True  # until the run completes again (see _check_sharding)
     session: dict[str, Any] = {"started_at": utc_now(), "workers": args.workers,
-                               "cluster": args.cluster, "retried_errors": 0}
+                               "cluster": args.cluster, "retried_errors": 0,
+                               "trust_store": trust_store(args.ca_bundle).describe()}
     manifest.setdefault("sessions", [])
     manifest["sessions"].append(session)
     try:  # "running" before any row is dropped: a crash in between never looks complete
@@ -566,7 +610,9 @@ def _run(args: argparse.Namespace) -> int:
 
     session.update({"finished_at": utc_now(), "scanned": summary.scanned,
                     "interrupted": summary.interrupted, "queries_sent": summary.queries_sent,
-                    "internal_errors": summary.internal_errors})
+                    "internal_errors": summary.internal_errors,
+                    "blocked_addresses": summary.blocked_addresses,
+                    "excluded_addresses": summary.excluded_addresses})
     manifest["toplist_stats"] = toplist_stats_dict(stats)
     counts = status_counts(outdir)
     manifest["counts"] = counts
@@ -582,6 +628,8 @@ def _run(args: argparse.Namespace) -> int:
         ("already done", f"{summary.skipped_done:,}"),
         ("duration", format_duration(summary.duration)),
         ("queries sent", f"{summary.queries_sent:,}"),
+        ("blocked IPs", f"{summary.blocked_addresses:,}"),
+        ("excluded IPs", f"{summary.excluded_addresses:,}"),
         ("state", manifest["state"]),
     ]
     if summary.internal_errors:

@@ -66,6 +66,8 @@ _SAVED: dict[str, tuple[str, Any]] = {
     "vantage_point": ("vantage_point", str),
     "part_rows": ("part_rows", int),
     "part_seconds": ("part_seconds", float),
+    "dns_backoff": ("dns_backoff", float),
+    "dns_sockets": ("dns_sockets", int),
 }
 
 
