@@ -222,3 +222,15 @@ def test_smtp_extras_only_where_mx_hosts_misbehave() -> None:
         bad = any(h.smtp is SmtpBehaviour.NO_STARTTLS or h.cert is not CertKind.VALID
                   for h in sc.mx if h.smtp is not SmtpBehaviour.REFUSED)
         assert (sc.name in SMTP_EXTRA_MISTAKES) == bad, sc.name
+
+
+def test_unrelated_txt_and_policy_host_failure_scenarios_keep_their_shape() -> None:
+    """Issue 2 audit: unrelated TXT at both names is absent; a resolver failure is an error."""
+    by_name = {s.name: s for s in SCENARIOS}
+    unrelated = by_name["absent_unrelated_txt"]
+    assert unrelated.sts_txt and unrelated.tlsrpt_txt and unrelated.policy_host is None
+    assert as_expectation(observations_for(unrelated)) == Expectation("absent")
+    servfail = by_name["dns_policy_host_servfail_with_txt"]
+    verdict = classify(observations_for(servfail))
+    assert servfail.sts_txt and verdict.status is Status.ERROR
+    assert (verdict.error_reason or "").startswith("mta-sts A: SERVFAIL")
