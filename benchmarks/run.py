@@ -86,8 +86,10 @@ class Usage:
     #: sampled every 20 ms, so the last 20 ms of each may be missing)
     descendant_cpu_s: tuple[float, ...] = ()
     descendant_life_s: tuple[float, ...] = ()
-    #: per descendant, in the same order: its command line as last seen (NUL-separated)
+    #: per descendant, in the same order: its command line as last seen (NUL-separated) and
+    #: its parent's pid
     descendant_cmdline: tuple[str, ...] = ()
+    descendant_ppid: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -146,6 +148,7 @@ class Child:
     descendant_seen: dict[int, tuple[float, float]] = field(default_factory=dict)
     #: last command line seen per descendant (a fork shows its parent's until it execs)
     descendant_cmdline: dict[int, str] = field(default_factory=dict)
+    descendant_ppid: dict[int, int] = field(default_factory=dict)
 
 
 def run_child(argv: Sequence[str], *, timeout: float | None = None) -> Usage:
@@ -184,6 +187,7 @@ def poll(child: Child) -> tuple[int, resource.struct_rusage] | None:
                                         stat_cpu_seconds(f"/proc/{pid}/stat"))
         child.descendant_seen[pid] = (child.descendant_seen.get(pid, (now, now))[0], now)
         child.descendant_cmdline[pid] = cmdline(pid) or child.descendant_cmdline.get(pid, "")
+        child.descendant_ppid[pid] = parent_pid(pid) or child.descendant_ppid.get(pid, 0)
     pid, status, rusage = os.wait4(child.proc.pid, os.WNOHANG)
     return (status, rusage) if pid else None
 
@@ -195,6 +199,23 @@ def cmdline(pid: int) -> str:
             return fh.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def parent_pid(pid: int) -> int:
+    """The parent's pid from ``/proc/<pid>/stat``; 0 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            text = fh.read()
+    except OSError:
+        return 0
+    return int(text[text.rfind(b")") + 2:].split()[1])
+
+
+def is_scan_worker(argv: str, ppid: int) -> bool:
+    """A worker is ``python -m survey.shards <its parent's pid>``: a fork of a worker (e.g. a
+    helper before its exec) shows the same command line but has the worker as its parent."""
+    head, found, tail = argv.partition(WORKER_ARGV)
+    return bool(head and found) and tail.split("\0")[0] == str(ppid)
 
 
 def finish(child: Child, *, timeout: float | None = None) -> Usage:
@@ -217,7 +238,8 @@ def collect(child: Child, status: int, rusage: resource.struct_rusage) -> Usage:
                  tuple(child.descendant_cpu.get(p, 0.0) for p in child.descendant_kb),
                  tuple(last - first for first, last in (child.descendant_seen[p]
                                                         for p in child.descendant_kb)),
-                 tuple(child.descendant_cmdline.get(p, "") for p in child.descendant_kb))
+                 tuple(child.descendant_cmdline.get(p, "") for p in child.descendant_kb),
+                 tuple(child.descendant_ppid.get(p, 0) for p in child.descendant_kb))
 
 
 def finish_all(children: Sequence[Child], *, timeout: float) -> list[Usage]:
@@ -364,7 +386,8 @@ def workers_row(label: str, toplist: Path, work: Path, world_args: Sequence[str]
                       timeout=7200)
     # only the workers (``python -m survey.shards``): a short-lived helper (a fork before its
     # exec shows the parent's RSS) is no worker
-    is_worker = [WORKER_ARGV in argv for argv in usage.descendant_cmdline]
+    is_worker = [is_scan_worker(argv, ppid) for argv, ppid in
+                 zip(usage.descendant_cmdline, usage.descendant_ppid, strict=True)]
     per_process = [usage.max_rss_mb,
                    *(m for m, w in zip(usage.descendant_rss_mb, is_worker, strict=True) if w)]
     if usage.returncode:

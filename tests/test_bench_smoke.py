@@ -162,3 +162,12 @@ def test_child_usage_names_each_descendant_s_command_line() -> None:
     assert usage.descendant_cmdline[0].split("\0")[1:3] == ["-c", helper]
     assert run.WORKER_ARGV not in usage.descendant_cmdline[0]
     assert run.cmdline(-1) == ""  # no such process
+
+
+def test_a_worker_is_the_shards_module_under_the_pid_it_names() -> None:
+    argv = "\0".join(["/usr/bin/python3", "-m", "survey.shards", "4242", ""])
+    assert run.is_scan_worker(argv, 4242)
+    assert not run.is_scan_worker(argv, 4343)  # a fork of a worker, before its exec
+    assert not run.is_scan_worker("\0".join(["/usr/bin/python3", "-c", "pass", ""]), 4242)
+    assert not run.is_scan_worker("", 0)
+    assert run.parent_pid(os.getpid()) == os.getppid() and run.parent_pid(-1) == 0
