@@ -619,3 +619,21 @@ async def test_benchmarks_run_against_a_server(tmp_path: Path) -> None:
     # v6.example: mta-sts A is empty while the STS TXT exists, so AAAA is asked too
     assert (fast.domains, fast.queries, fast.answered) == (3, 13, 12)
     assert "3 domains, 13 queries (12 answered)" in fast.report("x")
+
+
+@pytest.mark.parametrize(("a_status", "aaaa_status", "aaaa_addresses", "chosen"), [
+    ("NOERROR", "NOERROR", ("2001:db8::1",), "AAAA"),
+    ("NOERROR", "NOERROR", (), "A"),
+    ("NOERROR", "TIMEOUT", (), "AAAA"),
+    ("NXDOMAIN", "SERVFAIL", (), "AAAA"),
+    ("TIMEOUT", "TIMEOUT", (), "A"),
+    ("TIMEOUT", "NOERROR", (), "A"),
+])
+def test_merge_keeps_a_failed_aaaa_lookup_after_an_empty_a(
+        a_status: str, aaaa_status: str, aaaa_addresses: tuple[str, ...], chosen: str) -> None:
+    from survey.observations import DnsResult, DnsStatus
+    a = DnsResult("mta-sts.example.com", "A", DnsStatus(a_status), attempts=2)
+    aaaa = DnsResult("mta-sts.example.com", "AAAA", DnsStatus(aaaa_status),
+                     addresses=aaaa_addresses, attempts=3)
+    merged = dns_probe._merge(a, aaaa)
+    assert merged.qtype == chosen and merged.attempts == 5

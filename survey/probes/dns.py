@@ -759,8 +759,12 @@ def _outcome(waiter: _Waiter, failed: str | None) -> Answer | str:
 
 
 def _merge(a: DnsResult, aaaa: DnsResult) -> DnsResult:
-    """AAAA's result when it has addresses, else A's; attempts of both."""
-    chosen = aaaa if aaaa.addresses else a
+    """AAAA's result when it has addresses, else A's; attempts of both.
+
+    An AAAA lookup that failed after an A lookup with no addresses is the result: without it
+    the row would say "no address" where the measurement could not tell (classified ``error``).
+    """
+    chosen = aaaa if aaaa.addresses or (aaaa.failed and not a.failed) else a
     return replace(chosen, attempts=a.attempts + aaaa.attempts)
 
 
