@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from survey.mistakes import MISTAKES
 from survey.readme import README, render
 from survey.schema import SCHEMA
@@ -19,3 +21,14 @@ def test_every_column_and_mistake_is_documented() -> None:
         assert (field.metadata or {}).get(b"doc"), f"column {field.name} has no doc"
     for code in MISTAKES:
         assert f"`{code}`" in text
+
+
+def test_readme_quotes_the_latest_benchmark() -> None:
+    """The README's performance table is the one `make bench` last wrote (benchmarks/results)."""
+    latest = json.loads((README.parent / "benchmarks" / "results" / "latest.json").read_text())
+    readme = README.read_text()
+    assert latest["command"] in readme and f"commit {latest['git_sha']}" in readme
+    for row in latest["rows"]:
+        if row["label"] in ("dnsperf", "naive", "scan", "scan-w2"):
+            assert f"| {round(row['queries_per_s']):,} |" in readme, row["label"]
+    assert f"{latest['ratios']['scan/naive']:.2f}x" in readme
