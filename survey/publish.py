@@ -126,7 +126,8 @@ def _check_publishable(run_dir: Path, manifest: dict[str, Any]) -> list[Path]:
         raise PublishError(f"{run_dir}: no Parquet parts")
     for part in parts:
         try:
-            schema = pq.read_schema(part)
+            with open(part, "rb") as handle:  # a path would be parsed as a URI ("run:2026")
+                schema = pq.read_schema(handle)
         except (OSError, pa.ArrowException) as exc:
             raise PublishError(f"{part}: unreadable Parquet file: {exc}") from exc
         if not schema.remove_metadata().equals(SCHEMA.remove_metadata()):
@@ -140,7 +141,8 @@ def _write_partitions(parts: Iterable[Path], data_dir: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     try:
         for part in parts:
-            table = pq.read_table(part, schema=SCHEMA)
+            with open(part, "rb") as handle:
+                table = pq.read_table(handle, schema=SCHEMA)
             for status in pa.compute.unique(table["status"]).to_pylist():
                 subset = table.filter(pa.compute.equal(table["status"], status))
                 if status not in writers:

@@ -242,3 +242,10 @@ def test_verify_never_reads_outside_the_snapshot(tmp_path: Path, name: str) -> N
     problems = verify(snap)  # the digest is right: only refusing the name reports a problem
     assert f"SHA256SUMS line {len(lines) + 1}: malformed" in problems
     assert main(["verify", str(snap)]) == 1
+
+
+def test_publish_a_run_whose_path_has_a_colon(tmp_path: Path) -> None:
+    """pyarrow reads a path string like "run:2026/..." as a URI: parts are read through files."""
+    run = make_run(tmp_path / "plain", ROWS).rename(tmp_path / "run:2026")
+    snapshot = publish(run, tmp_path / "datasets")
+    assert snapshot.rows == sum(snapshot.counts.values()) == len(ROWS)
