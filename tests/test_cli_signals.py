@@ -12,6 +12,8 @@ import pytest
 #: main() runs; the signal arrives while it builds its parser, before any command has started.
 EARLY_SIGNAL = textwrap.dedent("""
     import os, signal, sys
+    # a shell's background job inherits SIGINT ignored; a terminal's Ctrl-C is what is tested
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import survey.cli as cli
     real = cli.build_parser
     def build():
