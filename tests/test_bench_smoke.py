@@ -86,7 +86,8 @@ def test_scaling_figures(results: dict[str, Any]) -> None:
     scaling = results["scaling"]
     single, multi = rows_by_label(results)["scan"], rows_by_label(results)["scan-w2"]
     assert scaling["processes"] == 2
-    assert scaling["per_process_queries_per_s"] == round(multi["queries_per_s"] / 2)
+    # the row's rate is stored to 0.1 q/s: half of it may round the other way
+    assert abs(scaling["per_process_queries_per_s"] - multi["queries_per_s"] / 2) <= 0.55
     assert scaling["efficiency"] == pytest.approx(
         multi["queries_per_s"] / (2 * single["queries_per_s"]), abs=0.001)
     assert scaling["target_met"] is (scaling["efficiency"] >= 0.8)

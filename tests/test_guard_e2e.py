@@ -189,6 +189,13 @@ def test_only_worlds_on_loopback_may_be_scanned_with_allow_private() -> None:
                   )).outside_loopback() == ("not an address",)
 
 
+def test_scan_args_of_a_world_leaving_loopback_keep_the_guard_on(
+        special: tuple[RunningWorld, Scan]) -> None:
+    running, _ = special
+    assert running.world.outside_loopback()
+    assert "--allow-private" not in running.scan_args()
+
+
 def test_every_special_address_is_recorded_and_blocked(special: tuple[RunningWorld, Scan]) -> None:
     _, result = special
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr

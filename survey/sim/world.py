@@ -60,13 +60,15 @@ class RunningWorld:
         """The ``scan``/``check`` options that point the scanner at this world.
 
         Without a DNS server of its own (``dns=False``) there is no ``--resolver``: the caller
-        adds the one that serves the world's zones.
+        adds the one that serves the world's zones. ``--allow-private`` only for a world that
+        stays on 127/8: one that declares other addresses is scanned with the guard on, so that
+        nothing outside loopback is ever contacted.
         """
         resolver = [] if self.dns is None else ["--resolver", f"{self.plan.dns}:{self.dns_port}"]
+        allow = [] if self.world.outside_loopback() else ["--allow-private"]
         return [*resolver, "--ca-bundle", str(self.ca_bundle),
                 "--https-port", str(self.https_port),
-                "--smtp-port", str(self.smtp_port),
-                "--allow-private"]
+                "--smtp-port", str(self.smtp_port), *allow]
 
 
 def policy_hosts(world: World) -> dict[str, PolicyHost]:
