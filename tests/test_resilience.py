@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import random
 import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 import trio
 
+from survey.sim.background import in_background
 from survey.sim.generator import generate_world
 from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
@@ -235,7 +234,8 @@ class ResolverProxy:
         flags = (int.from_bytes(query[2:4], "big") & 0x0100) | 0x8082  # QR, RD as asked, RA
         return query[:2] + flags.to_bytes(2, "big") + b"\x00\x01" + bytes(6) + query[12:key_end]
 
-    async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(self, task_status: trio.TaskStatus[ResolverProxy] = trio.TASK_STATUS_IGNORED
+                    ) -> None:
         front = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
         back = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
         with front, back:
@@ -244,7 +244,7 @@ class ResolverProxy:
             self.address = front.getsockname()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._answers, front, back)
-                task_status.started()
+                task_status.started(self)
                 while True:
                     packet, client = await front.recvfrom(4096)
                     if len(packet) < 17:
@@ -269,28 +269,8 @@ class ResolverProxy:
                 await front.sendto(packet, client)
 
 
-@contextlib.contextmanager
-def resolver_proxy(upstream: tuple[str, int]) -> Iterator[ResolverProxy]:
-    proxy = ResolverProxy(upstream)
-    ready: queue.Queue[None] = queue.Queue()
-    control: dict[str, Any] = {}
-
-    async def main() -> None:
-        control["token"] = trio.lowlevel.current_trio_token()
-        with trio.CancelScope() as scope:
-            control["scope"] = scope
-            async with trio.open_nursery() as nursery:
-                await nursery.start(proxy.serve)
-                ready.put(None)
-
-    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
-    thread.start()
-    ready.get(timeout=10)
-    try:
-        yield proxy
-    finally:
-        trio.from_thread.run_sync(control["scope"].cancel, trio_token=control["token"])
-        thread.join()
+def resolver_proxy(upstream: tuple[str, int]) -> contextlib.AbstractContextManager[ResolverProxy]:
+    return in_background(ResolverProxy(upstream).serve, name="resolver-proxy")
 
 
 def base_domain(qname: str) -> str:

@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import queue
 import socket
 import ssl
 import struct
-import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import trio
 
+from survey.sim.background import in_background
 from survey.sim.ca import UNKNOWN_NAME, TestCA
 from survey.sim.dns_server import AddressPlan
 from survey.sim.generator import policy_body
@@ -331,39 +329,6 @@ def start_hostile_world(world: World, directory: Path, *, plan: AddressPlan | No
         servers = {b: HostileServer(b, address_of(b),
                                     running.smtp_port if b.is_smtp else running.https_port, ca)
                    for b in behaviours}
-        with _background(functools.partial(serve_hostile, servers.values())):
+        with in_background(functools.partial(serve_hostile, servers.values()),
+                           name="sim-hostile"):
             yield HostileWorld(running, servers)
-
-
-@contextlib.contextmanager
-def _background(start: Any) -> Iterator[None]:
-    """Run ``await nursery.start(start)`` in a thread's trio loop for the ``with`` block."""
-    ready: queue.Queue[BaseException | None] = queue.Queue()
-    control: dict[str, Any] = {}
-
-    async def main() -> None:
-        control["token"] = trio.lowlevel.current_trio_token()
-        with trio.CancelScope() as scope:
-            control["scope"] = scope
-            async with trio.open_nursery() as nursery:
-                await nursery.start(start)
-                ready.put(None)
-
-    def thread_main() -> None:
-        try:
-            trio.run(main)
-        except BaseException as exc:  # handed to the caller's thread
-            ready.put(exc)
-
-    thread = threading.Thread(target=thread_main, name="sim-hostile", daemon=True)
-    thread.start()
-    first = ready.get()
-    if first is not None:
-        thread.join()
-        raise first
-    try:
-        yield
-    finally:
-        with contextlib.suppress(trio.RunFinishedError):
-            trio.from_thread.run_sync(control["scope"].cancel, trio_token=control["token"])
-        thread.join()

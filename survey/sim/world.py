@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import queue
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import trio
 
+from survey.sim.background import in_background
 from survey.sim.ca import TestCA
 from survey.sim.dns_server import AddressPlan, DnsServer, build_zone
 from survey.sim.generator import write_toplist
@@ -154,45 +153,7 @@ def start_world(world: World, directory: Path, *, dns_port: int = 0, https_port:
     On exit the loop is cancelled and the thread joined: every listener is closed before this
     returns. An error while starting is raised here, in the caller's thread.
     """
-    started: queue.Queue[RunningWorld | BaseException] = queue.Queue()
-    control: dict[str, Any] = {}
-
-    async def main() -> None:
-        control["token"] = trio.lowlevel.current_trio_token()
-        with trio.CancelScope() as scope:
-            control["scope"] = scope
-            async with trio.open_nursery() as nursery:
-                running = await nursery.start(functools.partial(
-                    run_world, world, directory, dns_port=dns_port, https_port=https_port,
-                    smtp_port=smtp_port, plan=plan, dns=dns))
-                started.put(running)
-
-    def thread_main() -> None:
-        try:
-            trio.run(main)
-        except BaseException as exc:  # handed to the caller's thread
-            started.put(exc)
-            control["error"] = exc
-
-    thread = threading.Thread(target=thread_main, name="sim-world", daemon=True)
-    thread.start()
-    first = started.get()
-    if isinstance(first, BaseException):
-        thread.join()
-        raise _unwrap(first)
-    try:
-        yield first
-    finally:
-        with contextlib.suppress(trio.RunFinishedError):
-            trio.from_thread.run_sync(control["scope"].cancel, trio_token=control["token"])
-        thread.join()
-    if "error" in control:
-        raise _unwrap(control["error"])
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """The one error inside nested single-member exception groups (trio's strict groups)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
+    with in_background(functools.partial(
+            run_world, world, directory, dns_port=dns_port, https_port=https_port,
+            smtp_port=smtp_port, plan=plan, dns=dns), name="sim-world") as running:
+        yield running
