@@ -72,10 +72,17 @@ def write_part(path: Path, table: pa.Table, *, row_group_rows: int = ROW_GROUP_R
     fsio.commit(tmp, path)
 
 
-def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
+def read_part(path: Path, columns: list[str] | None = None,
+              schema: pa.Schema | None = None) -> pa.Table:
     """A part's table, read through an open file for the same reason as ``write_part``."""
     with open(path, "rb") as handle:
-        return pq.read_table(handle, columns=columns)
+        return pq.read_table(handle, columns=columns, schema=schema)
+
+
+def read_part_schema(path: Path) -> pa.Schema:
+    """A part's schema (footer only), through an open file like ``read_part``."""
+    with open(path, "rb") as handle:
+        return pq.read_schema(handle)
 
 
 class PartWriter:
