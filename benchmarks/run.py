@@ -736,9 +736,16 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
         resolver = f"{address}:{port}"
         world_args = _world_args(internet.scan_args())
         site = None
-        if "https" in only and "nginx" in https_servers:
+        scanning = bool(only & {"scan", "scan-xN", "profile"})
+        if "nginx" in https_servers and ("https" in only or scanning):
             site = nginx.export_site(world, work / "nginx", TestCA(internet.ca_bundle.parent),
                                      plan=plan)
+        nginx_proc = stack.enter_context(nginx.serve(site)) if site is not None else None
+        # the scan rows fetch policies from nginx when it mirrors every host: the test
+        # internet's Python thread would otherwise take a third of a core from the scanners
+        scan_https = "nginx" if site is not None and not site.skipped else "sim"
+        if scan_https == "nginx" and site is not None:
+            world_args = _with_option(world_args, "--https-port", str(site.port))
         fetch = functools.partial(https_row, hosts=hosts_file, ca_bundle=internet.ca_bundle,
                                   count=https_count, distinct=https_count)
         contenders: dict[str, list[tuple[Callable[[], Row], Callable[[], float]]]] = {
@@ -756,8 +763,7 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
             "https": [(lambda: fetch("https-sim", port=internet.https_port, warm_up=True),
                        sim_cpu)] if "sim" in https_servers else [],
         }
-        if site is not None:
-            nginx_proc = stack.enter_context(nginx.serve(site))
+        if site is not None and nginx_proc is not None and "https" in only:
             contenders["https"].insert(0, (lambda: fetch("https", port=site.port,
                                                          warm_up=False),
                                            functools.partial(tree_cpu_seconds, nginx_proc.pid)))
@@ -778,6 +784,7 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
                     "python": platform.python_version()},
         "command": f"BENCH_DOMAINS={domains} make bench",
         "dns_server": server, "nsd_cpu": nsd_cpu if conf is not None else None,
+        "scan_https_server": scan_https,
         "https_servers": list(https_servers),
         **({"nginx": {"hosts": len(site.hosts), "skipped": site.skipped,
                       "worker_processes": 1, "version": nginx.version()}}
@@ -825,6 +832,14 @@ def _world_args(args: list[str]) -> list[str]:
             continue
         out.append(a)
     return out
+
+
+def _with_option(args: list[str], option: str, value: str) -> list[str]:
+    """``args`` with ``option``'s value replaced (appended when absent)."""
+    if option not in args:
+        return [*args, option, value]
+    at = args.index(option)
+    return [*args[:at + 1], value, *args[at + 2:]]
 
 
 if __name__ == "__main__":
