@@ -8,8 +8,9 @@ domain once. Progress needs no Dask machinery either: the client polls the shard
 on the shared output directory. ``distributed`` is imported only here (the ``cluster`` extra).
 
 The toplist may be a path every worker sees or an fsspec URL (s3://, gs://...) each worker opens
-itself. The output directory must be a path every worker sees: one machine, or shared storage
-(NFS, an s3fs-fuse or gcsfuse mount); parts are committed by rename, which URLs cannot do.
+itself. The output directory is a path every worker sees (one machine, or shared storage such as
+NFS), or an object-store URL: then each task stages its shard on its own machine and uploads it
+whole once committed (``survey.store``).
 """
 
 from __future__ import annotations
@@ -115,11 +116,17 @@ def run_on_cluster(client: Any, jobs: Sequence[ShardJob], progress: Progress, *,
     stop = _stop_file(outdir)
     stop.parent.mkdir(parents=True, exist_ok=True)
     stop.unlink(missing_ok=True)
+    store = None
+    if jobs[0].store is not None:  # tasks elsewhere see the store's STOP, not this file
+        from survey.store import STOP, Store
+
+        store = Store.open(jobs[0].store)
+        store.remove(f"{SHARDS}/{STOP}")
     session = uuid.uuid4().hex[:8]
     jobs = [_with_stop(job, stop) for job in jobs]
     futures = [client.submit(run_shard, job, key=f"shard-{job.index}-of-{job.count}-{session}",
                              retries=retries, pure=False) for job in jobs]
-    feed = ProgressFeed(outdir, jobs[0].count, progress)
+    feed = ProgressFeed(outdir, jobs[0].count, progress, jobs[0].store)
     try:
         while not all(f.done() for f in futures):
             time.sleep(poll)
@@ -129,6 +136,8 @@ def run_on_cluster(client: Any, jobs: Sequence[ShardJob], progress: Progress, *,
     except KeyboardInterrupt:
         log.warning("stopping the shards; finished domains are being written")
         stop.touch()
+        if store is not None:
+            store.touch(f"{SHARDS}/{STOP}")
         with contextlib.suppress(KeyboardInterrupt):
             while not all(f.done() for f in futures):
                 time.sleep(poll)

@@ -31,6 +31,7 @@ import collections
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -101,6 +102,7 @@ class ShardJob:
     part_seconds: float = PART_SECONDS
     progress_interval: float = PROGRESS_INTERVAL
     stop_file: str | None = None  # its appearance stops the scan gracefully (Dask tasks)
+    store: str | None = None  # an object-store OUT: ``outdir`` stages, ``survey.store`` uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +377,10 @@ def run_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
     Returns at once (after finishing any interrupted move into ``parts/``) for a committed
     shard. ``parent_pid``: stop when that process dies (children of ``--workers``).
     """
+    if job.store is not None:
+        from survey.store import run_store_shard
+
+        return run_store_shard(job, parent_pid=parent_pid)
     outdir = Path(job.outdir)
     shard = shard_dir(outdir, job.index, job.count)
     if is_committed(outdir, job.index, job.count):
@@ -499,16 +505,25 @@ def _mtime(path: Path) -> float:
 
 
 class ProgressFeed:
-    """Feeds the parent's ``Progress`` from the shards' progress files (never backwards)."""
+    """Feeds the parent's ``Progress`` from the shards' progress files (never backwards);
+    for an object-store OUT (``store``, a URL), from the progress the tasks upload there."""
 
-    def __init__(self, outdir: Path, count: int, progress: Progress) -> None:
+    def __init__(self, outdir: Path, count: int, progress: Progress,
+                 store: str | None = None) -> None:
         self.outdir, self.count, self.progress = outdir, count, progress
+        if store is None:
+            self.read: Callable[[int, int], dict[str, int]] = functools.partial(
+                shard_progress, outdir)
+        else:
+            from survey.store import Store
+
+            self.read = Store.open(store).shard_progress
         self.shown = self.now()  # rows done in earlier sessions are not this session's progress
 
     def now(self) -> collections.Counter[str]:
         now: collections.Counter[str] = collections.Counter()
         for index in range(self.count):
-            now.update(shard_progress(self.outdir, index, self.count))
+            now.update(self.read(index, self.count))
         return now
 
     def poll(self) -> None:
@@ -590,7 +605,8 @@ def run_workers(jobs: Sequence[ShardJob], processes: int, progress: Progress, *,
     pending = collections.deque((job, 0) for job in jobs)
     running: list[_Child] = []
     results: dict[int, ShardResult] = {}
-    feed = ProgressFeed(Path(jobs[0].outdir), jobs[0].count, progress) if jobs else None
+    feed = ProgressFeed(Path(jobs[0].outdir), jobs[0].count, progress, jobs[0].store) \
+        if jobs else None
     stopping = False
 
     def reap(child: _Child) -> None:
@@ -681,19 +697,26 @@ def sharding_conflict(outdir: Path, sharded: bool) -> str | None:
 
 
 def scan_sharded(toplist: str, outdir: Path, config: ScanConfig, progress: Progress, *,
-                 workers: int = 1, cluster: str | None = None, **job_options: Any
-                 ) -> tuple[ScanSummary, ToplistStats]:
+                 workers: int = 1, cluster: str | None = None, store: str | None = None,
+                 **job_options: Any) -> tuple[ScanSummary, ToplistStats]:
     """The scan command's sharded path: ``workers`` processes here, or tasks on ``cluster``.
 
     The shard count is the parallelism of the first session (``--workers N``, the cluster's
     worker threads) and is kept by every resume, whatever its parallelism; each shard's rate is
     the global rate over the shards that can run at once. ``job_options``: ``ShardJob`` fields
     (``fmt``, ``limit``, ``part_rows``, ``part_seconds``). Raises ValueError for a bad
-    ``cluster`` and OSError when its scheduler cannot be reached.
+    ``cluster`` and OSError when its scheduler cannot be reached. ``store``: the object-store
+    URL the shards are uploaded to (``outdir`` is then the staging directory).
     """
     started = time.monotonic()
     path, out = absolute_source(toplist), outdir.resolve()  # workers may have another cwd
-    shards = planned_shards(out)
+    if store is not None:
+        from survey.store import Store
+
+        shards = Store.open(store).planned_shards()
+        job_options["store"] = store
+    else:
+        shards = planned_shards(out)
     if cluster is None:
         jobs = plan_jobs(path, out, config, shards=shards or workers, parallel=workers,
                          **job_options)

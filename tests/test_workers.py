@@ -23,6 +23,7 @@ from survey.shards import (
     PROGRESS_FILE,
     ProgressFeed,
     ShardJob,
+    ShardResult,
     committed_dir,
     is_committed,
     merge_stats,
@@ -141,24 +142,32 @@ def test_the_shard_lock_excludes_a_second_holder(tmp_path: Path) -> None:
     assert not locked(tmp_path / "s" / "lock")
 
 
-def test_a_killed_child_is_rerun_and_its_parts_adopted(tmp_path: Path,
-                                                        world: RunningWorld) -> None:
-    jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=1200.0), shards=2,
-                     parallel=2, part_rows=25, progress_interval=0.1)
+def run_killing_shard_0(jobs: list[ShardJob], outdir: Path, *, rows: int
+                        ) -> tuple[list[ShardResult], dict[int, int], list[int]]:
+    """``run_workers`` with 2 processes, SIGKILLing shard 0's child once it reported ``rows``
+    rows; (results, the last pid of each shard, the pids killed)."""
     pids: dict[int, int] = {}
     killed: list[int] = []
 
     def kill_shard_0() -> None:
-        progress = list(shard_dir(tmp_path, 0, 2).glob(f"attempt-*/{PROGRESS_FILE}"))
+        progress = list(shard_dir(outdir, 0, 2).glob(f"attempt-*/{PROGRESS_FILE}"))
         if killed or not progress:
             return
-        if json.loads(progress[0].read_text())["done"] >= 60:
+        if json.loads(progress[0].read_text())["done"] >= rows:
             os.kill(pids[0], signal.SIGKILL)
             killed.append(pids[0])
 
     results = run_workers(jobs, 2, Progress(mode="off"), poll=0.1,
                           on_start=lambda job, pid: pids.__setitem__(job.index, pid),
                           on_poll=kill_shard_0)
+    return results, pids, killed
+
+
+def test_a_killed_child_is_rerun_and_its_parts_adopted(tmp_path: Path,
+                                                        world: RunningWorld) -> None:
+    jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=1200.0), shards=2,
+                     parallel=2, part_rows=25, progress_interval=0.1)
+    results, pids, killed = run_killing_shard_0(jobs, tmp_path, rows=60)
     assert killed and pids[0] != killed[0]  # shard 0 ran again, in a new process
     assert [r.state for r in results] == ["complete", "complete"]
     assert results[0].adopted >= 50  # the complete parts of the killed attempt (25 rows each)

@@ -33,6 +33,7 @@ from survey.commands.scan_plan import (
 )
 from survey.schema import SCHEMA_VERSION, RunContext
 from survey.sink import PART_ROWS, PART_SECONDS
+from survey.store import is_store_url
 from survey.toplist import ToplistFormat, ToplistStats, absolute_source
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
@@ -216,8 +217,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("toplist", nargs="?",
                         help="toplist file (csv, gz, bz2, xz, zip) or - for stdin")
     parser.add_argument("-o", "--output", metavar="OUTDIR",
-                        help="output directory: a local or shared path (NFS, s3fs-fuse or "
-                        "gcsfuse mount), or file:///abs/path")
+                        help="output directory: a local or shared path (NFS), file:///abs/path, "
+                        "or an object-store URL (s3://bucket/run, gs://...: shards are staged "
+                        "locally and uploaded whole; needs the cluster extra and s3fs/gcsfs)")
     parser.add_argument("--format", choices=[str(f) for f in ToplistFormat],
                         help="toplist format (default: detected)")
     parser.add_argument("--limit", type=_non_negative_int, metavar="N",
@@ -268,6 +270,13 @@ def resolve_targets(args: argparse.Namespace) -> bool:
     argparse hands it the toplist: with ``-o`` given and no positional, the value is the list.
     """
     retry, value = args.retry_errors is not None, args.retry_errors
+    args.store = None
+    if args.output is not None and is_store_url(args.output):
+        if retry:
+            raise UsageError(f"--retry-errors rewrites parts in place, which an object store "
+                             f"cannot do: copy {args.output} to a local directory and retry there")
+        args.store, args.output = str(args.output).rstrip("/"), None
+        return retry
     if args.output is not None:
         args.output = output_path(args.output)
     if isinstance(value, str):
@@ -284,10 +293,10 @@ def resolve_targets(args: argparse.Namespace) -> bool:
 
 
 def output_path(text: str | Path) -> Path:
-    """OUTDIR as a local path: ``file:///abs/path`` is its path; another URL is refused.
+    """OUTDIR as a local path: ``file:///abs/path`` is its path; another URL is refused (the
+    scan command takes object-store URLs through ``survey.store`` before this).
 
-    Parts are committed by rename and fsync, which object stores do not offer; a mount of one
-    (s3fs-fuse, gcsfuse) is a path. ``run:2026`` has no ``//``: a relative path, not a URL.
+    ``run:2026`` has no ``//``: a relative path, not a URL.
     """
     from survey.toplist import url_scheme
 
@@ -301,8 +310,7 @@ def output_path(text: str | Path) -> Path:
         parts = urllib.parse.urlsplit(text)
         if parts.netloc in ("", "localhost") and parts.path:
             return Path(urllib.parse.unquote(parts.path))
-    raise UsageError(f"-o {text}: OUT must be a local or shared path (NFS, an s3fs-fuse or "
-                     "gcsfuse mount) or file:///abs/path, not a URL")
+    raise UsageError(f"-o {text}: expected a local or shared path or file:///abs/path here")
 
 
 def fill_options(args: argparse.Namespace, saved: dict[str, Any]) -> None:
@@ -462,10 +470,27 @@ def _read_previous(outdir: Path) -> dict[str, Any] | None:
         raise UsageError(str(exc)) from exc
 
 
+def _settle_store(args: argparse.Namespace) -> dict[str, Any] | None:
+    """For an object-store OUT: its manifest, and ``args.output`` set to this machine's
+    staging directory for the run (its id: the manifest's, else ``--run-id`` or a new one)."""
+    from survey.store import Store, staging_dir
+
+    try:
+        args.store_handle = Store.open(args.store)
+        previous: dict[str, Any] | None = args.store_handle.manifest()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"-o {args.store}: {exc}") from exc
+    if previous is None:
+        args.run_id = args.run_id or uuid.uuid4().hex
+    run_id = str((previous or {}).get("run_id") or args.run_id)
+    args.output = staging_dir(args.store, run_id)
+    return previous
+
+
 def _settle_options(args: argparse.Namespace) -> tuple[bool, dict[str, Any] | None]:
     """Targets, saved and default options, dates: (retry errors?, OUTDIR's manifest or None)."""
     retry = resolve_targets(args)
-    previous = _read_previous(args.output)
+    previous = _settle_store(args) if args.store else _read_previous(args.output)
     if retry:
         if previous is None:
             raise UsageError(f"--retry-errors: {args.output} holds no run to retry")
@@ -541,7 +566,10 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
-    sharded = args.workers > 1 or args.cluster is not None
+    store = getattr(args, "store_handle", None)
+    sharded = args.workers > 1 or args.cluster is not None or store is not None
+    if store is not None and shard is not None:
+        raise UsageError("--shard cannot be combined with an object-store OUT (it is sharded)")
     _check_sharding(args, outdir, sharded, shard, retry=retry, previous=previous)
     manifest: dict[str, Any] = dict(previous or {})
     manifest.update({
@@ -563,8 +591,11 @@ def _run(args: argparse.Namespace) -> int:
     manifest["sessions"].append(session)
     try:  # "running" before any row is dropped: a crash in between never looks complete
         write_manifest(outdir, manifest)
+        if store is not None:
+            store.write_manifest(manifest)
     except OSError as exc:
-        raise UsageError(f"-o {outdir}: cannot write the manifest: {exc.strerror or exc}") from exc
+        raise UsageError(f"-o {args.store or outdir}: cannot write the manifest: "
+                         f"{exc.strerror or exc}") from exc
     if retry:
         completed_domains(outdir)  # quarantines damaged parts before they are rewritten
         session["retried_errors"] = drop_rows(outdir, "error")
@@ -576,7 +607,7 @@ def _run(args: argparse.Namespace) -> int:
     mode = "off" if args.no_progress else "auto"
     total = progress_total(count_lines(args.toplist), limit=args.limit,
                            shards=1 if shard is None else shard[1],
-                           done=_sharded_done(outdir) if sharded else len(done))
+                           done=_sharded_done(outdir, store) if sharded else len(done))
     progress = Progress(total=total, mode=mode)
     if sharded:
         from survey.shards import scan_sharded
@@ -584,7 +615,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             summary, stats = scan_sharded(
                 args.toplist, outdir, config, progress, workers=args.workers,
-                cluster=args.cluster, fmt=args.format, limit=args.limit,
+                cluster=args.cluster, store=args.store, fmt=args.format, limit=args.limit,
                 part_rows=args.part_rows, part_seconds=args.part_seconds)
         except (OSError, ValueError) as exc:
             print(f"scan: {exc}", file=sys.stderr)
@@ -614,14 +645,19 @@ def _run(args: argparse.Namespace) -> int:
                     "blocked_addresses": summary.blocked_addresses,
                     "excluded_addresses": summary.excluded_addresses})
     manifest["toplist_stats"] = toplist_stats_dict(stats)
-    counts = status_counts(outdir)
-    manifest["counts"] = counts
     complete = (not summary.interrupted and summary.internal_errors == 0
                 and summary.input_error is None)
+    if store is None:
+        counts = status_counts(outdir)
+    else:
+        counts, complete = _store_counts(store, complete)
+    manifest["counts"] = counts
     if complete:
         manifest.update({"state": "complete", "finished_at": utc_now()})
         manifest.pop("retrying", None)
     write_manifest(outdir, manifest)
+    if store is not None:
+        store.write_manifest(manifest)  # last: "complete" only after every shard is there
 
     facts = [
         ("scanned now", f"{summary.scanned:,}"),
@@ -647,12 +683,28 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sharded_done(outdir: Path) -> int:
+def _sharded_done(outdir: Path, store: Any = None) -> int:
     """Rows earlier sessions of a sharded run wrote (what its progress feed does not count)."""
     from survey.shards import planned_shards, shard_progress
 
+    if store is not None:
+        count = store.planned_shards() or 0
+        return sum(sum(store.shard_progress(i, count).values()) for i in range(count))
     count = planned_shards(outdir) or 0
     return sum(sum(shard_progress(outdir, i, count).values()) for i in range(count))
+
+
+def _store_counts(store: Any, complete: bool) -> tuple[dict[str, int], bool]:
+    """Counts by status from the store's shard records, and whether the run is complete:
+    every shard recorded and the parts no record lists deleted (``survey.store.finalize``)."""
+    from survey.store import finalize, recorded_counts
+
+    count = store.planned_shards() or 0
+    if complete:
+        counts = finalize(store, count)
+        if counts is not None:
+            return counts, True
+    return recorded_counts(store, count), False
 
 
 def _os_error(exc: BaseException) -> OSError | None:
