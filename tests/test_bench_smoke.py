@@ -27,7 +27,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("bench")
     return run.bench(DOMAINS, seed=3, processes=2, https_count=40,
                      only={"naive", "dnsclient", "scan", "scan-xN", "https"},
-                     work=work / "w", server="world", https_servers=("sim",))
+                     work=work / "w", server="world", https_servers=("sim",), repeat=2)
 
 
 def rows_by_label(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -172,3 +172,23 @@ def test_a_worker_is_the_shards_module_under_the_pid_it_names() -> None:
     assert not run.is_scan_worker("\0".join(["/usr/bin/python3", "-c", "pass", ""]), 4242)
     assert not run.is_scan_worker("", 0)
     assert run.parent_pid(os.getpid()) == os.getppid() and run.parent_pid(-1) == 0
+
+
+def test_repeated_scan_rows_report_their_median_run(results: dict[str, Any]) -> None:
+    rows = rows_by_label(results)
+    for label in ("scan", "scan-w2"):
+        extra = rows[label]["extra"]
+        assert extra["runs"] == 2 and len(extra["runs_wall_s"]) == 2, label
+        assert rows[label]["wall_s"] == pytest.approx(min(extra["runs_wall_s"]), abs=0.01)
+    assert results["repeat"] == 2
+    assert len(results["scaling"]["efficiency_per_pair"]) == 2
+
+
+def test_median_rows_pick_the_median_run_and_keep_the_others() -> None:
+    runs = [run.Row("scan", 10, 40, wall, 1.0, 50.0) for wall in (3.0, 1.0, 2.0)]
+    runs.insert(1, run.Row("scan-w2", 10, 40, 1.0, 1.0, 50.0, processes=2))
+    rows = run.median_rows(runs)
+    assert [r.label for r in rows] == ["scan", "scan-w2"]
+    assert rows[0].wall_s == 2.0 and rows[0].extra["runs_wall_s"] == [3.0, 1.0, 2.0]
+    assert "runs" not in rows[1].extra  # a single run is reported as it is
+    assert run.paired_efficiency(runs) == {}  # one pair: nothing to list
