@@ -515,9 +515,9 @@ class ProgressFeed:
             self.read: Callable[[int, int], dict[str, int]] = functools.partial(
                 shard_progress, outdir)
         else:
-            from survey.store import Store
+            from survey.store import Store, StoreProgress
 
-            self.read = Store.open(store).shard_progress
+            self.read = StoreProgress(Store.open(store))
         self.shown = self.now()  # rows done in earlier sessions are not this session's progress
 
     def now(self) -> collections.Counter[str]:

@@ -16,8 +16,8 @@ presumed dead that was not) one wins and the loser deletes its uploads; parts a 
 behind without a record are deleted by ``finalize`` once every shard is committed, before the
 manifest says ``complete``. So the parts of a shard always come from one commit: never mixed.
 
-The staging directory is ``$XDG_CACHE_HOME/mta-sts-survey/staging/<url hash>-<run id>``, the same
-path on every machine: workers beside the client share it (a re-run shard adopts the parts of a
+The staging directory is ``$XDG_CACHE_HOME/mta-sts-survey/staging/<url hash>-<run id>`` on each
+machine, computed there: workers beside the client share it (a re-run shard adopts the parts of a
 killed attempt), a worker elsewhere starts the shard afresh. Uploaded parts are deleted from it.
 """
 
@@ -31,7 +31,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,25 +171,61 @@ class Store:
         return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
 
 
+class StoreProgress:
+    """``Store.shard_progress`` for a client polling twice a second: a shard is asked at most
+    every ``interval`` seconds, and never again once committed (two GETs a shard per poll
+    would be hundreds of requests a second for a large cluster)."""
+
+    def __init__(self, store: Store, *, interval: float = PUMP_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.interval, self.clock = store, interval, clock
+        self._seen: dict[tuple[int, int], tuple[float, dict[str, int]]] = {}
+        self._final: dict[tuple[int, int], dict[str, int]] = {}
+
+    def __call__(self, index: int, count: int) -> dict[str, int]:
+        key = (index, count)
+        if key in self._final:
+            return self._final[key]
+        now = self.clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.interval:
+            return seen[1]
+        record = self.store.record(index, count)
+        if record is not None:
+            counts = record.get("counts", {})
+            self._final[key] = {str(k): int(v) for k, v in counts.items()}
+            return self._final[key]
+        counts = self.store.shard_progress(index, count)
+        self._seen[key] = (now, counts)
+        return counts
+
+
 # --- a shard task ---------------------------------------------------------------------------
 
 def run_store_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
     """``run_shard`` for an object-store OUT: scan into staging, then upload the shard whole."""
-    from survey.shards import run_shard
+    from survey.shards import run_shard, shard_dir
 
     assert job.store is not None
     store = Store.open(job.store)
     record = store.record(job.index, job.count)
     if record is not None:
         return _result_of(job, record)
-    local = replace(job, store=None)
-    Path(local.outdir).mkdir(parents=True, exist_ok=True)
-    with _pump(store, local):
-        result = run_shard(local, parent_pid=parent_pid)
+    # this machine's staging (the client's path is its own home, which may not exist here);
+    # a stop file of this task's own, never a stale one of an earlier session
+    staging = staging_dir(job.store, job.config.context.run_id)
+    stop = shard_dir(staging, job.index, job.count) / f"STOP-{uuid.uuid4().hex[:12]}"
+    local = replace(job, store=None, outdir=str(staging), stop_file=str(stop))
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        with _pump(store, local, watch_stop=job.stop_file is not None):
+            result = run_shard(local, parent_pid=parent_pid)
+    finally:
+        stop.unlink(missing_ok=True)
     if not result.complete:
         return result
     try:
-        push_shard(store, Path(local.outdir), job.index, job.count)
+        push_shard(store, staging, job.index, job.count)
     except OSError as exc:
         return replace(result, state="failed", error=f"uploading shard {job.index}-of-"
                        f"{job.count} to {job.store} failed: {exc}; re-run to retry")
@@ -203,9 +241,9 @@ def _result_of(job: ShardJob, record: dict[str, Any]) -> ShardResult:
 
 
 @contextlib.contextmanager
-def _pump(store: Store, job: ShardJob) -> Iterator[None]:
-    """While the shard runs: upload its progress, and turn the store's STOP into the local
-    stop file the attempt polls (a worker on another machine cannot see the client's)."""
+def _pump(store: Store, job: ShardJob, *, watch_stop: bool) -> Iterator[None]:
+    """While the shard runs: upload its progress, and (``watch_stop``: a Dask task) turn the
+    store's STOP into the local stop file the attempt polls."""
     from survey.shards import shard_progress
 
     finished = threading.Event()
@@ -220,7 +258,7 @@ def _pump(store: Store, job: ShardJob) -> Iterator[None]:
                     store.write_json(f"{shard_prefix(job.index, job.count)}/{PROGRESS}",
                                      {"counts": counts})
                     last = counts
-                if job.stop_file and store.exists(f"{SHARDS}/{STOP}"):
+                if watch_stop and job.stop_file and store.exists(f"{SHARDS}/{STOP}"):
                     Path(job.stop_file).parent.mkdir(parents=True, exist_ok=True)
                     Path(job.stop_file).touch()
             except OSError as exc:  # progress is best effort; the commit is not

@@ -238,9 +238,10 @@ def test_a_killed_worker_of_a_store_run_is_rerun_and_the_store_gets_each_domain_
     from tests.test_workers import config, run_killing_shard_0
 
     url = f"s3://{BUCKET}/killed"
-    staging = staging_dir(url, "killed")
-    jobs = plan_jobs(str(world.toplist), staging, config(world, rate=1200.0), shards=2,
-                     parallel=2, part_rows=25, progress_interval=0.1, store=url)
+    base = config(world, rate=1200.0)
+    staging = staging_dir(url, base.context.run_id)  # where each task stages on this machine
+    jobs = plan_jobs(str(world.toplist), staging, base, shards=2, parallel=2, part_rows=25,
+                     progress_interval=0.1, store=url)
     results, pids, killed = run_killing_shard_0(jobs, staging, rows=60)
     assert killed and pids[0] != killed[0]
     assert [r.state for r in results] == ["complete", "complete"]
@@ -249,3 +250,53 @@ def test_a_killed_worker_of_a_store_run_is_rerun_and_the_store_gets_each_domain_
     assert store.record(0, 2) is not None and store.record(1, 2) is not None
     assert finalize(store, 2) is not None
     assert sorted(store_frame(store)["domain"].to_list()) == toplist_domains(world)
+
+
+def test_ctrl_c_in_the_cluster_client_stops_store_tasks_and_the_rerun_finishes(
+        world: RunningWorld, s3: Store) -> None:
+    from survey.cluster import ClusterSpec, open_client, run_on_cluster
+    from survey.progress import Progress
+    from survey.shards import plan_jobs
+    from survey.store import SHARDS, STOP
+    from tests.test_workers import config, ctrl_c_after
+
+    url = f"s3://{BUCKET}/stopped"
+    base = config(world, rate=150.0)  # ~8 s a shard: the tasks see STOP within 2 s
+    staging = staging_dir(url, base.context.run_id)
+    jobs = plan_jobs(str(world.toplist), staging, base, shards=2, parallel=2, part_rows=20,
+                     progress_interval=0.1, store=url)
+    press_ctrl_c, pressed = ctrl_c_after(staging, 40)
+    store = Store.open(url)
+    with open_client(ClusterSpec(local_workers=2)) as client:
+        client.wait_for_workers(2, timeout=30)
+        stopped = run_on_cluster(client, jobs, Progress(mode="off"), poll=0.1,
+                                 on_poll=press_ctrl_c)
+        assert pressed and store.exists(f"{SHARDS}/{STOP}")
+        assert "interrupted" in {r.state for r in stopped}
+        assert not list(staging.glob("shards/*/STOP-*"))  # each task's own stop file, removed
+        finished = run_on_cluster(client, jobs, Progress(mode="off"))
+    assert not store.exists(f"{SHARDS}/{STOP}")
+    assert all(r.complete for r in finished)
+    assert finalize(store, 2) is not None
+    assert sorted(store_frame(store)["domain"].to_list()) == toplist_domains(world)
+
+
+def test_the_client_polls_each_shard_at_most_every_interval_and_a_committed_one_once(
+        s3: Store) -> None:
+    from survey.store import PROGRESS, StoreProgress
+
+    now = [0.0]
+    progress = StoreProgress(s3, interval=2.0, clock=lambda: now[0])
+    s3.write_json(f"{shard_prefix(0, 1)}/{PROGRESS}", {"counts": {"absent": 3}})
+    assert progress(0, 1) == {"absent": 3}
+    s3.write_json(f"{shard_prefix(0, 1)}/{PROGRESS}", {"counts": {"absent": 7}})
+    now[0] = 1.0
+    assert progress(0, 1) == {"absent": 3}  # asked 1 s ago: not again
+    now[0] = 2.5
+    assert progress(0, 1) == {"absent": 7}
+    s3.write_json(f"{shard_prefix(0, 1)}/{RECORD}", {"counts": {"absent": 9}, "parts": []})
+    now[0] = 5.0
+    assert progress(0, 1) == {"absent": 9}
+    s3.remove(f"{shard_prefix(0, 1)}/{RECORD}")
+    now[0] = 9.0
+    assert progress(0, 1) == {"absent": 9}  # committed: final, never asked again
