@@ -68,6 +68,11 @@ def staging_dir(url: str, run_id: str) -> Path:
     return cache / "mta-sts-survey" / "staging" / f"{digest}-{tag}"
 
 
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = getattr(fs, "protocol", ())
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
 def shard_prefix(index: int, count: int) -> str:
     return f"{SHARDS}/{index}-of-{count}"
 
@@ -102,6 +107,9 @@ class Store:
             fs, root = fsspec.core.url_to_fs(url)
         except (ImportError, ValueError) as exc:  # no s3fs / gcsfs, or an unknown scheme
             raise ValueError(str(exc)) from exc
+        if "memory" in _protocols(fs):
+            raise ValueError("memory:// lives in one process, and the shards run in others: "
+                             "use a directory or an object store")
         return cls(url, fs, str(root).rstrip("/"))
 
     def path(self, relative: str) -> str:

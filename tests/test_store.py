@@ -63,6 +63,7 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
         store.fs.rm(BUCKET, recursive=True)
     store.fs.mkdir(BUCKET)
     yield store
+    store.fs.clear_instance_cache()  # no later test may reach this server through a cached one
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +220,11 @@ def test_store_out_refuses_what_it_cannot_do(world: RunningWorld, s3: Store,
     assert done.returncode == 2
     assert ("object store" in done.stderr or "object-store" in done.stderr), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_in_process_store_is_refused() -> None:
+    with pytest.raises(ValueError, match="memory:// lives in one process"):
+        Store.open("memory://bucket/run")
 
 
 def test_an_unknown_store_scheme_is_a_clear_usage_error(world: RunningWorld,

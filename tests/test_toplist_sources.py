@@ -130,7 +130,11 @@ def test_unknown_scheme_is_a_clear_oserror() -> None:
 def test_missing_backend_names_the_package(monkeypatch: pytest.MonkeyPatch, url: str,
                                            package: str) -> None:
     # The backend made unimportable even where it is installed: nothing is ever contacted.
+    # fsspec keeps the classes it imported (an earlier test may have used s3fs): forget them.
+    imported = importlib.import_module("fsspec.registry")._registry  # (fsspec is untyped)
     monkeypatch.setitem(sys.modules, package, None)
+    for protocol in ("s3", "s3a", "gs", "gcs"):
+        monkeypatch.delitem(imported, protocol, raising=False)
     with pytest.raises(OSError, match=f"pip install {package}") as raised:
         list(read_toplist(url))
     assert str(raised.value).startswith(url)
