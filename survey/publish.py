@@ -183,6 +183,7 @@ def _datasheet(name: str, manifest: dict[str, Any], counts: dict[str, int],
     toplist_date = toplist.get("date") if isinstance(toplist, dict) else manifest.get(
         "toplist_date")
     total = sum(counts.values())
+    psl_version = stats.public_suffix_list_version()
     count_lines = "\n".join(
         f"| {s} | {counts.get(s, 0):,} | {counts.get(s, 0) / total:.3%} |"
         for s in stats.STATUSES
@@ -249,7 +250,9 @@ Published by the operators of this survey; corrections through the project's iss
 ## Known limitations
 - One vantage point; resolvers and policy hosts may answer differently elsewhere.
 - `absent` means nothing was published at the time of the scan, as seen from the vantage point.
-- Policy hosting and MX providers are inferred from host name suffixes (last two labels).
+- Policy hosting and MX providers are inferred from host names: the registrable domain by the
+  Public Suffix List's ICANN section as bundled with publicsuffixlist {psl_version} (a
+  host under a private suffix such as github.io counts as that provider).
 
 ## How to cite
 mta-sts-survey snapshot {name}, toplist {toplist_name(manifest)} ({toplist_date or "n.d."}),

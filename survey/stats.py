@@ -8,11 +8,13 @@ mixed into the denominators of adoption shares: a domain we could not measure is
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
+from publicsuffixlist import PublicSuffixList
 
 from survey.mistakes import MISTAKES
 
@@ -365,17 +367,47 @@ def mx_consistency_summary(lf: pl.LazyFrame) -> pl.DataFrame:
 
 
 def registered_suffix(name: str | None, labels: int = 2) -> str | None:
-    """The last ``labels`` labels of a host name: a cheap stand-in for the registrable domain."""
+    """The last ``labels`` labels of a host name (kept for old notebooks: it puts every
+    ``*.co.uk`` host under ``co.uk``; ``registered_domain`` is what the statistics use)."""
     if not name:
         return None
     parts = name.rstrip(".").lower().split(".")
     return ".".join(parts[-labels:])
 
 
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    # the list bundled with the package (no network, the same every run); ICANN suffixes only:
+    # hosts under a private suffix (github.io, herokuapp.com) belong to that provider
+    return PublicSuffixList(only_icann=True)
+
+
+def public_suffix_list_version() -> str:
+    """The publicsuffixlist release whose bundled list names the providers (for datasheets)."""
+    import importlib.metadata
+
+    return importlib.metadata.version("publicsuffixlist")
+
+
+def registered_domain(name: str | None) -> str | None:
+    """The registrable domain of a host name by the Public Suffix List: one label below its
+    public suffix (``mx1.mail.example.co.uk`` -> ``example.co.uk``; an unlisted TLD counts as a
+    suffix, so ``mx.d.test`` -> ``d.test``). A name that is itself a public suffix is kept."""
+    if not name:
+        return None
+    host = name.rstrip(".").lower()
+    return _public_suffixes().privatesuffix(host) or host
+
+
+def _registered_domains(names: pl.Series) -> pl.Series:
+    """``registered_domain`` of a column, computed once per distinct name (MX hosts repeat)."""
+    distinct = names.drop_nulls().unique().to_list()
+    mapping = {name: registered_domain(name) for name in distinct}
+    return names.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
 def _suffix_expr(col: pl.Expr) -> pl.Expr:
-    return col.str.strip_chars_end(".").str.to_lowercase().str.split(".").list.slice(-2).list.join(
-        "."
-    )
+    return col.map_batches(_registered_domains, return_dtype=pl.String)
 
 
 def _provider_stats(df: pl.LazyFrame, key: str) -> pl.DataFrame:

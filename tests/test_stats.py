@@ -226,3 +226,30 @@ def test_load_reads_a_snapshots_data_only(tmp_path: Path) -> None:
     _write(loose / "shards" / "c.parquet", ROWS[3:])
     _write(loose / ".staging" / "d.parquet", ROWS[3:])
     assert stats.parquet_files(loose) == [loose / "a.parquet", loose / "deeper" / "b.parquet"]
+
+
+@pytest.mark.parametrize(("name", "domain"), [
+    ("mx1.mail.example.co.uk.", "example.co.uk"),  # the last two labels would say co.uk
+    ("ASPMX.L.GOOGLE.COM", "google.com"),
+    ("mta-sts.user.github.io", "github.io"),  # a private suffix is the provider's
+    ("mx.d.test", "d.test"),  # an unlisted TLD counts as a public suffix
+    ("co.uk", "co.uk"),
+    (None, None),
+])
+def test_registered_domain_follows_the_public_suffix_list(name: str | None,
+                                                          domain: str | None) -> None:
+    assert stats.registered_domain(name) == domain
+
+
+def test_providers_under_a_two_label_suffix_are_told_apart() -> None:
+    rows = pl.LazyFrame({
+        "status": ["absent", "enforce", "absent"],
+        "mistakes": [[], [], []],
+        "mx_hosts": [[{"host": "mx.provider-a.co.uk", "preference": 10}],
+                     [{"host": "mx2.provider-b.co.uk", "preference": 5},
+                      {"host": "mx.provider-a.co.uk", "preference": 20}],
+                     [{"host": "mx1.provider-a.co.uk.", "preference": 0}]],
+    })
+    mxp = stats.mx_providers(rows)
+    assert as_dict(mxp, "mx_provider", "domains") == {"provider-a.co.uk": 2,
+                                                      "provider-b.co.uk": 1}
