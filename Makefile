@@ -7,8 +7,6 @@ STAMP  := $(VENV)/.installed
 DEMO_DOMAINS ?= 20000
 # Size of the benchmark world (`make bench`); the smoke test and quick runs use small ones.
 BENCH_DOMAINS ?= 200000
-# NSD and dnsperf come from Debian packages; root installs directly, others through sudo.
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT     ?= datasets/demo
 
 # `make fuzz`: atheris harnesses of tests/fuzz/ (the `fuzz` extra), FUZZ_SECONDS per target.
@@ -33,11 +31,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# Real servers the tests use (NSD serves the exported zone in test_zonefile.py).
+# Real servers the tests use (NSD serves the exported zone in test_zonefile.py, nginx the
+# exported policy hosts in test_bench_nginx_live.py); their Debian services are not started.
 system-deps:
-	@command -v nsd >/dev/null || command -v /usr/sbin/nsd >/dev/null || { \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nsd >/dev/null; }
+	@sh .ci/apt-install nsd nginx
 
 pytest: $(STAMP) system-deps
 	$(VENV)/bin/pytest -q
@@ -47,14 +44,10 @@ test: lint typecheck pytest
 run: $(STAMP)
 	$(PY) -m survey.demo --domains $(DEMO_DOMAINS) --out $(DEMO_OUT)
 
-# nginx serves the HTTPS row's policy hosts: the benchmark runs its own on 127.x only. Where no
-# policy-rc.d forbids it (containers have one), the package also starts Debian's default site
-# on port 80: `systemctl disable --now nginx` stops it.
+# nginx serves the policy hosts of the scan and HTTPS rows: the benchmark runs its own on 127.x
+# only (.ci/apt-install keeps Debian's services from starting when it installs the packages).
 bench: $(STAMP)
-	@command -v nsd >/dev/null && command -v dnsperf >/dev/null && \
-	  { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || { \
-	  $(SUDO) apt-get update && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y nsd dnsperf nginx; }
+	@sh .ci/apt-install nsd dnsperf nginx
 	$(PY) -m benchmarks.sim_dns
 	BENCH_DOMAINS=$(BENCH_DOMAINS) $(PY) -m benchmarks.run
 
