@@ -675,10 +675,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"scan: {args.toplist}: {summary.input_error}", file=sys.stderr)
         return 1
     if summary.interrupted:
-        print(f"stopped; re-run the same command to resume into {outdir}", file=sys.stderr)
+        print(f"stopped; re-run the same command to resume into {args.store or outdir}",
+              file=sys.stderr)
     elif summary.internal_errors:
         print(f"scan: {summary.internal_errors} internal error(s), see the log; re-run the same "
-              f"command to finish {outdir}", file=sys.stderr)
+              f"command to finish {args.store or outdir}", file=sys.stderr)
         return 1
     return 0
 
