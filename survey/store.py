@@ -171,12 +171,28 @@ class Store:
                  if (m := re.fullmatch(r"(\d+)-of-(\d+)", name))}
         return found.pop() if len(found) == 1 else None
 
+    def progress(self, index: int, count: int) -> dict[str, int]:
+        """Rows by status of one running shard, as its task last uploaded them."""
+        return _counts(self.read_json(f"{shard_prefix(index, count)}/{PROGRESS}"))
+
     def shard_progress(self, index: int, count: int) -> dict[str, int]:
         """Rows by status of one shard: its record's when committed, else its last upload."""
-        data = self.record(index, count) or self.read_json(
-            f"{shard_prefix(index, count)}/{PROGRESS}") or {}
-        counts = data.get("counts", {})
-        return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
+        record = self.record(index, count)
+        return _counts(record) if record is not None else self.progress(index, count)
+
+
+def _counts(data: dict[str, Any] | None) -> dict[str, int]:
+    """The ``counts`` of a record or progress object, by status."""
+    counts = (data or {}).get("counts", {})
+    return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
+
+
+def _sum_counts(records: list[dict[str, Any] | None]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for record in records:
+        for status, n in _counts(record).items():
+            total[status] = total.get(status, 0) + n
+    return total
 
 
 class StoreProgress:
@@ -200,10 +216,9 @@ class StoreProgress:
             return seen[1]
         record = self.store.record(index, count)
         if record is not None:
-            counts = record.get("counts", {})
-            self._final[key] = {str(k): int(v) for k, v in counts.items()}
+            self._final[key] = _counts(record)
             return self._final[key]
-        counts = self.store.shard_progress(index, count)
+        counts = self.store.progress(index, count)
         self._seen[key] = (now, counts)
         return counts
 
@@ -244,7 +259,7 @@ def _result_of(job: ShardJob, record: dict[str, Any]) -> ShardResult:
     from survey.shards import ShardResult
 
     return ShardResult(index=job.index, count=job.count, state="complete", skipped=True,
-                       rows=int(record.get("rows", 0)), counts=dict(record.get("counts", {})),
+                       rows=int(record.get("rows", 0)), counts=_counts(record),
                        toplist_stats=dict(record.get("toplist_stats", {})))
 
 
@@ -331,17 +346,9 @@ def finalize(store: Store, count: int) -> dict[str, int] | None:
         if part_sequence(Path(name)) is not None and name not in listed:
             log.warning("%s/%s/%s: listed by no shard record, deleted", store.url, PARTS, name)
             store.remove(f"{PARTS}/{name}")
-    counts: dict[str, int] = {}
-    for record in records:
-        for status, n in (record or {}).get("counts", {}).items():
-            counts[status] = counts.get(status, 0) + int(n)
-    return counts
+    return _sum_counts(records)
 
 
 def recorded_counts(store: Store, count: int) -> dict[str, int]:
     """Rows by status over the shards recorded so far (an unfinished run's manifest)."""
-    counts: dict[str, int] = {}
-    for index in range(count):
-        for status, n in (store.record(index, count) or {}).get("counts", {}).items():
-            counts[status] = counts.get(status, 0) + int(n)
-    return counts
+    return _sum_counts([store.record(index, count) for index in range(count)])
