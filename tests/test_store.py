@@ -307,3 +307,11 @@ def test_the_client_polls_each_shard_at_most_every_interval_and_a_committed_one_
     s3.remove(f"{shard_prefix(0, 1)}/{RECORD}")
     now[0] = 9.0
     assert progress(0, 1) == {"absent": 9}  # committed: final, never asked again
+
+
+def test_resuming_with_other_options_names_the_store(world: RunningWorld, s3: Store) -> None:
+    url = f"s3://{BUCKET}/options"
+    assert scan(world, url, "--limit", "50").returncode == 0
+    changed = scan(world, url, "--limit", "60")
+    assert changed.returncode == 2
+    assert f"{url} holds a run with other options (limit)" in changed.stderr, changed.stderr

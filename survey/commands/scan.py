@@ -33,7 +33,7 @@ from survey.commands.scan_plan import (
 )
 from survey.schema import SCHEMA_VERSION, RunContext
 from survey.sink import PART_ROWS, PART_SECONDS
-from survey.store import is_store_url
+from survey.store import Store, is_store_url
 from survey.toplist import ToplistFormat, ToplistStats, absolute_source
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
@@ -470,27 +470,33 @@ def _read_previous(outdir: Path) -> dict[str, Any] | None:
         raise UsageError(str(exc)) from exc
 
 
-def _settle_store(args: argparse.Namespace) -> dict[str, Any] | None:
-    """For an object-store OUT: its manifest, and ``args.output`` set to this machine's
-    staging directory for the run (its id: the manifest's, else ``--run-id`` or a new one)."""
-    from survey.store import Store, staging_dir
+def _settle_store(args: argparse.Namespace) -> tuple[Store, dict[str, Any] | None]:
+    """For an object-store OUT: the store and its manifest, and ``args.output`` set to this
+    machine's staging directory for the run (its id: the manifest's, else ``--run-id`` or new)."""
+    from survey.store import staging_dir
 
     try:
-        args.store_handle = Store.open(args.store)
-        previous: dict[str, Any] | None = args.store_handle.manifest()
+        store = Store.open(args.store)
+        previous: dict[str, Any] | None = store.manifest()
     except (OSError, ValueError) as exc:
         raise UsageError(f"-o {args.store}: {exc}") from exc
     if previous is None:
         args.run_id = args.run_id or uuid.uuid4().hex
     run_id = str((previous or {}).get("run_id") or args.run_id)
     args.output = staging_dir(args.store, run_id)
-    return previous
+    return store, previous
 
 
-def _settle_options(args: argparse.Namespace) -> tuple[bool, dict[str, Any] | None]:
-    """Targets, saved and default options, dates: (retry errors?, OUTDIR's manifest or None)."""
+def _settle_options(args: argparse.Namespace
+                    ) -> tuple[bool, dict[str, Any] | None, Store | None]:
+    """Targets, saved and default options, dates: (retry errors?, OUTDIR's manifest or None,
+    the object store OUT names, if it names one)."""
     retry = resolve_targets(args)
-    previous = _settle_store(args) if args.store else _read_previous(args.output)
+    store = None
+    if args.store:
+        store, previous = _settle_store(args)
+    else:
+        previous = _read_previous(args.output)
     if retry:
         if previous is None:
             raise UsageError(f"--retry-errors: {args.output} holds no run to retry")
@@ -510,9 +516,9 @@ def _settle_options(args: argparse.Namespace) -> tuple[bool, dict[str, Any] | No
         raise UsageError(str(exc)) from None
     recorded = (previous or {}).get("run_date")
     if args.run_date is not None and recorded is not None and args.run_date != recorded:
-        raise UsageError(f"{args.output} holds a run for {recorded}, not {args.run_date}; "
-                         "resume it without --run-date, or use another OUTDIR")
-    return retry, previous
+        raise UsageError(f"{args.store or args.output} holds a run for {recorded}, not "
+                         f"{args.run_date}; resume it without --run-date, or use another OUTDIR")
+    return retry, previous, store
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -531,7 +537,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     from survey.toplist import read_toplist
 
-    retry, previous = _settle_options(args)
+    retry, previous, store = _settle_options(args)
     shard = parse_shard(args.shard)
     _check_toplist(args.toplist)
     toplist_date = None if args.toplist_date is None else dt.date.fromisoformat(args.toplist_date)
@@ -546,11 +552,12 @@ def _run(args: argparse.Namespace) -> int:
     options = _options(args, resolvers, shard, name, args.toplist_date)
     if previous is not None:
         conflicts = _resume_conflicts(previous, options)
+        shown = args.store or outdir
         if conflicts:
-            raise UsageError(f"{outdir} holds a run with other options ({', '.join(conflicts)}); "
+            raise UsageError(f"{shown} holds a run with other options ({', '.join(conflicts)}); "
                              "re-run with the same options to resume, or use another OUTDIR")
         if args.run_id is not None and args.run_id != previous.get("run_id"):
-            raise UsageError(f"{outdir} holds run {previous.get('run_id')!r}, not {args.run_id!r}")
+            raise UsageError(f"{shown} holds run {previous.get('run_id')!r}, not {args.run_id!r}")
         run_id = str(previous["run_id"])
     else:
         run_id = args.run_id or uuid.uuid4().hex
@@ -566,7 +573,6 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
-    store = getattr(args, "store_handle", None)
     sharded = args.workers > 1 or args.cluster is not None or store is not None
     if store is not None and shard is not None:
         raise UsageError("--shard cannot be combined with an object-store OUT (it is sharded)")
