@@ -28,17 +28,19 @@ from typing import Any
 from survey.progress import Progress
 from survey.shards import (
     PROGRESS_INTERVAL,
-    SHARDS,
     ProgressFeed,
     ShardJob,
     ShardResult,
     run_shard,
 )
+from survey.sink import SHARDS
+from survey.store import STOP, Store
 
 log = logging.getLogger(__name__)
 
-#: The file whose existence asks every task of the run to stop (Ctrl-C in the client).
-STOP_FILE = "STOP"
+#: The file whose existence asks every task of the run to stop (Ctrl-C in the client); the
+#: same name on an object store (``survey.store``).
+STOP_FILE = STOP
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +120,8 @@ def run_on_cluster(client: Any, jobs: Sequence[ShardJob], progress: Progress, *,
     stop.unlink(missing_ok=True)
     store = None
     if jobs[0].store is not None:  # tasks elsewhere see the store's STOP, not this file
-        from survey.store import STOP, Store
-
         store = Store.open(jobs[0].store)
-        store.remove(f"{SHARDS}/{STOP}")
+        store.remove(f"{SHARDS}/{STOP_FILE}")
     session = uuid.uuid4().hex[:8]
     jobs = [_with_stop(job, stop) for job in jobs]
     futures = [client.submit(run_shard, job, key=f"shard-{job.index}-of-{job.count}-{session}",
@@ -137,7 +137,7 @@ def run_on_cluster(client: Any, jobs: Sequence[ShardJob], progress: Progress, *,
         log.warning("stopping the shards; finished domains are being written")
         stop.touch()
         if store is not None:
-            store.touch(f"{SHARDS}/{STOP}")
+            store.touch(f"{SHARDS}/{STOP_FILE}")
         with contextlib.suppress(KeyboardInterrupt):
             while not all(f.done() for f in futures):
                 time.sleep(poll)

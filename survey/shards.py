@@ -62,6 +62,7 @@ from survey.sink import (
     PART_SECONDS,
     PARTS,
     QUARANTINE,
+    SHARDS,
     completed_domains,
     part_files,
     part_sequence,
@@ -78,7 +79,6 @@ from survey.toplist import (
 
 log = logging.getLogger(__name__)
 
-SHARDS = "shards"
 COMMITTED = "committed"
 SHARD_RECORD = "shard.json"
 PROGRESS_FILE = "progress.json"
@@ -462,6 +462,11 @@ def _finish(job: ShardJob, *, skipped: bool) -> ShardResult:
     outdir = Path(job.outdir)
     publish_shard(outdir, job.index, job.count)
     record = _read_json(committed_dir(outdir, job.index, job.count) / SHARD_RECORD) or {}
+    return recorded_result(job, record, skipped=skipped)
+
+
+def recorded_result(job: ShardJob, record: dict[str, Any], *, skipped: bool) -> ShardResult:
+    """A complete shard's result from its commit record (local, or an object store's)."""
     return ShardResult(index=job.index, count=job.count, state="complete", skipped=skipped,
                        rows=int(record.get("rows", 0)), counts=dict(record.get("counts", {})),
                        toplist_stats=dict(record.get("toplist_stats", {})))

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 PARTS = "parts"
 QUARANTINE = "quarantine"
+#: Where sharded runs keep their per-shard state (``survey.shards``, ``survey.store``).
+SHARDS = "shards"
 #: Rows per part: bounds the memory of the writer and the work lost by a crash.
 PART_ROWS = 2_000
 #: A part is also flushed after this many seconds, so a slow scan still makes durable progress.

@@ -38,26 +38,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from survey.sink import MANIFEST, PARTS, part_sequence
+from survey.sink import MANIFEST, PARTS, SHARDS, part_sequence
+from survey.toplist import url_scheme
 
 if TYPE_CHECKING:
     from survey.shards import ShardJob, ShardResult
 
 log = logging.getLogger(__name__)
 
-SHARDS = "shards"
 RECORD = "shard.json"
 PROGRESS = "progress.json"
 STOP = "STOP"
 #: Seconds between a task's progress uploads and stop-file checks (each is a request).
 PUMP_INTERVAL = 2.0
-_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def is_store_url(text: str | Path) -> bool:
     """Whether OUT names an object store: a URL whose scheme is not ``file``."""
-    match = _URL.match(str(text))
-    return match is not None and match.group(1).lower() != "file"
+    return url_scheme(text) not in (None, "file")
 
 
 def staging_dir(url: str, run_id: str) -> Path:
@@ -227,13 +225,13 @@ class StoreProgress:
 
 def run_store_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
     """``run_shard`` for an object-store OUT: scan into staging, then upload the shard whole."""
-    from survey.shards import run_shard, shard_dir
+    from survey.shards import recorded_result, run_shard, shard_dir
 
     assert job.store is not None
     store = Store.open(job.store)
     record = store.record(job.index, job.count)
     if record is not None:
-        return _result_of(job, record)
+        return recorded_result(job, record, skipped=True)
     # this machine's staging (the client's path is its own home, which may not exist here);
     # a stop file of this task's own, never a stale one of an earlier session
     staging = staging_dir(job.store, job.config.context.run_id)
@@ -253,14 +251,6 @@ def run_store_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardRes
         return replace(result, state="failed", error=f"uploading shard {job.index}-of-"
                        f"{job.count} to {job.store} failed: {exc}; re-run to retry")
     return result
-
-
-def _result_of(job: ShardJob, record: dict[str, Any]) -> ShardResult:
-    from survey.shards import ShardResult
-
-    return ShardResult(index=job.index, count=job.count, state="complete", skipped=True,
-                       rows=int(record.get("rows", 0)), counts=_counts(record),
-                       toplist_stats=dict(record.get("toplist_stats", {})))
 
 
 @contextlib.contextmanager

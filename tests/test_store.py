@@ -264,7 +264,8 @@ def test_ctrl_c_in_the_cluster_client_stops_store_tasks_and_the_rerun_finishes(
     from survey.cluster import ClusterSpec, open_client, run_on_cluster
     from survey.progress import Progress
     from survey.shards import plan_jobs
-    from survey.store import SHARDS, STOP
+    from survey.sink import SHARDS
+    from survey.store import STOP
     from tests.test_workers import config, ctrl_c_after
 
     url = f"s3://{BUCKET}/stopped"

@@ -33,7 +33,7 @@ from survey.commands.scan_plan import (
 )
 from survey.schema import SCHEMA_VERSION, RunContext
 from survey.sink import PART_ROWS, PART_SECONDS
-from survey.store import Store, is_store_url
+from survey.store import Store, is_store_url, staging_dir
 from survey.toplist import ToplistFormat, ToplistStats, absolute_source
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
@@ -473,8 +473,6 @@ def _read_previous(outdir: Path) -> dict[str, Any] | None:
 def _settle_store(args: argparse.Namespace) -> tuple[Store, dict[str, Any] | None]:
     """For an object-store OUT: the store and its manifest, and ``args.output`` set to this
     machine's staging directory for the run (its id: the manifest's, else ``--run-id`` or new)."""
-    from survey.store import staging_dir
-
     try:
         store = Store.open(args.store)
         previous: dict[str, Any] | None = store.manifest()
@@ -690,7 +688,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sharded_done(outdir: Path, store: Any = None) -> int:
+def _sharded_done(outdir: Path, store: Store | None = None) -> int:
     """Rows earlier sessions of a sharded run wrote (what its progress feed does not count)."""
     from survey.shards import planned_shards, shard_progress
 
@@ -701,7 +699,7 @@ def _sharded_done(outdir: Path, store: Any = None) -> int:
     return sum(sum(shard_progress(outdir, i, count).values()) for i in range(count))
 
 
-def _store_counts(store: Any, complete: bool) -> tuple[dict[str, int], bool]:
+def _store_counts(store: Store, complete: bool) -> tuple[dict[str, int], bool]:
     """Counts by status from the store's shard records, and whether the run is complete:
     every shard recorded and the parts no record lists deleted (``survey.store.finalize``)."""
     from survey.store import finalize, recorded_counts
