@@ -406,7 +406,7 @@ def _registered_domains(names: pl.Series) -> pl.Series:
     return names.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
-def _suffix_expr(col: pl.Expr) -> pl.Expr:
+def _registered_domain_expr(col: pl.Expr) -> pl.Expr:
     return col.map_batches(_registered_domains, return_dtype=pl.String)
 
 
@@ -431,7 +431,7 @@ def policy_hosting(lf: pl.LazyFrame) -> pl.DataFrame:
     issuer_cn = pl.col("https_cert_issuer").str.extract(r"CN=([^,]+)", 1)
     provider = (
         pl.when(pl.col("policy_host_cname").list.len() > 0)
-        .then(_suffix_expr(pl.col("policy_host_cname").list.last()))
+        .then(_registered_domain_expr(pl.col("policy_host_cname").list.last()))
         .when(issuer_cn.is_not_null())
         .then(pl.lit("issuer: ") + issuer_cn)
         .otherwise(pl.lit("self-hosted / unknown"))
@@ -449,7 +449,8 @@ def mx_providers(lf: pl.LazyFrame, top: int | None = 20) -> pl.DataFrame:
         .list.first()
         .struct.field("host")
     )
-    df = lf.filter(MEASURED & HAS_MX).with_columns(_suffix_expr(primary).alias("mx_provider"))
+    provider = _registered_domain_expr(primary).alias("mx_provider")
+    df = lf.filter(MEASURED & HAS_MX).with_columns(provider)
     out = _provider_stats(df, "mx_provider")
     return out.head(top) if top else out
 
