@@ -1,0 +1,39 @@
+"""The sender profiles are well-formed data: the RFC first, every knob set and sourced."""
+
+from __future__ import annotations
+
+import typing
+
+from survey.core.senders import KNOBS, PROFILES, RFC8461, SenderProfile, knob_names, profile
+
+
+def test_rfc_profile_comes_first_and_names_are_unique() -> None:
+    assert PROFILES[0] is RFC8461
+    assert RFC8461.name == "rfc8461"
+    names = [p.name for p in PROFILES]
+    assert len(names) == len(set(names))
+    assert all(profile(n).name == n for n in names)
+
+
+def test_knob_list_is_the_dataclass_fields() -> None:
+    assert knob_names() == KNOBS
+
+
+def test_every_knob_of_every_profile_has_a_source_and_a_legal_value() -> None:
+    hints = typing.get_type_hints(SenderProfile)
+    for p in PROFILES:
+        assert set(p.sources) == set(KNOBS), p.name
+        assert all(p.sources[k].strip() for k in KNOBS), p.name
+        for knob in KNOBS:
+            value = p.knob(knob)
+            allowed = {a for arg in typing.get_args(hints[knob])
+                       for a in (typing.get_args(arg) or (arg,))}
+            if isinstance(value, int):
+                assert value > 0 and int in allowed, (p.name, knob)
+            else:
+                assert value in allowed, (p.name, knob, value)
+
+
+def test_the_rfc_profile_is_sourced_from_the_rfc_and_guesses_nothing() -> None:
+    assert all("RFC 8461" in s for s in RFC8461.sources.values())
+    assert "unknown" not in {RFC8461.knob(k) for k in KNOBS}
