@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from survey.sim.catalogue import catalogue
 from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
 
 WorldFactory = Callable[..., RunningWorld]
+
+# Hypothesis: in CI (CI=true) the examples are derandomised, so a CI failure replays anywhere
+# with the same code; locally they are random and failures are kept in .hypothesis/ (replayed
+# first on the next run). HYPOTHESIS_PROFILE picks one by name (`make mutation` uses "ci").
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() in ("1", "true") else "dev"))
 
 
 @pytest.fixture(scope="session")

@@ -344,7 +344,7 @@ def test_absent_never_has_sts_mistakes() -> None:
 
 # --- properties over arbitrary observations ------------------------------------------------------
 
-PROFILE = settings(deadline=None, max_examples=300, database=None)
+PROFILE = settings(deadline=None, max_examples=300)
 UNRELATED = [("v=spf1 -all",), ("",), ("v=DMARC1; p=none",), ("vs=STSv1",), ("sts=v=STSv1",),
              ("google-site-verification=abc",), ("v", "=spf1")]
 STS_RECORDS = st.sampled_from([("v=STSv1; id=1",), ("v=STSv1; id=2",), ("v=STSv1;", " id=3"),

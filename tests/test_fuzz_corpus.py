@@ -107,7 +107,7 @@ def mutated_seed(draw: st.DrawFn, target: str) -> bytes:
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_mutated_seeds_keep_the_properties(target: str) -> None:
-    @settings(max_examples=100, deadline=None, database=None)
+    @settings(max_examples=100, deadline=None)
     @given(mutated_seed(target))
     def run(data: bytes) -> None:
         TARGETS[target](data)

@@ -323,7 +323,7 @@ def test_destination_limiter_rejects_zero() -> None:
 
 # --- properties --------------------------------------------------------------------------------
 
-PROPERTY_SETTINGS = settings(max_examples=500, deadline=None, database=None)
+PROPERTY_SETTINGS = settings(max_examples=500, deadline=None)
 
 
 @PROPERTY_SETTINGS

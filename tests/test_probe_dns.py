@@ -360,6 +360,30 @@ async def test_servfail_then_success_counts_two_attempts() -> None:
     assert client.queries_sent == 2 and len(seen) == 2
 
 
+@pytest.mark.parametrize("rcode", [dns.rcode.FORMERR, dns.rcode.NOTIMP, dns.rcode.REFUSED])
+@trio_test
+async def test_formerr_notimp_and_refused_are_final(rcode: dns.rcode.Rcode) -> None:
+    """Unlike SERVFAIL, these judge the question or the client: one attempt, through ``query``
+    and through ``lookup_domain``'s batch, and the status names the rcode."""
+    seen: list[str] = []
+
+    def handle(query: dns.message.Message, tcp: bool) -> list[Reply]:
+        seen.append(query.question[0].name.to_text())
+        response = dns.message.make_response(query)
+        response.set_rcode(rcode)
+        return [Reply(response.to_wire())]
+
+    async with dns_server(handle) as server, DnsClient(config(server, retries=2)) as client:
+        single = await client.query("_mta-sts.example.com", "TXT")
+        batch = await client.lookup_domain("example.com")
+    for result in (single, *batch):
+        assert result.status is DnsStatus(dns.rcode.to_text(rcode)), result
+        assert result.rcode == int(rcode) and result.attempts == 1
+    assert len(seen) == 5 == client.queries_sent
+    assert dns_probe.is_retried(int(rcode)) is False
+    assert dns_probe.is_retried(int(dns.rcode.SERVFAIL)) is True
+
+
 @trio_test
 async def test_batched_first_attempts_retry_each_question_on_its_own() -> None:
     """SERVFAIL for the first ``_mta-sts`` query, silence for the first ``_smtp._tls`` one:

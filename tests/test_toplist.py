@@ -337,7 +337,7 @@ def test_exclusions_by_domain_and_suffix() -> None:
 
 # --- properties --------------------------------------------------------------------------------
 
-PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, database=None)
+PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
 STRICT_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}")
 
 

@@ -259,6 +259,15 @@ def _qname_key(qname: str) -> tuple[bytes, ...]:
     return _key(dns.name.from_text(qname))
 
 
+def is_retried(rcode: int) -> bool:
+    """Whether an accepted answer with ``rcode`` is asked again (on the next resolver).
+
+    Only SERVFAIL: the resolver could not get an answer this time (RFC 2308 §7.1). FORMERR,
+    NOTIMP and REFUSED judge the question or this client, which another attempt would repeat.
+    """
+    return rcode == _SERVFAIL
+
+
 def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResult:
     """Turn an accepted ``answer`` into a ``DnsResult``, following CNAMEs from ``qname``."""
     status = _RCODE_STATUS.get(answer.rcode, DnsStatus.ERROR)
@@ -547,7 +556,7 @@ class DnsClient:
                 notes.append(answer)
                 continue
             result = interpret(qname, qtype, answer, attempts)
-            if answer.rcode != _SERVFAIL:
+            if not is_retried(answer.rcode):
                 return result
             failure = result
         if failure is not None:
@@ -695,7 +704,7 @@ class DnsClient:
                                         questions)
         again = []
         for i, ((qname, qtype), answer) in enumerate(zip(asked, answers, strict=True)):
-            if isinstance(answer, Answer) and not answer.truncated and answer.rcode != _SERVFAIL:
+            if isinstance(answer, Answer) and not answer.truncated and not is_retried(answer.rcode):
                 results[i] = interpret(qname, qtype, answer, 1)
             else:
                 again.append(i)
