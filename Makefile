@@ -40,7 +40,7 @@ typecheck: $(STAMP)
 # Real servers the tests use (NSD serves the exported zone in test_zonefile.py, nginx the
 # exported policy hosts in test_bench_nginx_live.py); their Debian services are not started.
 system-deps:
-	@sh .ci/apt-install nsd nginx
+	@sh .ci/apt-install nsd nginx unbound ldnsutils:ldns-signzone
 
 pytest: $(STAMP) system-deps
 	$(VENV)/bin/pytest -q

@@ -6,6 +6,12 @@ The scanner trusts ``bundle_path`` (its ``--ca-bundle``), which holds the truste
 name mismatch. All keys are ECDSA P-256 and every leaf shares one key, so that a world with
 thousands of policy hosts costs one signature per (name, kind) on first use and no key generation.
 
+DANE (RFC 6698): ``tlsa_data`` gives the association data of what a host presents. The leaf key
+is kept in the directory with the CAs, so SPKI-based TLSA records (``x 1 x``) match in every
+process that serves from it; a certificate whose whole DER a record covers (``x 0 x``) is pinned
+in this instance (signed once, then always presented), so those records match only the servers of
+the instance that computed them. Hosts with DANE-TA records present their issuer in the chain.
+
 A directory that already holds a CA is reused rather than overwritten, so that several server
 processes started on the same directory (after one made it) serve chains the same bundle trusts.
 Python's ``ssl`` loads certificate chains only from files: each leaf is written to a scratch file
@@ -15,6 +21,7 @@ and loaded at once. On Linux the scratch files are memfds (no disk I/O, no priva
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import secrets
 import ssl
@@ -115,6 +122,38 @@ def make_leaf(name: str, key: ec.EllipticCurvePrivateKey,
     )
 
 
+def _load_or_make_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write_atomic(path, _key_pem(key))
+    return key
+
+
+def association(cert: x509.Certificate, selector: int, mtype: int) -> bytes:
+    """TLSA certificate association data of ``cert`` (RFC 6698 §2.1.2-2.1.3): selector 0 the
+    DER certificate, 1 its DER SubjectPublicKeyInfo; matching type 0 as is, 1 SHA-256, 2 SHA-512."""
+    match selector:
+        case 0:
+            data = cert.public_bytes(serialization.Encoding.DER)
+        case 1:
+            data = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        case _:
+            raise ValueError(f"TLSA selector {selector} is not defined")
+    match mtype:
+        case 0:
+            return data
+        case 1:
+            return hashlib.sha256(data).digest()
+        case 2:
+            return hashlib.sha512(data).digest()
+        case _:
+            raise ValueError(f"TLSA matching type {mtype} is not defined")
+
+
 def _load_or_make_ca(directory: Path, stem: str,
                      common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.pem"
@@ -163,17 +202,52 @@ class TestCA:
         self._untrusted = _load_or_make_ca(directory, "untrusted-ca",
                                            "mta-sts-survey untrusted CA")
         self.bundle_path = directory / "ca.pem"  # the trusted CA only
-        self._leaf_key = ec.generate_private_key(ec.SECP256R1())
+        self._leaf_key = _load_or_make_key(directory / "leaf.key")
         self._key_file = _Scratch(directory, "leaf-key")
         self._key_file.write(_key_pem(self._leaf_key))
         self._cert_file = _Scratch(directory, "leaf-cert")
         #: LRU of contexts: about 20 KiB each, so a world with 100k policy hosts stays small;
         #: a context evicted while a connection uses it lives on with that connection.
-        self._contexts: OrderedDict[tuple[str, CertKind], ssl.SSLContext] = OrderedDict()
+        self._contexts: OrderedDict[tuple[str, CertKind, bool], ssl.SSLContext] = OrderedDict()
         self._cache_size = cache_size
+        #: leaves a TLSA record was computed from: presented as they are from then on
+        self._pinned: dict[tuple[str, CertKind], x509.Certificate] = {}
 
     def certificate(self, name: str, kind: CertKind) -> x509.Certificate:
-        """The leaf certificate presented for ``name`` under ``kind`` (freshly signed)."""
+        """The leaf certificate presented for ``name`` under ``kind``: the pinned one, if a TLSA
+        record was computed from it, else freshly signed."""
+        pinned = self._pinned.get(_identity(name, kind))
+        return pinned if pinned is not None else self._sign(name, kind)
+
+    def issuer(self, name: str, kind: CertKind) -> x509.Certificate:
+        """The certificate that issued ``name``'s leaf under ``kind`` (itself when self-signed)."""
+        match kind:
+            case CertKind.SELF_SIGNED:
+                return self.pin(name, kind)
+            case CertKind.UNTRUSTED_CA:
+                return self._untrusted[1]
+            case _:
+                return self._trusted[1]
+
+    def pin(self, name: str, kind: CertKind) -> x509.Certificate:
+        """Sign ``name``'s leaf under ``kind`` once and present that one from now on."""
+        key = _identity(name, kind)
+        cert = self._pinned.get(key)
+        if cert is None:
+            cert = self._pinned[key] = self._sign(*key)
+        return cert
+
+    def tlsa_data(self, name: str, kind: CertKind, usage: int, selector: int,
+                  mtype: int) -> bytes:
+        """Association data a TLSA record needs to match what ``name``'s SMTP server presents
+        under ``kind``: the leaf for usages 1 and 3 (PKIX-EE, DANE-EE), its issuer for 0 and 2."""
+        if usage in (1, 3):
+            return association(self.pin(name, kind), selector, mtype)
+        if usage in (0, 2):
+            return association(self.issuer(name, kind), selector, mtype)
+        raise ValueError(f"TLSA usage {usage} is not defined")
+
+    def _sign(self, name: str, kind: CertKind) -> x509.Certificate:
         match kind:
             case CertKind.VALID:
                 return make_leaf(name, self._leaf_key, self._trusted)
@@ -186,27 +260,37 @@ class TestCA:
             case CertKind.UNTRUSTED_CA:
                 return make_leaf(name, self._leaf_key, self._untrusted)
 
-    def new_context(self, name: str, kind: CertKind) -> ssl.SSLContext:
-        """A fresh (uncached) server context; listeners use one as the SNI-switching base."""
+    def new_context(self, name: str, kind: CertKind, *, chain: bool = False) -> ssl.SSLContext:
+        """A fresh (uncached) server context; listeners use one as the SNI-switching base.
+
+        ``chain``: present the issuer after the leaf (DANE-TA needs it in the chain)."""
         cert = self.certificate(name, kind)
-        self._cert_file.write(cert.public_bytes(serialization.Encoding.PEM))
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+        if chain and kind is not CertKind.SELF_SIGNED:
+            pem += self.issuer(name, kind).public_bytes(serialization.Encoding.PEM)
+        self._cert_file.write(pem)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.num_tickets = 0  # no resumption in a scan: skip minting TLS 1.3 tickets
         context.load_cert_chain(self._cert_file.path, self._key_file.path)
         return context
 
-    def server_context(self, name: str, kind: CertKind) -> ssl.SSLContext:
-        """Cached server context for (name, kind); made on first use (about 1 ms)."""
-        name = name.lower().rstrip(".")
-        if kind is CertKind.WRONG_NAME:
-            name = WRONG_NAME  # one certificate for every host that gets the wrong name
-        key = (name, kind)
+    def server_context(self, name: str, kind: CertKind, *,
+                       chain: bool = False) -> ssl.SSLContext:
+        """Cached server context for (name, kind, chain); made on first use (about 1 ms)."""
+        name, kind = _identity(name, kind)
+        key = (name, kind, chain)
         context = self._contexts.get(key)
         if context is not None:
             self._contexts.move_to_end(key)
             return context
-        context = self._contexts[key] = self.new_context(name, kind)
+        context = self._contexts[key] = self.new_context(name, kind, chain=chain)
         if len(self._contexts) > self._cache_size:
             self._contexts.popitem(last=False)
         return context
+
+
+def _identity(name: str, kind: CertKind) -> tuple[str, CertKind]:
+    """The (name, kind) a leaf is made for: every WRONG_NAME host gets one certificate."""
+    name = name.lower().rstrip(".")
+    return (WRONG_NAME if kind is CertKind.WRONG_NAME else name), kind

@@ -13,6 +13,18 @@ Per-owner ``DnsFault``s apply to every query type at that owner, including when 
 reached through a CNAME. ``TRUNCATE`` answers UDP with TC set and no records, TCP in full;
 ``TIMEOUT`` drops the query on both transports; ``CNAME_LOOP`` answers
 ``owner -> loop1.<d> -> loop2.<d> -> loop1.<d>`` (NOERROR, the loop left for the client to see).
+
+DNSSEC: the server answers as a validating resolver would, without signatures (the scanner trusts
+its resolver's AD bit, RFC 6840 §5.7). Each owner has a status from the scenarios (``Dnssec``;
+a name without one takes its closest ancestor's, else ``insecure``); an answer is as secure as
+the least secure owner on its CNAME chain. AD is set on ``secure`` answers (NXDOMAIN and NODATA
+too: authenticated denial) when the query set AD or DO (RFC 6840 §5.8); ``bogus`` answers are
+SERVFAIL unless the query set CD, which gets the data without AD (RFC 4035 §3.2.2); CD is
+echoed. ``validating=False`` plays a resolver that does not validate: never AD, bogus data
+returned. No OPT record is returned and no RRSIG is ever sent. ``dnssec-check.test`` is
+``secure`` in every world, for the scan's resolver check. TLSA records (type 52) at
+``_25._tcp.<mx host>`` come from the scenarios; ``"auto"`` data is computed by a ``TlsaSource``
+(the world's ``TestCA``) from the certificate that host's SMTP server presents.
 """
 
 from __future__ import annotations
@@ -23,23 +35,29 @@ import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import trio
 
 from survey.sim.scenario import (
+    DNSSEC_CHECK_NAME,
+    TLSA_AUTO,
+    CertKind,
     DnsFault,
+    Dnssec,
     HttpsFault,
     MxHost,
     PolicyHost,
     Scenario,
     SmtpBehaviour,
+    Tlsa,
     World,
 )
 
 TTL = 300
-TYPE_A, TYPE_CNAME, TYPE_MX, TYPE_TXT, TYPE_AAAA = 1, 5, 15, 16, 28
+TYPE_A, TYPE_CNAME, TYPE_MX, TYPE_TXT, TYPE_AAAA, TYPE_TLSA = 1, 5, 15, 16, 28, 52
 _CLASS_IN = 1
-_QR, _AA, _TC, _RD, _RA = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080
+_QR, _AA, _TC, _RD, _RA, _AD, _CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080, 0x0020, 0x0010
 _NOERROR, _SERVFAIL, _NXDOMAIN, _REFUSED = 0, 2, 3, 5
 #: Largest UDP response: 512 without EDNS (RFC 1035), else the DNS-flag-day 1232 bytes. The OPT
 #: record is not parsed: any additional record counts as EDNS.
@@ -101,6 +119,30 @@ class AddressPlan:
                 return self.smtp_tarpit
 
 
+class TlsaSource(Protocol):
+    """Computes ``"auto"`` TLSA data: what ``name``'s SMTP server presents (``TestCA``)."""
+
+    def tlsa_data(self, name: str, kind: CertKind, usage: int, selector: int,
+                  mtype: int) -> bytes: ...
+
+
+def tlsa_rdata(record: Tlsa, host: MxHost, source: TlsaSource | None) -> bytes:
+    """Wire form of one TLSA record (RFC 6698 §2.1) of ``host``."""
+    if record.data == TLSA_AUTO:
+        if source is None:
+            raise ValueError(f"TLSA {record} of {host.name} needs the world's CA to compute")
+        data = source.tlsa_data(host.name, host.cert, record.usage, record.selector,
+                                record.mtype)
+    else:
+        data = bytes.fromhex(record.data)
+    return bytes((record.usage, record.selector, record.mtype)) + data
+
+
+def tlsa_owner(host: str) -> str:
+    """Where the TLSA records of an MX host live (RFC 7672 §2.2: port 25, TCP)."""
+    return f"_25._tcp.{host}"
+
+
 def _pick(pool: tuple[str, ...], name: str) -> str:
     return pool[zlib.crc32(name.lower().encode()) % len(pool)]
 
@@ -157,6 +199,8 @@ class Zone:
     empty: set[bytes] = field(default_factory=set)
     #: ``DnsFault.CNAME_LOOP`` owners -> the loop's first name.
     loops: dict[bytes, bytes] = field(default_factory=dict)
+    #: Owners (and zone apexes, for the names under them) -> DNSSEC status; others insecure.
+    dnssec: dict[bytes, Dnssec] = field(default_factory=dict)
 
     def add(self, owner: str, rdtype: int, rdata: bytes) -> None:
         rdatas = self.records.setdefault(name_wire(owner), {}).setdefault(rdtype, [])
@@ -175,19 +219,37 @@ class Zone:
         node = self.records.get(name_wire(owner), {})
         return TYPE_A in node or TYPE_AAAA in node
 
+    def status(self, wire: bytes) -> Dnssec:
+        """DNSSEC status of ``wire``'s answers: its own, else its closest ancestor's."""
+        status = self.dnssec.get(wire)
+        while status is None and wire != b"\x00":
+            wire = wire[1 + wire[0]:]
+            status = self.dnssec.get(wire)
+        return status or Dnssec.INSECURE
 
-def build_zone(world: World, plan: AddressPlan) -> Zone:
-    """The records every scenario of ``world`` declares, with addresses from ``plan``."""
+
+def build_zone(world: World, plan: AddressPlan, tlsa: TlsaSource | None = None) -> Zone:
+    """The records every scenario of ``world`` declares, with addresses from ``plan``; ``tlsa``
+    computes ``"auto"`` TLSA data (required when a scenario has such records)."""
     zone = Zone()
+    zone.add(DNSSEC_CHECK_NAME, TYPE_A, socket.inet_aton("127.0.0.1"))
+    zone.add(DNSSEC_CHECK_NAME, TYPE_TXT, txt_rdata(("signed",)))
+    zone.dnssec[name_wire(DNSSEC_CHECK_NAME)] = Dnssec.SECURE
     for scenario in world.scenarios:
-        _add_scenario(zone, scenario, plan)
+        _add_scenario(zone, scenario, plan, tlsa)
     for wire in list(zone.records) + list(zone.faults):
         _add_ancestors(zone, wire)
     return zone
 
 
-def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan) -> None:
+def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan, tlsa: TlsaSource | None) -> None:
     d = s.domain.lower()
+    if name_wire(d) == name_wire(DNSSEC_CHECK_NAME):
+        raise ValueError(f"{DNSSEC_CHECK_NAME} is the sim's own name")
+    if s.dnssec is not Dnssec.INSECURE:
+        zone.dnssec[name_wire(d)] = s.dnssec
+    for owner, status in s.dnssec_names:
+        zone.dnssec[name_wire(owner)] = status
     sts_owner = f"_mta-sts.{d}"
     if s.sts_cname:
         zone.add(sts_owner, TYPE_CNAME, name_wire(s.sts_cname))
@@ -200,6 +262,12 @@ def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan) -> None:
         zone.add(d, TYPE_MX, struct.pack("!H", mx.preference) + name_wire(mx.name))
         if mx.name and not zone.has_address(mx.name):  # the first scenario naming it decides
             zone.add_addresses(mx.name, plan.mx_addresses(mx))
+            for association in mx.tlsa:
+                zone.add(tlsa_owner(mx.name), TYPE_TLSA, tlsa_rdata(association, mx, tlsa))
+            if mx.dnssec is not None:
+                zone.dnssec[name_wire(mx.name)] = mx.dnssec
+            if mx.tlsa_dnssec is not None:
+                zone.dnssec[name_wire(tlsa_owner(mx.name))] = mx.tlsa_dnssec
     if name_wire(d) not in zone.records:
         zone.empty.add(name_wire(d))
     host = s.policy_host
@@ -243,19 +311,40 @@ class Reply:
     answer: bytes
     truncate_udp: bool = False  # DnsFault.TRUNCATE: TC and no records over UDP
     drop: bool = False  # DnsFault.TIMEOUT
+    dnssec: Dnssec = Dnssec.INSECURE  # of the least secure owner on the way
 
 
 _DROP = Reply(0, 0, b"", drop=True)
+#: What a validating resolver answers for bogus data (RFC 4035 §5.5).
+_BOGUS = Reply(_QR | _RA | _SERVFAIL, 0, b"")
+_RANK = {Dnssec.SECURE: 0, Dnssec.INSECURE: 1, Dnssec.BOGUS: 2}
+
+
+def _worse(a: Dnssec, b: Dnssec) -> Dnssec:
+    return a if _RANK[a] >= _RANK[b] else b
 
 
 def resolve(zone: Zone, qname: bytes, qtype: int) -> Reply:
     """Answer ``qname``/``qtype`` as a recursive resolver would, following CNAMEs."""
+    visited: list[bytes] = []
+    reply = _walk(zone, qname, qtype, visited)
+    if reply.drop or reply.flags & 0xF not in (_NOERROR, _NXDOMAIN) or not zone.dnssec:
+        return reply
+    status = Dnssec.SECURE
+    for owner in visited:
+        status = _worse(status, zone.status(owner))
+    return Reply(reply.flags, reply.ancount, reply.answer, reply.truncate_udp, dnssec=status)
+
+
+def _walk(zone: Zone, qname: bytes, qtype: int, visited: list[bytes]) -> Reply:
+    """``resolve`` without DNSSEC; ``visited`` receives every owner on the way."""
     flags = _QR | _AA | _RA
     rrs: list[bytes] = []
     truncate = False
     seen: set[bytes] = set()
     current = qname
     while True:
+        visited.append(current)
         fault = zone.faults.get(current)
         if fault is DnsFault.TIMEOUT:
             return _DROP
@@ -330,11 +419,19 @@ def parse_question(query: bytes) -> tuple[int, int, int] | None:
     return name_end, qtype, name_end + 4
 
 
+def _dnssec_ok(query: bytes, q_end: int) -> bool:
+    """Whether the query's first additional record is an OPT with the DO bit (RFC 3225)."""
+    return (query[10:12] != b"\x00\x00" and len(query) >= q_end + 11
+            and query[q_end] == 0 and query[q_end + 1:q_end + 3] == b"\x00\x29"
+            and bool(query[q_end + 7] & 0x80))
+
+
 class DnsServer:
     """Serves one ``Zone`` over UDP and TCP; ``query_count`` counts the queries received."""
 
-    def __init__(self, zone: Zone) -> None:
+    def __init__(self, zone: Zone, *, validating: bool = True) -> None:
         self.zone = zone
+        self.validating = validating  # False: a resolver that ignores DNSSEC (no AD, no SERVFAIL)
         self.query_count = 0
         self._cache: dict[tuple[bytes, int], Reply] = {}
 
@@ -353,7 +450,13 @@ class DnsServer:
             reply = self._cache[key] = resolve(self.zone, *key)
         if reply.drop:
             return None
-        flags = reply.flags | (query[2] << 8 & _RD)
+        flags = reply.flags | (query[2] << 8 & _RD) | (query[3] & _CD)
+        if reply.dnssec is not Dnssec.INSECURE and self.validating:
+            if reply.dnssec is Dnssec.BOGUS and not query[3] & _CD:
+                reply = _BOGUS
+                flags = reply.flags | (query[2] << 8 & _RD)
+            elif reply.dnssec is Dnssec.SECURE and (query[3] & _AD or _dnssec_ok(query, q_end)):
+                flags |= _AD
         head = query[:2]
         question = query[12:q_end]
         if not tcp:

@@ -44,6 +44,49 @@ class HttpsFault(StrEnum):
     ENDLESS_BODY = "endless_body"  # 200 with a body that never ends
 
 
+class Dnssec(StrEnum):
+    """What a validating resolver concludes about a name's answers (RFC 4035 §4.3).
+
+    ``secure``: signed with a chain of trust from the anchor, so the resolver sets AD (when the
+    query asks by AD or DO, RFC 6840 §5.7-5.8); ``insecure``: provably unsigned, never AD;
+    ``bogus``: signed but failing validation (e.g. a broken signature), answered SERVFAIL unless
+    the query sets CD, and then with the data and without AD.
+    """
+
+    SECURE = "secure"
+    INSECURE = "insecure"
+    BOGUS = "bogus"
+
+
+#: A name every sim world serves as ``secure`` (any type): what a scan's ``--dnssec-check``
+#: asks to learn whether the resolver validates. A world may not declare it itself.
+DNSSEC_CHECK_NAME = "dnssec-check.test"
+#: ``Tlsa.data`` asking for the association data of the certificate (or key) the host's sim
+#: SMTP server presents, computed per usage, selector and matching type (RFC 6698 §2.1).
+TLSA_AUTO = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Tlsa:
+    """One TLSA record at ``_25._tcp.<mx host>`` (RFC 6698 §2.1, RFC 7672 §2.2).
+
+    ``data`` is ``TLSA_AUTO`` or lower-case hex. With ``TLSA_AUTO`` usages 1 and 3 (PKIX-EE,
+    DANE-EE) take the host's leaf certificate, 0 and 2 (PKIX-TA, DANE-TA) the CA that issued it
+    (presented in the host's chain, as RFC 7671 §5.2.2 requires of DANE-TA); selector 0 the
+    whole certificate, 1 its SubjectPublicKeyInfo; matching type 0 the bytes themselves, 1
+    SHA-256, 2 SHA-512. Explicit hex makes records that match nothing (``dane_mismatch``).
+    """
+
+    usage: int = 3
+    selector: int = 1
+    mtype: int = 1
+    data: str = TLSA_AUTO
+
+    def text(self, data: bytes) -> str:
+        """Presentation form with ``data`` as the association data: ``"3 1 1 ab..."``."""
+        return f"{self.usage} {self.selector} {self.mtype} {data.hex()}"
+
+
 class SmtpBehaviour(StrEnum):
     STARTTLS = "starttls"  # offers STARTTLS, handshake with the host's certificate
     NO_STARTTLS = "no_starttls"  # EHLO without STARTTLS
@@ -83,6 +126,14 @@ class MxHost:
     #: the host's address records, when given, instead of the SMTP listener's: IPv4 as A, IPv6
     #: as AAAA (IPv6 only: an AAAA-only host). The first scenario naming a host decides them.
     addresses: tuple[str, ...] = ()
+    #: TLSA records at ``_25._tcp.<name>``; the first scenario naming a host decides them.
+    tlsa: tuple[Tlsa, ...] = ()
+    #: DNSSEC status of the host's names (its address records and the TLSA RRset); None: that of
+    #: the zone it lies in (the scenario's ``dnssec`` for a host under the domain, else insecure).
+    dnssec: Dnssec | None = None
+    #: DNSSEC status of the TLSA RRset alone when it differs (e.g. ``bogus``: a broken signature
+    #: on the TLSA records of an otherwise secure zone).
+    tlsa_dnssec: Dnssec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +141,27 @@ class Expectation:
     status: str
     mode: str | None = None
     mistakes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class DaneExpectation:
+    """The DNSSEC/DANE verdict a scenario must get (RFC 7672, RFC 7671, RFC 8461 §2), apart
+    from ``Expectation`` (whose ``status`` keeps its MTA-STS meaning).
+
+    ``dane``: ``none`` / ``insecure`` / ``partial`` / ``usable`` / ``bogus``, or None when the
+    scan does not probe TLSA (MX answer not secure, default ``--tlsa secure``). ``smtp_dane``:
+    host -> ``valid`` / ``mismatch``, what ``--smtp`` finds for the hosts whose TLSA are usable.
+    ``mistakes`` are found without ``--smtp``, ``smtp_mistakes`` on top of them with it.
+    ``sender`` is (mechanism, protection) of a sender implementing both (``dane`` /
+    ``mta-sts`` / ``none``), ``smtp_sender`` the same when ``--smtp`` changes it.
+    """
+
+    dane: str | None
+    mistakes: frozenset[str] = frozenset()
+    smtp_mistakes: frozenset[str] = frozenset()
+    smtp_dane: tuple[tuple[str, str], ...] = ()
+    sender: tuple[str, str] = ("none", "none")
+    smtp_sender: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +180,26 @@ class Scenario:
     expect: Expectation | None = None
     name: str = ""  # catalogue name, e.g. "enforce_ok"
     notes: str = ""
+    #: DNSSEC status of the domain's zone: every name under ``domain`` (``_mta-sts``,
+    #: ``_smtp._tls``, ``mta-sts``, MX hosts under it) unless ``dnssec_names`` or an MX host says
+    #: otherwise. A CNAME chain is as secure as its least secure link.
+    dnssec: Dnssec = Dnssec.INSECURE
+    #: owner name -> DNSSEC status of that owner's RRsets, overriding ``dnssec`` (e.g.
+    #: ("_mta-sts.example.com", Dnssec.BOGUS): one broken signature in a signed zone).
+    dnssec_names: tuple[tuple[str, Dnssec], ...] = ()
+    dane: DaneExpectation | None = None
 
     def fault_for(self, owner: str) -> DnsFault | None:
         for name, fault in self.dns_faults:
             if name == owner:
                 return fault
+        return None
+
+    def dnssec_for(self, owner: str) -> Dnssec | None:
+        """This scenario's own DNSSEC status for ``owner`` (``dnssec_names``), else None."""
+        for name, status in self.dnssec_names:
+            if name == owner:
+                return status
         return None
 
     def declared_addresses(self) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 A listener plays one ``SmtpBehaviour`` for every MX host routed to its address: STARTTLS hosts
 offer STARTTLS and pick the certificate by SNI (the host's ``CertKind``; no SNI or an unknown name
-gets the default certificate for ``unknown.invalid``), NO_STARTTLS hosts never offer it and answer
+gets the default certificate for ``unknown.invalid``; a host with DANE-TA or PKIX-TA TLSA
+records presents its issuer after the leaf), NO_STARTTLS hosts never offer it and answer
 ``STARTTLS`` with 502, TARPIT accepts and stays silent. REFUSED needs no server: nothing listens.
 No mail is ever accepted. Lines are bounded, each connection has a deadline, and whatever the
 client sent in plaintext after ``STARTTLS`` is discarded (no command injection across the switch).
@@ -82,6 +83,9 @@ class SmtpServer:
                  name: str = "mx.sim.invalid") -> None:
         self._ca = ca
         self._hosts = hosts
+        #: hosts whose chain must hold the trust anchor their TLSA records name (RFC 7671 §5.2.2)
+        self._chained = frozenset(name for name, host in hosts.items()
+                                  if any(t.usage in (0, 2) for t in host.tlsa))
         self.name = name  # the banner and EHLO name (one listener serves many MX names)
         self.deadline = CONNECTION_DEADLINE
         self.session_count = 0
@@ -96,7 +100,8 @@ class SmtpServer:
         name = server_name.lower().rstrip(".")
         host = self._hosts.get(name)
         if host is not None:
-            ssl_object.context = self._ca.server_context(name, host.cert)
+            ssl_object.context = self._ca.server_context(name, host.cert,
+                                                         chain=name in self._chained)
 
     async def serve(self, address: str, port: int, behaviour: SmtpBehaviour, *,
                     task_status: trio.TaskStatus[list[trio.SocketListener]]

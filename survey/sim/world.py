@@ -42,6 +42,8 @@ class RunningWorld:
     toplist: Path
     dns: DnsServer | None = field(repr=False)  # None: started with ``dns=False``
     world: World = field(repr=False)
+    #: the CA whose certificates the hosts present (``"auto"`` TLSA data is computed from it)
+    ca: TestCA = field(repr=False)
     #: native id of the thread whose trio loop serves the world (its CPU is the servers')
     thread_id: int = 0
 
@@ -104,33 +106,35 @@ def _prepare(world: World, directory: Path) -> Path:
 
 async def run_world(world: World, directory: Path, *, dns_port: int = 0, https_port: int = 0,
                     smtp_port: int = 0, plan: AddressPlan | None = None, dns: bool = True,
+                    validating: bool = True,
                     task_status: trio.TaskStatus[RunningWorld] = trio.TASK_STATUS_IGNORED,
                     ) -> None:
     """Serve ``world`` until cancelled; ``task_status.started(RunningWorld)`` once all listen.
 
     Ports 0 are chosen free at start. ``directory`` receives the toplist and the test CA.
     ``dns=False``: no DNS server (and no zone built), for when another server answers.
+    ``validating=False``: the DNS server plays a resolver that does not validate DNSSEC.
     """
     plan = plan or AddressPlan()
     toplist = _prepare(world, directory)
-    server = DnsServer(build_zone(world, plan)) if dns else None
+    ca = TestCA(directory / "ca")
+    server = DnsServer(build_zone(world, plan, ca), validating=validating) if dns else None
     https_port = https_port or free_port(plan.https_addresses()[0])
     smtp_port = smtp_port or free_port(plan.smtp_addresses()[0])
     async with trio.open_nursery() as nursery:
         if server is not None:
             dns_port = await nursery.start(server.serve, plan.dns, dns_port)
-        ca_bundle = await _start_hosts(nursery, world, directory, plan, https_port, smtp_port)
-        task_status.started(RunningWorld(plan, dns_port, https_port, smtp_port, ca_bundle,
-                                         toplist, server, world, threading.get_native_id()))
+        await _start_hosts(nursery, world, ca, plan, https_port, smtp_port)
+        task_status.started(RunningWorld(plan, dns_port, https_port, smtp_port, ca.bundle_path,
+                                         toplist, server, world, ca, threading.get_native_id()))
 
 
-async def _start_hosts(nursery: trio.Nursery, world: World, directory: Path, plan: AddressPlan,
-                       https_port: int, smtp_port: int) -> Path:
-    """Start the HTTPS and SMTP listeners of the address plan; returns the CA bundle's path.
+async def _start_hosts(nursery: trio.Nursery, world: World, ca: TestCA, plan: AddressPlan,
+                       https_port: int, smtp_port: int) -> None:
+    """Start the HTTPS and SMTP listeners of the address plan.
 
     Nothing listens on ``https_refused`` and ``smtp_refused``: connections get a TCP RST.
     """
-    ca = TestCA(directory / "ca")
     https = PolicyHttpsServer(ca, policy_hosts(world))
     for address in plan.https_addresses():
         await nursery.start(https.serve, address, https_port)
@@ -141,13 +145,12 @@ async def _start_hosts(nursery: trio.Nursery, world: World, directory: Path, pla
         (plan.smtp_tarpit, SmtpBehaviour.TARPIT)]
     for address, behaviour in listeners:
         await nursery.start(smtp.serve, address, smtp_port, behaviour)
-    return ca.bundle_path
 
 
 @contextlib.contextmanager
 def start_world(world: World, directory: Path, *, dns_port: int = 0, https_port: int = 0,
                 smtp_port: int = 0, plan: AddressPlan | None = None,
-                dns: bool = True) -> Iterator[RunningWorld]:
+                dns: bool = True, validating: bool = True) -> Iterator[RunningWorld]:
     """Run ``world`` in a background thread's trio loop for the ``with`` block.
 
     On exit the loop is cancelled and the thread joined: every listener is closed before this
@@ -155,5 +158,6 @@ def start_world(world: World, directory: Path, *, dns_port: int = 0, https_port:
     """
     with in_background(functools.partial(
             run_world, world, directory, dns_port=dns_port, https_port=https_port,
-            smtp_port=smtp_port, plan=plan, dns=dns), name="sim-world") as running:
+            smtp_port=smtp_port, plan=plan, dns=dns, validating=validating),
+            name="sim-world") as running:
         yield running

@@ -28,8 +28,10 @@ from survey.sim.dns_server import (
     TYPE_AAAA,
     TYPE_CNAME,
     TYPE_MX,
+    TYPE_TLSA,
     TYPE_TXT,
     AddressPlan,
+    TlsaSource,
     Zone,
     build_zone,
 )
@@ -38,7 +40,7 @@ from survey.sim.scenario import DnsFault, World
 UNEXPRESSED_FAULTS = frozenset({DnsFault.SERVFAIL, DnsFault.REFUSED, DnsFault.TIMEOUT,
                                 DnsFault.TRUNCATE})
 _TYPE_NAMES = {TYPE_A: "A", TYPE_AAAA: "AAAA", TYPE_CNAME: "CNAME", TYPE_MX: "MX",
-               TYPE_TXT: "TXT"}
+               TYPE_TXT: "TXT", TYPE_TLSA: "TLSA"}
 
 
 def wire_to_text(wire: bytes, start: int = 0) -> str:
@@ -79,6 +81,8 @@ def rdata_text(rdtype: int, rdata: bytes) -> str:
             strings.append(_quote(rdata[i + 1:i + 1 + rdata[i]]))
             i += 1 + rdata[i]
         return " ".join(strings)
+    if rdtype == TYPE_TLSA:
+        return f"{rdata[0]} {rdata[1]} {rdata[2]} {rdata[3:].hex()}"
     raise ValueError(f"unexpected rdtype {rdtype}")
 
 
@@ -132,12 +136,13 @@ def nsd_conf(directory: Path, tlds: list[str], address: str, port: int) -> str:
 
 
 def export_world(world: World, directory: Path, *, address: str = "127.53.0.1",
-                 port: int = 53, plan: AddressPlan | None = None) -> Path:
+                 port: int = 53, plan: AddressPlan | None = None,
+                 tlsa: TlsaSource | None = None) -> Path:
     """Write ``<tld>.zone`` files and ``nsd.conf`` into ``directory``; returns the config path.
 
     Run with ``nsd -d -c <directory>/nsd.conf``.
     """
-    zone = build_zone(world, plan or AddressPlan())
+    zone = build_zone(world, plan or AddressPlan(), tlsa)
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     by_tld: defaultdict[str, int] = defaultdict(int)
