@@ -30,6 +30,8 @@ def test_every_knob_of_every_profile_has_a_source_and_a_legal_value() -> None:
                        for a in (typing.get_args(arg) or (arg,))}
             if isinstance(value, int):
                 assert value > 0 and int in allowed, (p.name, knob)
+            elif value is None:  # a legal value ("no cap") when the knob's type has None
+                assert type(None) in allowed, (p.name, knob)
             else:
                 assert value in allowed, (p.name, knob, value)
 
