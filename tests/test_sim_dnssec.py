@@ -145,10 +145,14 @@ def tlsa_of(world: RunningWorld, host: str) -> set[tuple[int, int, int, bytes]]:
 
 def presented_chain(world: RunningWorld, host: str) -> list[x509.Certificate]:
     """STARTTLS to ``host`` (at its A record, with its name as SNI): the chain it presents."""
-    address = ask(world, host, "A").answer[0][0].address
+    return starttls_chain(ask(world, host, "A").answer[0][0].address, world.smtp_port, host)
+
+
+def starttls_chain(address: str, port: int, host: str) -> list[x509.Certificate]:
+    """The certificate chain an SMTP server at ``address`` presents after STARTTLS to ``host``."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection((address, world.smtp_port), timeout=5) as raw:
+    with socket.create_connection((address, port), timeout=5) as raw:
         stream = raw.makefile("rwb")
         stream.readline()
         stream.write(b"EHLO test\r\n")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import socket
 import struct
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from survey.sim.dns_server import (
@@ -97,7 +97,12 @@ def zone_lines(zone: Zone, tld: str, ns_address: str) -> Iterator[str]:
     yield f"{tld}. IN NS ns.{tld}."
     yield f"ns.{tld}. IN A {ns_address}"
     owners = {w for w in (*zone.records, *zone.faults) if _tld(w) == tld}
-    for owner in sorted(owners):
+    yield from owner_lines(zone, sorted(owners))
+
+
+def owner_lines(zone: Zone, owners: Iterable[bytes]) -> Iterator[str]:
+    """The records of ``owners`` (wire names), faults expressed as the module says."""
+    for owner in owners:
         name = wire_to_text(owner)
         fault = zone.faults.get(owner)
         if fault is DnsFault.NXDOMAIN:

@@ -1,0 +1,123 @@
+"""The real thing: zones signed with ldns-signzone, served by NSD, validated by Unbound with the
+world's trust anchor (survey.sim.signed). The statuses the sim DNS server plays (``Dnssec``) are
+what a validating resolver concludes from real signatures, and TLSA records computed from the sim
+CA match what the sim SMTP servers present."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from survey.sim.scenario import Dnssec, MxHost, Scenario, Tlsa, World
+from survey.sim.signed import export_signed, plan_zones, serve_signed
+from survey.sim.world import RunningWorld, start_world
+from tests.test_sim_dnssec import spki, starttls_chain
+
+NSD_ADDRESS, UNBOUND_ADDRESS = "127.53.16.1", "127.53.16.2"
+WORLD = World((
+    Scenario("secure.test", mx=(MxHost("mx.secure.test", tlsa=(Tlsa(3, 1, 1), Tlsa(2, 1, 1))),),
+             sts_txt=(("v=STSv1; id=1",),), dnssec=Dnssec.SECURE,
+             tlsrpt_txt=(("v=TLSRPTv1; rua=mailto:r@secure.test",),),
+             dnssec_names=(("_smtp._tls.secure.test", Dnssec.BOGUS),)),
+    Scenario("insecure.test", mx=(MxHost("mx.insecure.test", tlsa=(Tlsa(3, 1, 1),)),),
+             sts_txt=(("v=STSv1; id=2",),)),
+    Scenario("bogus.test", mx=(MxHost("mx.bogus.test", tlsa=(Tlsa(3, 1, 1),)),),
+             sts_txt=(("v=STSv1; id=3",),), dnssec=Dnssec.BOGUS),
+    Scenario("bogus-tlsa.test", mx=(MxHost("mx.bogus-tlsa.test", tlsa=(Tlsa(3, 1, 1),),
+                                           tlsa_dnssec=Dnssec.BOGUS),),
+             dnssec=Dnssec.SECURE),
+))
+
+
+def free_udp_port(address: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((address, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorld]:
+    """The world's SMTP (and HTTPS) hosts; DNS is NSD's and Unbound's."""
+    with start_world(WORLD, tmp_path_factory.mktemp("signedworld"), dns=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def resolver(sim: RunningWorld, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[tuple[str, int]]:
+    nsd = (NSD_ADDRESS, free_udp_port(NSD_ADDRESS))
+    unbound = (UNBOUND_ADDRESS, free_udp_port(UNBOUND_ADDRESS))
+    export = export_signed(WORLD, tmp_path_factory.mktemp("signedzones"), nsd=nsd,
+                           unbound=unbound, tlsa=sim.ca)
+    with serve_signed(export, nsd=nsd, unbound=unbound) as address:
+        yield address
+
+
+def ask(resolver: tuple[str, int], name: str, rdtype: str, *, ad: bool = False,
+        do: bool = False, cd: bool = False) -> dns.message.Message:
+    query = dns.message.make_query(name, rdtype, use_edns=0, want_dnssec=do)
+    query.flags |= (dns.flags.AD if ad else 0) | (dns.flags.CD if cd else 0)
+    return dns.query.udp(query, resolver[0], port=resolver[1], timeout=3)
+
+
+def test_secure_answers_are_authenticated(resolver: tuple[str, int]) -> None:
+    for name, rdtype in (("secure.test", "MX"), ("_mta-sts.secure.test", "TXT"),
+                         ("_25._tcp.mx.secure.test", "TLSA"), ("mx.secure.test", "A"),
+                         ("dnssec-check.test", "A")):
+        for flags in ({"ad": True}, {"do": True}):
+            msg = ask(resolver, name, rdtype, **flags)
+            assert msg.rcode() == dns.rcode.NOERROR and msg.answer, (name, flags)
+            assert msg.flags & dns.flags.AD, (name, flags)
+    denied = ask(resolver, "nothing.secure.test", "A", ad=True)
+    assert denied.rcode() == dns.rcode.NXDOMAIN and denied.flags & dns.flags.AD
+
+
+def test_insecure_delegation_is_never_authenticated(resolver: tuple[str, int]) -> None:
+    for name, rdtype in (("insecure.test", "MX"), ("_25._tcp.mx.insecure.test", "TLSA")):
+        msg = ask(resolver, name, rdtype, ad=True, do=True)
+        assert msg.rcode() == dns.rcode.NOERROR and msg.answer, name
+        assert not msg.flags & dns.flags.AD, name
+
+
+def test_broken_signatures_are_servfail_unless_checking_disabled(
+        resolver: tuple[str, int]) -> None:
+    for name, rdtype in (("bogus.test", "MX"), ("_mta-sts.bogus.test", "TXT"),
+                         ("_smtp._tls.secure.test", "TXT"),
+                         ("_25._tcp.mx.bogus-tlsa.test", "TLSA")):
+        failed = ask(resolver, name, rdtype, ad=True)
+        assert failed.rcode() == dns.rcode.SERVFAIL and not failed.answer, name
+        unchecked = ask(resolver, name, rdtype, ad=True, cd=True)
+        assert unchecked.rcode() == dns.rcode.NOERROR and unchecked.answer, name
+        assert not unchecked.flags & dns.flags.AD, name
+    # the bogus TLSA RRset leaves the rest of its zone secure
+    assert ask(resolver, "mx.bogus-tlsa.test", "A", ad=True).flags & dns.flags.AD
+
+
+def test_tlsa_records_match_what_the_smtp_server_presents(
+        sim: RunningWorld, resolver: tuple[str, int]) -> None:
+    address = ask(resolver, "mx.secure.test", "A").answer[0][0].address
+    leaf, issuer = starttls_chain(address, sim.smtp_port, "mx.secure.test")
+    answer = ask(resolver, "_25._tcp.mx.secure.test", "TLSA", ad=True).answer
+    records = {(rd.usage, rd.selector, rd.mtype, rd.cert) for rrset in answer for rd in rrset
+               if rrset.rdtype == dns.rdatatype.TLSA}
+    assert records == {(3, 1, 1, hashlib.sha256(spki(leaf)).digest()),
+                       (2, 1, 1, hashlib.sha256(spki(issuer)).digest())}
+
+
+def test_declarations_a_zone_cut_would_need_are_refused(tmp_path: Path) -> None:
+    inside = Scenario("x.test", mx=(MxHost("mx.x.test", dnssec=Dnssec.SECURE),))
+    with pytest.raises(ValueError, match="zone cut"):
+        plan_zones(World((inside,)))
+    zones, parents = plan_zones(WORLD)
+    assert parents == {s.domain: "test" for s in WORLD.scenarios}
+    assert zones["test"].status is Dnssec.SECURE and zones["bogus.test"].status is Dnssec.BOGUS
