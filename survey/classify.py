@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from survey.core.dane import assess_dane
 from survey.mistakes import MISTAKES
-from survey.observations import DnsResult, DomainObservations, FetchError, HttpsFetch
+from survey.observations import DnsResult, Dnssec, DomainObservations, FetchError, HttpsFetch
 from survey.policy import (
     POLICY_MAX_BYTES,
     POLICY_MODES,
@@ -103,9 +104,9 @@ def _measurement_error(obs: DomainObservations) -> str | None:
     A failed resolver lookup of ``mta-sts.<d>`` is ours, not the domain's, whether or not a TXT
     record exists: ``error`` (not ``policy_unreachable``) lets ``--retry-errors`` re-probe it.
     """
-    if obs.sts_txt.failed:
+    if obs.sts_txt.failed and obs.sts_txt.dnssec is not Dnssec.BOGUS:
         return _describe("_mta-sts TXT", obs.sts_txt)
-    if obs.policy_host.failed:
+    if obs.policy_host.failed and obs.policy_host.dnssec is not Dnssec.BOGUS:
         return _describe(f"mta-sts {obs.policy_host.qtype}", obs.policy_host)
     if obs.policy_fetch is not None and obs.policy_fetch.error is FetchError.EXCLUDED:
         return "policy host excluded"
@@ -227,11 +228,14 @@ def classify(obs: DomainObservations) -> Verdict:
     """The verdict for one domain under docs/classification.md (no I/O)."""
     reason = _measurement_error(obs)
     if reason is not None:
-        return Verdict(Status.ERROR, None, GRADE_OF_STATUS[Status.ERROR], (), reason)
+        return Verdict(Status.ERROR, None, GRADE_OF_STATUS[Status.ERROR], (), reason,
+                       assess_dane(obs, str(Status.ERROR)))
     fetch = obs.policy_fetch
     facts = _Facts(any_attempt(obs.sts_txt.txt, STS_ATTEMPT), select_sts_record(obs.sts_txt.txt),
                    _fetched_policy(fetch))
     status, found = _status(facts)
+    if status is Status.ABSENT and obs.sts_txt.dnssec is Dnssec.BOGUS:
+        status = Status.INVALID  # §8: a bogus record exists, validating senders cannot read it
     found |= _txt_mistakes(facts)
     if facts.sts.candidates:
         found |= _fetch_mistakes(fetch)
@@ -242,5 +246,7 @@ def classify(obs: DomainObservations) -> Verdict:
     found |= _tlsrpt_mistakes(obs, status)
     if status is not Status.ABSENT:  # STARTTLS without MTA-STS is no MTA-STS mistake
         found |= _smtp_mistakes(obs)
+    dane = assess_dane(obs, str(status), frozenset(found))  # §8, beside the MTA-STS verdict
+    found |= dane.mistakes
     mode = policy.mode if policy is not None and policy.mode in POLICY_MODES else None
-    return Verdict(status, mode, GRADE_OF_STATUS[status], _ordered(found))
+    return Verdict(status, mode, GRADE_OF_STATUS[status], _ordered(found), dane=dane)

@@ -104,6 +104,39 @@ _ALL = (
             "An MX host's certificate is not valid for its name or not trusted: in enforce, "
             "mail to it fails.", "RFC 8461 §4.2",
             "Use a publicly trusted certificate valid for the MX host name."),
+    # --- DANE and DNSSEC (issue 16; docs/classification.md §8) ---
+    Mistake("dnssec_bogus", _E,
+            "The _mta-sts TXT, mta-sts.<domain> address or MX answer is DNSSEC-bogus: validating "
+            "senders get SERVFAIL and cannot use it (MTA-STS is not applied, or mail waits).",
+            "RFC 4035 §5.5", "Fix the zone's signatures and DS records (re-sign, check the "
+            "chain of trust with a DNSSEC debugger)."),
+    Mistake("tlsa_insecure", _W,
+            "An MX host has TLSA records, but they (or the MX or address records) are not "
+            "DNSSEC-secure, so senders ignore them.", "RFC 7672 §2.2",
+            "Sign the zones of the domain and of the MX hosts (with DS records in the parent)."),
+    Mistake("tlsa_unusable_usage", _W,
+            "An MX host's TLSA records use PKIX-TA(0) or PKIX-EE(1) (or unknown parameters), "
+            "which SMTP senders treat as unusable: they fall back to unauthenticated TLS.",
+            "RFC 7672 §3.1.3", "Publish DANE-EE(3) or DANE-TA(2) records, e.g. 3 1 1 <SHA-256 "
+            "of the key>."),
+    Mistake("tlsa_partial", _W,
+            "Some MX hosts have usable DNSSEC-secure TLSA records and others do not: mail to "
+            "those is not DANE-protected.", "RFC 7672 §2.2",
+            "Publish usable TLSA records for every MX host."),
+    Mistake("tlsa_bogus", _E,
+            "An MX host's TLSA or address records are DNSSEC-bogus: DANE senders defer mail to "
+            "it.", "RFC 7672 §2.2", "Fix the signatures of the MX host's zone."),
+    Mistake("dane_mismatch", _E,
+            "An MX host presents a certificate chain that matches none of its usable TLSA "
+            "records: DANE senders defer mail to it.", "RFC 7672 §3.1, RFC 7671 §5",
+            "Publish TLSA records for the current key before deploying it (roll over with two "
+            "records), or restore the key the records name."),
+    Mistake("dane_sts_conflict", _W,
+            "MTA-STS (enforce) and DANE disagree for the domain: one mechanism delivers where "
+            "the other fails, so what happens depends on what the sender implements (DANE "
+            "wins for senders with both).", "RFC 8461 §2",
+            "Make both pass: valid TLSA records and a certificate valid for the MX host names."),
+    # --- longitudinal ---
     Mistake("id_not_bumped", _E,
             "The policy changed between two snapshots but the TXT id did not, so senders keep "
             "the old policy.", "RFC 8461 §3.1", "Change the id whenever the policy changes.",
@@ -115,6 +148,9 @@ _ALL = (
 )
 
 MISTAKES: dict[str, Mistake] = {m.code: m for m in _ALL}
+#: The DANE and DNSSEC codes (issue 16): found whatever the MTA-STS status (also ``absent``).
+DANE_CODES = frozenset({"dnssec_bogus", "tlsa_insecure", "tlsa_unusable_usage", "tlsa_partial",
+                        "tlsa_bogus", "dane_mismatch", "dane_sts_conflict"})
 
 
 def severity_of(code: str) -> Severity:

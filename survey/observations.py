@@ -17,6 +17,34 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+class Dnssec(StrEnum):
+    """What the validating resolver said of one answer (RFC 4035 §3.2.3, RFC 6840 §5.7-5.9).
+
+    ``bogus``: the resolver answered SERVFAIL and the same question with CD (checking disabled)
+    got an answer, so the data exists but does not validate; ``error``: no answer to judge
+    (SERVFAIL with CD too, timeout). Only meaningful through a validating resolver.
+    """
+
+    SECURE = "secure"
+    INSECURE = "insecure"
+    BOGUS = "bogus"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsaRecord:
+    """One TLSA record (RFC 6698 §2.1): certificate usage, selector, matching type, data."""
+
+    usage: int
+    selector: int
+    mtype: int
+    data: bytes
+
+    def text(self) -> str:
+        """Presentation form, as the ``dane_hosts.tlsa`` column keeps it."""
+        return f"{self.usage} {self.selector} {self.mtype} {self.data.hex()}"
+
+
 class DnsStatus(StrEnum):
     """Outcome of one DNS lookup, in ZDNS's vocabulary (rcode names plus transport failures)."""
 
@@ -63,6 +91,9 @@ class DnsResult:
     cname_chain: tuple[str, ...] = ()
     error: str | None = None
     attempts: int = 1
+    #: whether the resolver validated the answer (issue 16); None when not known (not asked)
+    dnssec: Dnssec | None = None
+    tlsa: tuple[TlsaRecord, ...] = ()  # for TLSA
 
     @property
     def failed(self) -> bool:
@@ -136,6 +167,8 @@ class SmtpProbe:
     tls_version: str | None = None
     certificate: Certificate | None = None
     elapsed_ms: float = 0.0
+    #: the chain as presented (DER, leaf first), for checking it against TLSA records (issue 16)
+    chain: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +182,16 @@ class DomainObservations:
     policy_host: DnsResult  # mta-sts.<domain> A (then AAAA when A has nothing)
     policy_fetch: HttpsFetch | None = None
     smtp: tuple[SmtpProbe, ...] = field(default=())
+    dane: tuple[DaneHost, ...] | None = None  # None: no TLSA lookup was made (issue 16)
+
+
+@dataclass(frozen=True, slots=True)
+class DaneHost:
+    """The DANE evidence of one probed MX host (issue 16): its TLSA lookup and its addresses'
+    DNSSEC status; ``smtp_dane`` is the presented chain checked against the TLSA records
+    (``valid`` / ``mismatch``; None without ``--smtp`` or without usable records)."""
+
+    host: str
+    tlsa: DnsResult  # _25._tcp.<host> TLSA (or the CNAME target's base name, RFC 7672 §2.2.2)
+    address_dnssec: Dnssec | None
+    smtp_dane: str | None = None

@@ -35,7 +35,14 @@ import trio
 from survey import __version__
 from survey.classify import classify
 from survey.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
-from survey.observations import DnsResult, DomainObservations, HttpsFetch, SmtpProbe
+from survey.observations import (
+    DaneHost,
+    DnsResult,
+    Dnssec,
+    DomainObservations,
+    HttpsFetch,
+    SmtpProbe,
+)
 from survey.progress import Progress
 from survey.schema import RunContext, to_row
 from survey.sink import PartWriter
@@ -84,6 +91,7 @@ class ScanConfig:
     exclusions: Exclusions | None = None
     max_mx: int = MAX_MX_PROBED
     handle_signals: bool = True  # off when not on trio's main thread
+    tlsa: str = "secure"  # TLSA lookups for domains whose MX answer is secure, or "all"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rate) and self.rate > 0):
@@ -95,6 +103,8 @@ class ScanConfig:
                 raise ValueError(f"{name} must be >= 1")
         if not self.resolvers:
             raise ValueError("no resolver")
+        if self.tlsa not in ("secure", "all"):
+            raise ValueError(f"tlsa must be 'secure' or 'all', got {self.tlsa!r}")
 
 
 @dataclass
@@ -123,6 +133,8 @@ class Resolver(Protocol):
         self, domain: str) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]: ...
 
     async def resolve_addresses(self, host: str) -> DnsResult: ...
+
+    async def query(self, qname: str, qtype: str) -> DnsResult: ...
 
 
 class Fetcher(Protocol):
@@ -185,34 +197,63 @@ def mx_hosts(mx: DnsResult, cap: int) -> list[str]:
     return hosts[:cap]
 
 
-async def _probe_mx(probes: Probes, prober: Prober, hosts: list[str]) -> tuple[SmtpProbe, ...]:
+async def _probe_mx(probes: Probes, hosts: list[str], *, smtp: bool, tlsa: bool
+                    ) -> tuple[tuple[SmtpProbe, ...], tuple[DaneHost, ...] | None]:
+    """Per MX host, concurrently: its addresses, then its TLSA records (``tlsa``) and the SMTP
+    probe (``smtp``, or a host with usable TLSA records when there is a prober), whose presented
+    chain is checked against the host's TLSA records."""
+    from survey.core.dane import usable_record
+    from survey.probes.dane import check_chain, lookup_tlsa
+
+    prober = probes.prober
     results: list[SmtpProbe | None] = [None] * len(hosts)
+    dane: list[DaneHost | None] = [None] * len(hosts)
 
     async def one(i: int, host: str) -> None:
         addresses = await probes.dns.resolve_addresses(host)
-        results[i] = await prober.probe(host, addresses.addresses)
+        if tlsa:
+            found = await lookup_tlsa(probes.dns, host, addresses)
+            dane[i] = DaneHost(host, found, addresses.dnssec)
+        entry = dane[i]
+        usable = entry is not None and any(usable_record(r) for r in entry.tlsa.tlsa)
+        if prober is not None and (smtp or usable):
+            probe = results[i] = await prober.probe(host, addresses.addresses)
+            if entry is not None and entry.tlsa.tlsa:
+                dane[i] = DaneHost(host, entry.tlsa, entry.address_dnssec,
+                                   check_chain(entry.tlsa.tlsa, probe.chain))
 
     async with trio.open_nursery() as nursery:
         for i, host in enumerate(hosts):
             nursery.start_soon(one, i, host)
-    return tuple(r for r in results if r is not None)
+    return (tuple(r for r in results if r is not None),
+            tuple(d for d in dane if d is not None) if tlsa else None)
 
 
-async def observe(domain: str, probes: Probes, *, max_mx: int = MAX_MX_PROBED
-                  ) -> DomainObservations:
+def wants_tlsa(mx: DnsResult, mode: str) -> bool:
+    """Whether the MX hosts' TLSA records are looked up: for a secure MX answer (DANE needs
+    one, RFC 7672 §2.2.1), or with ``--tlsa all`` for any MX answer. Domains without a secure
+    MX pay nothing by default."""
+    return mx.dnssec is Dnssec.SECURE or (mode == "all" and not mx.failed)
+
+
+async def observe(domain: str, probes: Probes, *, max_mx: int = MAX_MX_PROBED,
+                  tlsa: str = "secure") -> DomainObservations:
     """Run the funnel for one domain: only the probes its answers call for."""
     sts, tlsrpt, mx, host = await probes.dns.lookup_domain(domain)
     fetch: HttpsFetch | None = None
     if sts.txt or host.addresses:
         fetch = await probes.fetcher.fetch(domain, host.addresses)
     smtp: tuple[SmtpProbe, ...] = ()
+    dane: tuple[DaneHost, ...] | None = None
     has_policy = fetch is not None and fetch.body is not None
-    if probes.prober is not None and (sts.txt or has_policy):
+    smtp_wanted = probes.prober is not None and bool(sts.txt or has_policy)
+    tlsa_wanted = wants_tlsa(mx, tlsa)
+    if smtp_wanted or tlsa_wanted:
         hosts = mx_hosts(mx, max_mx)
         if hosts:
-            smtp = await _probe_mx(probes, probes.prober, hosts)
+            smtp, dane = await _probe_mx(probes, hosts, smtp=smtp_wanted, tlsa=tlsa_wanted)
     return DomainObservations(domain=domain, sts_txt=sts, tlsrpt_txt=tlsrpt, mx=mx,
-                              policy_host=host, policy_fetch=fetch, smtp=smtp)
+                              policy_host=host, policy_fetch=fetch, smtp=smtp, dane=dane)
 
 
 def row_for(entry: ToplistEntry, obs: DomainObservations, context: RunContext
@@ -275,7 +316,7 @@ async def _work(probes: Probes, config: ScanConfig, receive: trio.MemoryReceiveC
             except trio.EndOfChannel:
                 return
             try:
-                obs = await observe(entry.domain, probes, max_mx=config.max_mx)
+                obs = await observe(entry.domain, probes, max_mx=config.max_mx, tlsa=config.tlsa)
                 row = row_for(entry, obs, config.context)
             except Exception:  # a bug must cost one domain (scanned again on resume), not the run
                 log.exception("internal error while scanning %s", entry.domain)

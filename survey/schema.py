@@ -26,7 +26,7 @@ from survey.policy import (
 from survey.verdict import Verdict
 
 #: Bump the major part when a column changes meaning or type, the minor part when one is added.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: DNSSEC, DANE and sender columns (issue 16)
 
 _TS = pa.timestamp("ms", tz="UTC")
 
@@ -52,6 +52,18 @@ SMTP_STRUCT = pa.struct(
 )
 
 MX_STRUCT = pa.struct([pa.field("preference", pa.int32()), pa.field("host", pa.string())])
+
+DANE_HOST_STRUCT = pa.struct(
+    [
+        pa.field("host", pa.string()),
+        pa.field("tlsa_dnssec", pa.string()),
+        pa.field("address_dnssec", pa.string()),
+        pa.field("tlsa", pa.list_(pa.string())),
+        pa.field("usable", pa.bool_()),
+        pa.field("smtp_dane", pa.string()),
+    ]
+)
+_DNSSEC_VALUES = "secure | insecure | bogus | error; null when not asked"
 
 
 def _dns_columns(prefix: str, what: str, answer: tuple[str, pa.DataType, str]) -> list[pa.Field]:
@@ -128,6 +140,28 @@ SCHEMA = pa.schema(
         # SMTP evidence
         _f("smtp", pa.list_(SMTP_STRUCT),
            "One entry per MX host probed with STARTTLS (empty unless --smtp)."),
+        # DNSSEC and DANE (issue 16): meaningful only through a validating resolver (the
+        # manifest's resolver_validates)
+        _f("sts_txt_dnssec", pa.string(), f"DNSSEC status of the _mta-sts TXT answer: "
+           f"{_DNSSEC_VALUES}."),
+        _f("tlsrpt_dnssec", pa.string(), f"DNSSEC status of the _smtp._tls TXT answer: "
+           f"{_DNSSEC_VALUES}."),
+        _f("mx_dnssec", pa.string(), f"DNSSEC status of the MX answer: {_DNSSEC_VALUES}."),
+        _f("policy_host_dnssec", pa.string(), f"DNSSEC status of the mta-sts.<domain> address "
+           f"answer: {_DNSSEC_VALUES}."),
+        _f("dane", pa.string(), "DANE for SMTP: none | insecure (TLSA present, not secure: "
+           "senders ignore it) | partial (some MX hosts without usable secure TLSA) | usable | "
+           "bogus; null when nothing can be said (TLSA not looked up for a secure MX answer, or "
+           "a lookup failed)."),
+        _f("dane_hosts", pa.list_(DANE_HOST_STRUCT),
+           "One entry per MX host whose TLSA records were looked up (same cap as --smtp): host, "
+           "tlsa_dnssec, address_dnssec, tlsa ('usage selector mtype hex'), usable, smtp_dane "
+           "(valid | mismatch with --smtp; null otherwise)."),
+        _f("sender_mechanism", pa.string(), "What a sender implementing both MTA-STS and DANE "
+           "applies: dane | mta-sts | none (RFC 8461 §2, RFC 7672 §2.2); null when unknown."),
+        _f("sender_protection", pa.string(), "What that sender's mail gets: authenticated | "
+           "encrypted (TLS required, not authenticated) | testing | none | deferred (DANE "
+           "fails); the weakest MX host's; null when unknown."),
     ],
     metadata={"schema_version": SCHEMA_VERSION},
 )
@@ -242,8 +276,35 @@ def to_row(
             }
             for s in obs.smtp
         ],
+        **_dane_columns(obs, verdict),
     }
     return row
+
+
+def _text(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _dane_columns(obs: DomainObservations, verdict: Verdict) -> dict[str, Any]:
+    """The DNSSEC, DANE and sender columns (issue 16), from the verdict's DANE assessment."""
+    dane = verdict.dane
+    usable = dane.usable if dane is not None else ()
+    return {
+        "sts_txt_dnssec": _text(obs.sts_txt.dnssec),
+        "tlsrpt_dnssec": _text(obs.tlsrpt_txt.dnssec),
+        "mx_dnssec": _text(obs.mx.dnssec),
+        "policy_host_dnssec": _text(obs.policy_host.dnssec),
+        "dane": _text(dane.dane) if dane is not None else None,
+        "dane_hosts": [
+            {"host": h.host, "tlsa_dnssec": _text(h.tlsa.dnssec),
+             "address_dnssec": _text(h.address_dnssec),
+             "tlsa": [r.text() for r in h.tlsa.tlsa],
+             "usable": usable[i] if i < len(usable) else None, "smtp_dane": h.smtp_dane}
+            for i, h in enumerate(obs.dane or ())
+        ],
+        "sender_mechanism": _text(dane.mechanism) if dane is not None else None,
+        "sender_protection": _text(dane.protection) if dane is not None else None,
+    }
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:

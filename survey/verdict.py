@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from survey.core.dane import DaneAssessment
 
 
 class Status(StrEnum):
@@ -38,3 +42,6 @@ class Verdict:
     grade: Grade | None
     mistakes: tuple[str, ...]  # codes from survey.mistakes, in a stable order
     error_reason: str | None = None  # why status is error (which lookup failed, how)
+    #: the DANE part (issue 16): the ``dane`` and ``sender_*`` columns; not compared, so that a
+    #: verdict reads as its MTA-STS meaning in tests
+    dane: DaneAssessment | None = field(default=None, compare=False)

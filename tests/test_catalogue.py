@@ -169,12 +169,22 @@ def test_expectations_use_known_vocabulary() -> None:
                                                           "mx_cert_invalid"}
 
 
+#: DANE/DNSSEC codes (issue 16) whose catalogue scenarios the test world does not have yet
+#: (engineer `dnssecworld` adds them): each must be uncovered, so covering one fails this test
+#: until it leaves the set. Empty once the signed-zone scenarios are in.
+DANE_CODES_AWAITING_SCENARIOS = frozenset({"dnssec_bogus", "tlsa_insecure",
+                                           "tlsa_unusable_usage", "tlsa_partial", "tlsa_bogus",
+                                           "dane_mismatch", "dane_sts_conflict"})
+
+
 def test_every_status_and_non_longitudinal_code_is_covered() -> None:
     statuses = {s.expect.status for s in SCENARIOS if s.expect}
     assert statuses == {str(s) for s in Status}
     codes = set().union(*(s.expect.mistakes for s in SCENARIOS if s.expect),
                         *SMTP_EXTRA_MISTAKES.values())
-    assert codes == {c for c, m in MISTAKES.items() if not m.longitudinal}
+    assert not codes & DANE_CODES_AWAITING_SCENARIOS
+    assert codes == {c for c, m in MISTAKES.items()
+                     if not m.longitudinal} - DANE_CODES_AWAITING_SCENARIOS
 
 
 def test_every_fault_and_behaviour_is_exercised() -> None:

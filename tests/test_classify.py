@@ -10,15 +10,18 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from survey.classify import STS_ATTEMPT, TLSRPT_ATTEMPT, any_attempt, classify
-from survey.mistakes import MISTAKES
+from survey.mistakes import DANE_CODES, MISTAKES
 from survey.observations import (
+    DaneHost,
     DnsResult,
+    Dnssec,
     DnsStatus,
     DomainObservations,
     FetchError,
     HttpsFetch,
     MxRecord,
     SmtpProbe,
+    TlsaRecord,
 )
 from survey.policy import POLICY_MAX_BYTES
 from survey.verdict import GRADE_OF_STATUS, Grade, Status, Verdict
@@ -112,6 +115,54 @@ HTML = fetch(b"<html><body>It works!</body></html>\n", content_type="text/html")
 TRANSPORT = (FetchError.NO_ADDRESS, FetchError.BLOCKED, FetchError.CONNECTION_REFUSED,
              FetchError.CONNECTION_TIMEOUT, FetchError.CONNECTION_CLOSED, FetchError.IO_TIMEOUT,
              FetchError.HANDSHAKE_ERROR, FetchError.PROTOCOL_ERROR, FetchError.UNKNOWN_ERROR)
+
+# --- DANE (issue 16, docs/classification.md §8) ---
+SEC, INS, BOG = Dnssec.SECURE, Dnssec.INSECURE, Dnssec.BOGUS
+DANE_EE = TlsaRecord(3, 1, 1, b"\x01" * 32)
+PKIX_EE = TlsaRecord(1, 1, 1, b"\x01" * 32)
+HostSpec = tuple[str, Dnssec, Dnssec | None, tuple[TlsaRecord, ...], str | None]
+
+
+def dane_host(host: str, tlsa_dnssec: Dnssec, address_dnssec: Dnssec | None,
+              records: tuple[TlsaRecord, ...], smtp_dane: str | None = None) -> DaneHost:
+    status = DnsStatus.SERVFAIL if tlsa_dnssec is BOG else (
+        DnsStatus.NOERROR if records else DnsStatus.NXDOMAIN)
+    lookup = replace(dns(f"_25._tcp.{host}", "TLSA", status, tlsa=records), dnssec=tlsa_dnssec)
+    return DaneHost(host, lookup, address_dnssec, smtp_dane)
+
+
+def signed(o: DomainObservations, *, mx: Dnssec = SEC,
+           hosts: tuple[HostSpec, ...] = ((MX1, SEC, SEC, (DANE_EE,), None),)
+           ) -> DomainObservations:
+    """``o`` with its MX answer's DNSSEC status and the TLSA evidence of ``hosts``."""
+    return replace(o, mx=replace(o.mx, dnssec=mx), dane=tuple(dane_host(*h) for h in hosts))
+
+
+MX2 = "mx2.example.test"
+DANE_ROWS: tuple[Row, ...] = (
+    Row("dane_usable_beside_enforce", signed(obs()), E, "enforce"),
+    Row("dane_usable_alone", signed(no_txt()), A),
+    Row("tlsa_insecure", signed(no_txt(), mx=INS, hosts=((MX1, INS, INS, (DANE_EE,), None),)),
+        A, None, ("tlsa_insecure",)),
+    Row("tlsa_insecure_address", signed(no_txt(), hosts=((MX1, SEC, INS, (DANE_EE,), None),)),
+        A, None, ("tlsa_insecure",)),
+    Row("tlsa_unusable_usage", signed(no_txt(), hosts=((MX1, SEC, SEC, (PKIX_EE,), None),)),
+        A, None, ("tlsa_unusable_usage",)),
+    Row("tlsa_partial", signed(obs(mx=(MX1, MX2), policy=fetch(body(mx=(MX1, MX2)))), hosts=((MX1, SEC, SEC, (DANE_EE,), None),
+                                                          (MX2, SEC, SEC, (), None))),
+        E, "enforce", ("tlsa_partial",)),
+    Row("tlsa_bogus", signed(no_txt(), hosts=((MX1, BOG, SEC, (), None),)), A, None,
+        ("tlsa_bogus",)),
+    Row("dane_mismatch", signed(no_txt(), hosts=((MX1, SEC, SEC, (DANE_EE,), "mismatch"),)), A,
+        None, ("dane_mismatch",)),
+    Row("dane_sts_conflict", signed(obs(), hosts=((MX1, SEC, SEC, (DANE_EE,), "mismatch"),)), E,
+        "enforce", ("dane_mismatch", "dane_sts_conflict")),
+    Row("dnssec_bogus_sts_txt", replace(obs(policy=None), sts_txt=replace(
+        dns(f"_mta-sts.{D}", "TXT", DnsStatus.SERVFAIL), dnssec=BOG)), INV, None,
+        ("dnssec_bogus",)),
+    Row("dnssec_bogus_mx", replace(no_txt(), mx=replace(dns(D, "MX", DnsStatus.SERVFAIL),
+                                                        dnssec=BOG)), A, None, ("dnssec_bogus",)),
+)
 
 ROWS: tuple[Row, ...] = (
     # statuses
@@ -263,6 +314,7 @@ ROWS: tuple[Row, ...] = (
                      smtp=(probe(FetchError.CERT_UNTRUSTED),)), INV, "enforce",
         ("txt_multiple", "policy_content_type", "max_age_short", "mx_not_in_policy",
          "policy_mx_unused", "tlsrpt_invalid", "mx_cert_invalid")),
+    *DANE_ROWS,
 )
 
 
@@ -336,7 +388,7 @@ def test_failed_lookups_other_than_sts_never_make_an_error() -> None:
 
 
 def test_absent_never_has_sts_mistakes() -> None:
-    sts_codes = {c for c in MISTAKES if not c.startswith("tlsrpt_")}
+    sts_codes = {c for c in MISTAKES if not c.startswith("tlsrpt_") and c not in DANE_CODES}
     for row in ROWS:
         if row.status is A:
             assert not sts_codes & set(classify(row.obs).mistakes), row.name

@@ -28,7 +28,7 @@ import survey.probes.dns as dns_probe
 from benchmarks.dns_client import client_scan
 from benchmarks.naive_scanner import naive_scan, read_toplist
 from survey.net import RateLimiter
-from survey.observations import RCODE_TIMEOUT, DnsStatus, MxRecord
+from survey.observations import RCODE_TIMEOUT, Dnssec, DnsStatus, MxRecord, TlsaRecord
 from survey.probes.dns import (
     Answer,
     DnsClient,
@@ -191,6 +191,9 @@ def test_query_wire_is_a_recursive_edns_query() -> None:
     assert msg.edns == 0 and msg.payload == 1232
     assert msg.question[0].name == dns.name.from_text("_mta-sts.example.com")
     assert msg.question[0].rdtype == dns.rdatatype.TXT
+    # AD asks a validating resolver to report validation (RFC 6840 §5.7); no DO, no CD
+    assert msg.flags & dns.flags.AD and not msg.flags & dns.flags.CD
+    assert not msg.ednsflags & dns.flags.DO
 
 
 def test_encode_qname_rejects_bad_names_and_handles_idna() -> None:
@@ -420,10 +423,12 @@ async def test_batched_first_attempts_retry_each_question_on_its_own() -> None:
 @trio_test
 async def test_servfail_everywhere_rotates_resolvers() -> None:
     counts = [0, 0]
+    checking_disabled: list[bool] = []
 
     def servfail(i: int) -> Handler:
         def handle(query: dns.message.Message, _tcp: bool) -> list[Reply]:
             counts[i] += 1
+            checking_disabled.append(bool(query.flags & dns.flags.CD))
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
             return [Reply(response.to_wire())]
@@ -436,8 +441,11 @@ async def test_servfail_everywhere_rotates_resolvers() -> None:
         DnsClient(config(one, two, retries=1)) as client,
     ):
         result = await client.query("a.example", "A")
-    assert result.status is DnsStatus.SERVFAIL and result.rcode == 2 and result.attempts == 2
-    assert counts == [1, 1]
+    # two attempts on the two resolvers, then once with CD on the last one: SERVFAIL again, so
+    # the server is broken (not DNSSEC-bogus)
+    assert result.status is DnsStatus.SERVFAIL and result.rcode == 2 and result.attempts == 3
+    assert sorted(counts) == [1, 2] and checking_disabled == [False, False, True]
+    assert result.dnssec is Dnssec.ERROR
 
 
 @trio_test
@@ -555,9 +563,9 @@ async def test_rate_limiter_paces_every_attempt() -> None:
         start = trio.current_time()
         result = await client.query("a.example", "A")
         elapsed = trio.current_time() - start
-    assert result.status is DnsStatus.SERVFAIL and result.attempts == 4
-    assert client.queries_sent == 4
-    assert 0.15 <= elapsed < 1.5
+    assert result.status is DnsStatus.SERVFAIL and result.attempts == 5  # 4 + the CD check
+    assert client.queries_sent == 5
+    assert 0.2 <= elapsed < 1.5
 
 
 @trio_test
@@ -661,3 +669,76 @@ def test_merge_keeps_a_failed_aaaa_lookup_after_an_empty_a(
                      addresses=aaaa_addresses, attempts=3)
     merged = dns_probe._merge(a, aaaa)
     assert merged.qtype == chosen and merged.attempts == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# DNSSEC status (issue 16): AD in answers, bogus told from broken by a CD query
+
+SIGNED = {"secure.example.", "_25._tcp.mx.secure.example."}
+BOGUS = {"bogus.example."}
+
+
+def validating(query: dns.message.Message, _tcp: bool = False) -> list[Reply]:
+    """A validating resolver: AD on signed names (the query asked with AD), SERVFAIL for bogus
+    ones unless CD is set (then the data, without AD)."""
+    name = query.question[0].name.to_text().lower()
+    if name in BOGUS and not query.flags & dns.flags.CD:
+        response = dns.message.make_response(query)
+        response.set_rcode(dns.rcode.SERVFAIL)
+        return [Reply(response.to_wire())]
+    response = dns.message.make_response(query)
+    if name.endswith("example."):
+        rdtype = dns.rdatatype.to_text(query.question[0].rdtype)
+        data = {"TLSA": ["3 1 1 " + "ab" * 32, "0 0 2 " + "cd" * 64], "A": ["192.0.2.7"],
+                "MX": ["10 mx.secure.example."], "TXT": ['"v=STSv1; id=1"']}[rdtype]
+        response.answer.append(dns.rrset.from_text_list(query.question[0].name, 300, "IN",
+                                                        rdtype, data))
+    if name in SIGNED and query.flags & (dns.flags.AD | dns.flags.CD) == dns.flags.AD:
+        response.flags |= dns.flags.AD
+    return [Reply(response.to_wire())]
+
+
+@trio_test
+async def test_dnssec_status_of_answers_and_tlsa_parsed() -> None:
+    async with dns_server(validating) as server, DnsClient(config(server)) as client:
+        secure = await client.query("secure.example", "MX")
+        insecure = await client.query("plain.example", "MX")
+        tlsa = await client.query("_25._tcp.mx.secure.example", "TLSA")
+        domain = await client.lookup_domain("secure.example")
+    assert secure.dnssec is Dnssec.SECURE and insecure.dnssec is Dnssec.INSECURE
+    assert secure.mx == insecure.mx == (MxRecord(10, "mx.secure.example"),)
+    assert tlsa.dnssec is Dnssec.SECURE and tlsa.tlsa == (
+        TlsaRecord(3, 1, 1, bytes.fromhex("ab" * 32)),
+        TlsaRecord(0, 0, 2, bytes.fromhex("cd" * 64)))
+    assert tlsa.tlsa[0].text() == "3 1 1 " + "ab" * 32
+    # the batched first attempts carry AD too
+    assert [r.dnssec for r in domain] == [Dnssec.INSECURE, Dnssec.INSECURE, Dnssec.SECURE,
+                                          Dnssec.INSECURE]
+
+
+@trio_test
+async def test_bogus_is_told_from_a_broken_server_by_asking_with_cd() -> None:
+    async with dns_server(validating) as server, DnsClient(config(server, retries=1)) as client:
+        bogus = await client.query("bogus.example", "TXT")
+    # what validating senders get (SERVFAIL, no data), marked bogus: the data exists with CD
+    assert bogus.status is DnsStatus.SERVFAIL and bogus.txt == ()
+    assert bogus.dnssec is Dnssec.BOGUS and bogus.attempts == 3
+    assert "with CD: NOERROR" in (bogus.error or "")
+    async with dns_server(_always_servfail) as server, DnsClient(config(server)) as client:
+        broken = await client.query("bogus.example", "TXT")
+    assert broken.status is DnsStatus.SERVFAIL and broken.dnssec is Dnssec.ERROR
+
+
+@trio_test
+async def test_timeouts_and_failures_have_dnssec_error() -> None:
+    async with DnsClient(config(("127.6.53.9", 9), timeout=0.05, retries=0)) as client:
+        result = await client.query("secure.example", "A")
+    assert result.status is DnsStatus.TIMEOUT and result.dnssec is Dnssec.ERROR
+
+
+@trio_test
+async def test_validates_tells_a_validating_resolver_from_one_that_is_not() -> None:
+    async with dns_server(validating) as server, DnsClient(config(server)) as client:
+        assert await client.validates("secure.example") is True
+        assert await client.validates("plain.example") is False
+        assert await client.validates("bogus.example") is None

@@ -263,6 +263,9 @@ async def test_a_bug_costs_one_domain_not_the_run(tmp_path: Path) -> None:
         async def resolve_addresses(self, host: str) -> DnsResult:
             return await self.inner.resolve_addresses(host)
 
+        async def query(self, qname: str, qtype: str) -> DnsResult:
+            return await self.inner.query(qname, qtype)
+
     names = ["a.example", "bug.example", "c.example"]
     async with scanning(server, cfg) as probes:
         buggy = Probes(Buggy(probes), probes.fetcher, None)

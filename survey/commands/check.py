@@ -166,13 +166,13 @@ def _run(args: argparse.Namespace) -> int:
             dns_timeout=args.dns_timeout, retries=args.retries, https_port=args.https_port,
             smtp_port=args.smtp_port, ca_bundle=args.ca_bundle,
             allow_private=args.allow_private, smtp=args.smtp, ehlo_name=args.ehlo_name,
-            contact=args.contact, exclusions=exclusions, handle_signals=False)
+            contact=args.contact, exclusions=exclusions, handle_signals=False, tlsa=args.tlsa)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
     async def probe() -> DomainObservations:
         async with open_probes(config) as probes:
-            return await observe(domain, probes, max_mx=config.max_mx)
+            return await observe(domain, probes, max_mx=config.max_mx, tlsa=config.tlsa)
 
     obs = trio.run(probe)
     verdict = classify(obs)

@@ -38,7 +38,8 @@ from survey.toplist import ToplistFormat, ToplistStats, absolute_source
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
 RESULT_OPTIONS = ("toplist_path", "format", "limit", "shard", "exclude_sha256", "smtp",
-                  "https_port", "smtp_port", "allow_private", "toplist_name", "toplist_date")
+                  "https_port", "smtp_port", "allow_private", "toplist_name", "toplist_date",
+                  "tlsa")
 
 
 class UsageError(Exception):
@@ -120,7 +121,10 @@ def parse_resolver(text: str) -> tuple[str, int]:
 PROBE_DEFAULTS: dict[str, Any] = {
     "timeout": 10.0, "dns_timeout": 2.0, "retries": 2, "https_port": 443, "smtp_port": 25,
     "allow_private": False, "smtp": False, "per_destination": 4, "rate": 1000.0,
+    "tlsa": "secure",
 }
+#: --tlsa: which domains' MX hosts get TLSA lookups (issue 16).
+TLSA_CHOICES = ("secure", "all")
 
 
 def add_probe_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
@@ -154,6 +158,14 @@ def add_probe_options(parser: argparse.ArgumentParser, *, defaults: bool = True)
                      help="DNS queries per second (default 1000)")
     net.add_argument("--exclude", type=Path, metavar="FILE",
                      help="exclusion list: domains (with subdomains) and IP prefixes")
+    dane = parser.add_argument_group("DNSSEC and DANE")
+    dane.add_argument("--tlsa", choices=TLSA_CHOICES, default=d.get("tlsa"),
+                      help="look up the MX hosts' TLSA records for domains whose MX answer is "
+                      "DNSSEC-secure (default), or for all domains")
+    dane.add_argument("--dnssec-check", metavar="NAME",
+                      help="a name known to be DNSSEC-signed: asked once to tell whether the "
+                      "resolver validates (recorded in the manifest; without validation the "
+                      "DNSSEC and DANE columns mean nothing)")
 
 
 def resolvers_from_args(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
@@ -383,6 +395,7 @@ def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
         "vantage_point": args.vantage_point,
         "part_rows": args.part_rows, "part_seconds": args.part_seconds,
         "dns_backoff": args.dns_backoff, "dns_sockets": args.dns_sockets,
+        "tlsa": args.tlsa, "dnssec_check": args.dnssec_check,
     }
 
 
@@ -567,7 +580,8 @@ def _run(args: argparse.Namespace) -> int:
             dns_timeout=args.dns_timeout, retries=args.retries, https_port=args.https_port,
             smtp_port=args.smtp_port, ca_bundle=args.ca_bundle, allow_private=args.allow_private,
             smtp=args.smtp, ehlo_name=args.ehlo_name, contact=args.contact,
-            exclusions=exclusions, dns_backoff=args.dns_backoff, dns_sockets=args.dns_sockets)
+            exclusions=exclusions, dns_backoff=args.dns_backoff, dns_sockets=args.dns_sockets,
+            tlsa=args.tlsa)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 

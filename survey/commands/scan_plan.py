@@ -68,6 +68,8 @@ _SAVED: dict[str, tuple[str, Any]] = {
     "part_seconds": ("part_seconds", float),
     "dns_backoff": ("dns_backoff", float),
     "dns_sockets": ("dns_sockets", int),
+    "tlsa": ("tlsa", str),
+    "dnssec_check": ("dnssec_check", str),
 }
 
 

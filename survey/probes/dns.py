@@ -38,7 +38,7 @@ import dns.resolver
 import dns.wire
 import trio
 
-from survey.observations import RCODE_TIMEOUT, DnsResult, DnsStatus, MxRecord
+from survey.observations import RCODE_TIMEOUT, DnsResult, Dnssec, DnsStatus, MxRecord, TlsaRecord
 
 #: EDNS0 UDP payload size advertised (the DNS Flag Day 2020 value).
 EDNS_PAYLOAD = 1232
@@ -72,8 +72,15 @@ _RCODE_STATUS = {
     5: DnsStatus.REFUSED,
 }
 _SERVFAIL = 2
-# Header with RD set, QDCOUNT=1 and ARCOUNT=1 (the OPT record); the id is patched per query.
-_HEADER_TAIL = struct.pack("!HHHHH", 0x0100, 1, 0, 0, 1)
+_REFUSED = 5
+_RD, _AD, _CD = 0x0100, 0x0020, 0x0010
+# Header with RD and AD set, QDCOUNT=1 and ARCOUNT=1 (the OPT record); the id is patched per
+# query. AD in a query asks a validating resolver to say whether it validated the answer,
+# without DO's RRSIGs in the response (RFC 6840 §5.7): same query size, same answer sizes.
+_HEADER_TAIL = struct.pack("!HHHHH", _RD | _AD, 1, 0, 0, 1)
+# The same with CD (checking disabled): asked once after a SERVFAIL to tell DNSSEC-bogus data
+# (an answer arrives with CD) from a broken server (SERVFAIL again) (RFC 4035 §3.2.2).
+_HEADER_TAIL_CD = struct.pack("!HHHHH", _RD | _AD | _CD, 1, 0, 0, 1)
 # OPT pseudo-RR: root owner, type 41, class = payload size, TTL 0 (no DO bit), no options.
 _OPT = b"\x00" + struct.pack("!HHIH", 41, EDNS_PAYLOAD, 0, 0)
 _CLASS_IN = struct.pack("!H", 1)
@@ -159,6 +166,7 @@ class Answer:
     truncated: bool = False
     #: the answer section's IN records as (owner, type, rdata), in wire order
     records: tuple[tuple[dns.name.Name, int, dns.rdata.Rdata], ...] | None = None
+    authentic: bool = False  # the AD bit: the resolver validated the data (RFC 4035 §3.2.3)
 
 
 def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
@@ -184,10 +192,11 @@ def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
     if data[12:name_end].lower() != question[:-4] or data[name_end:end] != question[-4:]:
         return "wrong question"
     rcode = flags & 0x000F
+    authentic = bool(flags & _AD)
     if flags & _TC:
-        return Answer(rcode, truncated=True)
+        return Answer(rcode, truncated=True, authentic=authentic)
     if ancount == 0:
-        return Answer(rcode)
+        return Answer(rcode, authentic=authentic)
     # Only the answer section is evidence: read its records with dnspython's name and rdata
     # parsers (strict: each rdata must fill its RDLENGTH exactly) and stop there. Skipping the
     # Message/RRset machinery and the authority/additional sections makes this ~3x cheaper than
@@ -203,7 +212,7 @@ def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
                 records.append((owner, rdtype, rdata))
     except Exception as exc:  # dnspython raises many types for malformed input
         return f"malformed response: {type(exc).__name__}: {exc}"
-    return Answer(rcode, records=tuple(records))
+    return Answer(rcode, records=tuple(records), authentic=authentic)
 
 
 def _read_rdata(parser: dns.wire.Parser, rdclass: int, rdtype: int, rdlen: int
@@ -272,7 +281,10 @@ def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResul
     """Turn an accepted ``answer`` into a ``DnsResult``, following CNAMEs from ``qname``."""
     status = _RCODE_STATUS.get(answer.rcode, DnsStatus.ERROR)
     error = None if status is not DnsStatus.ERROR else f"rcode {answer.rcode}"
-    base = DnsResult(qname, qtype, status, rcode=answer.rcode, error=error, attempts=attempts)
+    dnssec = Dnssec.ERROR if status.is_failure else (
+        Dnssec.SECURE if answer.authentic else Dnssec.INSECURE)
+    base = DnsResult(qname, qtype, status, rcode=answer.rcode, error=error, attempts=attempts,
+                     dnssec=dnssec)
     if answer.records is None:
         return base
     rdtype = _RDTYPES.get(qtype)
@@ -291,21 +303,23 @@ def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResul
         target: dns.name.Name = cname[0].target
         target_key = _key(target)
         if target_key in seen or len(chain) >= MAX_CNAME_CHAIN:
-            return replace(
-                base, status=DnsStatus.ERROR, cname_chain=tuple(chain), error="cname loop"
-            )
+            return replace(base, status=DnsStatus.ERROR, cname_chain=tuple(chain),
+                           error="cname loop", dnssec=Dnssec.ERROR)
         chain.append(_host(target))
         seen.add(target_key)
         current = target_key
     txt: tuple[tuple[str, ...], ...] = ()
     mx: tuple[MxRecord, ...] = ()
     addresses: tuple[str, ...] = ()
+    tlsa: tuple[TlsaRecord, ...] = ()
     if rdtype == dns.rdatatype.TXT:
         txt = tuple(tuple(s.decode("latin-1") for s in rd.strings) for rd in rdatas)
     elif rdtype == dns.rdatatype.MX:
         mx = tuple(MxRecord(rd.preference, _host(rd.exchange)) for rd in rdatas)
     elif rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
         addresses = tuple(rd.address for rd in rdatas)
+    elif rdtype == dns.rdatatype.TLSA:  # dnspython's TLSA rdata type parsed it
+        tlsa = tuple(TlsaRecord(rd.usage, rd.selector, rd.mtype, rd.cert) for rd in rdatas)
     return DnsResult(
         qname,
         qtype,
@@ -317,6 +331,8 @@ def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResul
         cname_chain=tuple(chain),
         error=error,
         attempts=attempts,
+        dnssec=dnssec,
+        tlsa=tlsa,
     )
 
 
@@ -518,6 +534,9 @@ class DnsClient:
 
         Timeouts and SERVFAIL are retried (on the next resolver, after a jittered, doubling
         backoff); a truncated UDP answer is asked again over TCP, which counts as an attempt.
+        When SERVFAIL is the outcome, the question is asked once more with CD set (an attempt,
+        on the last resolver tried): an answer then means DNSSEC-bogus data, returned as
+        SERVFAIL (what validating senders get) with ``dnssec`` bogus; else ``dnssec`` error.
         When no attempt got an accepted answer the status is TIMEOUT, with the reasons (also
         ignored invalid responses, send or TCP errors) in ``error``; a SERVFAIL seen on any
         attempt wins over later timeouts. A name that cannot be encoded is ERROR, 0 attempts.
@@ -560,6 +579,15 @@ class DnsClient:
                 return result
             failure = result
         if failure is not None:
+            attempts += 1
+            resolver = (first + config.retries) % len(self._channels)
+            chans = self._channels[resolver]
+            checked = await self._udp(chans[(first // len(self._channels)) % len(chans)],
+                                      question, _HEADER_TAIL_CD)
+            if isinstance(checked, Answer) and checked.rcode not in (_SERVFAIL, _REFUSED):
+                with_cd = _RCODE_STATUS.get(checked.rcode, DnsStatus.ERROR)
+                return replace(failure, attempts=attempts, dnssec=Dnssec.BOGUS,
+                               error=f"DNSSEC validation failed (with CD: {with_cd})")
             return replace(failure, attempts=attempts)
         return DnsResult(
             qname,
@@ -569,6 +597,7 @@ class DnsClient:
             error=f"no valid response after {attempts} attempts: "
             + "; ".join(dict.fromkeys(notes)),
             attempts=attempts,
+            dnssec=Dnssec.ERROR,
         )
 
     async def _acquire(self) -> None:
@@ -576,12 +605,13 @@ class DnsClient:
             await self.limiter.acquire(1)
         self.queries_sent += 1
 
-    async def _udp(self, chan: _Channel, question: bytes) -> Answer | str:
+    async def _udp(self, chan: _Channel, question: bytes, header: bytes = _HEADER_TAIL
+                   ) -> Answer | str:
         """One UDP attempt: the accepted answer, or why there was none within the timeout."""
-        return (await self._udp_batch(chan, (question,)))[0]
+        return (await self._udp_batch(chan, (question,), header))[0]
 
-    async def _udp_batch(self, chan: _Channel, questions: Sequence[bytes]
-                         ) -> list[Answer | str]:
+    async def _udp_batch(self, chan: _Channel, questions: Sequence[bytes],
+                         header: bytes = _HEADER_TAIL) -> list[Answer | str]:
         """First attempts of several questions on one socket: one wait for all of them.
 
         Same checks and accounting as ``_udp`` (a token and a slot per question), but one
@@ -613,7 +643,7 @@ class DnsClient:
         failed: str | None = None
         try:
             for waiter in waiters:
-                if not await chan.send(struct.pack("!H", waiter.qid) + _HEADER_TAIL
+                if not await chan.send(struct.pack("!H", waiter.qid) + header
                                           + waiter.question + _OPT, group.deadline):
                     break
             else:
@@ -659,6 +689,15 @@ class DnsClient:
         if checked.truncated:
             return "tcp: truncated response"
         return checked
+
+    async def validates(self, name: str) -> bool | None:
+        """Whether the resolver validates DNSSEC, asked once per run with a name known to be
+        signed: True when its answer carries AD, False when it does not, None when no answer
+        came (or it was bogus or failed: a validating resolver with a broken trust anchor)."""
+        result = await self.query(name, "A")
+        if result.dnssec in (Dnssec.SECURE, Dnssec.INSECURE):
+            return result.dnssec is Dnssec.SECURE
+        return None
 
     async def resolve_addresses(self, host: str) -> DnsResult:
         """A, then AAAA only when A yields no address (used for MX hosts)."""

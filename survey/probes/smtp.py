@@ -129,6 +129,7 @@ class _Record:
     certificate: Certificate | None = None
     error: FetchError | None = None
     detail: str | None = None
+    chain: tuple[bytes, ...] = ()  # as presented, for DANE (issue 16)
 
 
 class SmtpProber:
@@ -162,7 +163,7 @@ class SmtpProber:
             host=host, address=address, error=record.error, error_detail=record.detail,
             banner=record.banner, starttls_offered=record.starttls_offered,
             tls_version=record.tls_version, certificate=record.certificate,
-            elapsed_ms=elapsed_ms,
+            elapsed_ms=elapsed_ms, chain=record.chain,
         )
 
     async def _session(self, host: str, address: str, record: _Record) -> None:
@@ -173,7 +174,7 @@ class SmtpProber:
             return
         except ssl.SSLCertVerificationError as exc:
             record.error, record.detail = tls.classify_verify_error(exc), tls.verify_detail(exc)
-            record.certificate = await self._read_certificate(host, address)
+            record.certificate, record.chain = await self._read_certificate(host, address)
             return
         except ssl.SSLError as exc:
             record.error, record.detail = FetchError.HANDSHAKE_ERROR, tls.detail(exc)
@@ -184,6 +185,7 @@ class SmtpProber:
         ssl_object = tls.ssl_object_of(stream)
         record.tls_version = tls.tls_version(ssl_object)
         record.certificate = tls.peer_certificate(ssl_object)
+        record.chain = tls.presented_chain(ssl_object)
         await _quit(stream, ReplyReader(stream, self.config.max_line, self.config.max_lines))
 
     async def _connect(self, address: str, record: _Record) -> trio.SocketStream:
@@ -235,15 +237,19 @@ class SmtpProber:
             await trio.aclose_forcefully(stream)
             raise
 
-    async def _read_certificate(self, host: str, address: str) -> Certificate | None:
-        """A second session without verification, to record the certificate that failed."""
+    async def _read_certificate(self, host: str, address: str
+                                ) -> tuple[Certificate | None, tuple[bytes, ...]]:
+        """A second session without verification, to record the certificate that failed (and
+        the chain: DANE authenticates it without the PKIX checks that failed)."""
         try:
             stream = await self._starttls(host, address, _Record(), self.connector.unverified)
         except (SmtpFailure, ssl.SSLError, trio.BrokenResourceError, OSError):
-            return None
-        certificate = tls.peer_certificate(tls.ssl_object_of(stream))
+            return None, ()
+        ssl_object = tls.ssl_object_of(stream)
+        certificate = tls.peer_certificate(ssl_object)
+        chain = tls.presented_chain(ssl_object)
         await _quit(stream, ReplyReader(stream, self.config.max_line, self.config.max_lines))
-        return certificate
+        return certificate, chain
 
 
 async def _quit(stream: trio.abc.Stream, reader: ReplyReader) -> None:

@@ -213,6 +213,32 @@ def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> Certif
     return parse_certificate(der) if der else None
 
 
+#: Most certificates of a presented chain kept for DANE (a server may send a long chain).
+MAX_CHAIN = 10
+
+
+def presented_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> tuple[bytes, ...]:
+    """The chain the server presented (DER, leaf first, at most ``MAX_CHAIN``), for checking
+    it against TLSA records (DANE-TA matches any certificate of it, RFC 7671 §5.2).
+
+    Python 3.13 has ``get_unverified_chain``; 3.10-3.12 have it on the private ``_sslobj``
+    (returning ``_ssl.Certificate`` objects). Without either, only the leaf.
+    """
+    if ssl_object is None:
+        return ()
+    getter = getattr(ssl_object, "get_unverified_chain", None) or getattr(
+        getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    chain: list[bytes] = []
+    if getter is not None:
+        for cert in getter() or ():
+            der = cert if isinstance(cert, bytes) else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+            chain.append(bytes(der))
+    if not chain:
+        leaf = ssl_object.getpeercert(binary_form=True)
+        chain = [leaf] if leaf else []
+    return tuple(chain[:MAX_CHAIN])
+
+
 def tls_version(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> str | None:
     return ssl_object.version() if ssl_object is not None else None
 
