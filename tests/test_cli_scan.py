@@ -175,7 +175,8 @@ def test_resume_refuses_other_result_options(
     out.mkdir()
     options: dict[str, object] = dict.fromkeys(RESULT_OPTIONS)
     options.update({"toplist_path": str(toplist.resolve()), "smtp": True, "https_port": 443,
-                    "smtp_port": 25, "allow_private": False, "toplist_name": "list.csv"})
+                    "smtp_port": 25, "allow_private": False, "toplist_name": "list.csv",
+                    "tlsa": "secure"})
     manifest = {"run_id": "r1", "state": "running", "options": options}
     write_manifest(out, manifest)
     assert main(["scan", str(toplist), "-o", str(out), "--resolver", "127.0.0.1"]) == 2

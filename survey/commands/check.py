@@ -86,6 +86,28 @@ def _fetch_line(fetch: HttpsFetch | None) -> str:
             f"{' (truncated)' if fetch.body_truncated else ''}{extra}")
 
 
+def _dane_lines(obs: DomainObservations, verdict: Verdict) -> list[str]:
+    """The DNSSEC and DANE part (issue 16): each answer's DNSSEC status, each MX host's TLSA
+    records, the DANE verdict and what a sender implementing both does."""
+    statuses = ", ".join(f"{what} {result.dnssec}" for what, result in (
+        ("_mta-sts", obs.sts_txt), ("_smtp._tls", obs.tlsrpt_txt), ("MX", obs.mx),
+        ("policy host", obs.policy_host)) if result.dnssec is not None)
+    lines = [f"{'DNSSEC':<22}{statuses or 'not known'}"]
+    if obs.dane is None:
+        lines.append(f"{'TLSA':<22}not looked up (the MX answer is not secure; --tlsa all "
+                     "looks anyway)")
+    for host in obs.dane or ():
+        records = "; ".join(r.text() for r in host.tlsa.tlsa) or str(host.tlsa.status)
+        checked = f", chain {host.smtp_dane}" if host.smtp_dane else ""
+        lines.append(f"{'TLSA':<22}{host.host}: {records} (TLSA {host.tlsa.dnssec}, "
+                     f"addresses {host.address_dnssec}{checked})")
+    dane = verdict.dane
+    if dane is not None:
+        lines.append(f"{'DANE':<22}{dane.dane or 'unknown'}; a sender with MTA-STS and DANE "
+                     f"applies {dane.mechanism or 'unknown'} ({dane.protection or 'unknown'})")
+    return lines
+
+
 def render(obs: DomainObservations, verdict: Verdict) -> str:
     """The human report: each step's evidence, the verdict, then each mistake with its fix."""
     mx = ", ".join(f"{m.preference} {m.host or '.'}" for m in obs.mx.mx)
@@ -109,6 +131,7 @@ def render(obs: DomainObservations, verdict: Verdict) -> str:
         else:
             state = f"{probe.error}" + (f" ({probe.error_detail})" if probe.error_detail else "")
         lines.append(f"{'SMTP':<22}{probe.host} ({probe.address or 'no address'}): {state}")
+    lines += _dane_lines(obs, verdict)
     lines += ["", f"verdict: {verdict.status}"
               + (f", mode {verdict.mode}" if verdict.mode else "")
               + (f", grade {verdict.grade}" if verdict.grade else "")]

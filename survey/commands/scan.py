@@ -607,6 +607,8 @@ def _run(args: argparse.Namespace) -> int:
                                "trust_store": trust_store(args.ca_bundle).describe()}
     manifest.setdefault("sessions", [])
     manifest["sessions"].append(session)
+    manifest["resolver_validates"] = resolver_validates(args.dnssec_check, resolvers,
+                                                        args.dns_timeout, args.retries)
     try:  # "running" before any row is dropped: a crash in between never looks complete
         write_manifest(outdir, manifest)
         if store is not None:
@@ -685,10 +687,15 @@ def _run(args: argparse.Namespace) -> int:
         ("blocked IPs", f"{summary.blocked_addresses:,}"),
         ("excluded IPs", f"{summary.excluded_addresses:,}"),
         ("state", manifest["state"]),
+        ("resolver DNSSEC", {True: "validates", False: "does NOT validate"}.get(
+            manifest["resolver_validates"], "not checked")),
     ]
     if summary.internal_errors:
         facts.append(("internal errors", f"{summary.internal_errors:,} (see log; re-run)"))
     print(summary_table(counts, facts=facts, toplist_lines=stats.summary_lines()))
+    warning = dnssec_warning(manifest["resolver_validates"], args.dnssec_check)
+    if warning:
+        print(f"scan: {warning}", file=sys.stderr)
     if summary.input_error is not None:
         print(f"scan: {args.toplist}: {summary.input_error}", file=sys.stderr)
         return 1
@@ -700,6 +707,45 @@ def _run(args: argparse.Namespace) -> int:
               f"command to finish {args.store or outdir}", file=sys.stderr)
         return 1
     return 0
+
+
+def resolver_validates(name: str | None, resolvers: tuple[tuple[str, int], ...],
+                       timeout: float, retries: int) -> bool | None:
+    """Whether the resolvers validate DNSSEC, asked once per session with ``name`` (a name
+    known to be signed): the manifest's ``resolver_validates``; None when not asked or no
+    answer came. Every resolver must validate: the scan spreads its queries over all."""
+    if name is None:
+        return None
+    import trio
+
+    from survey.probes.dns import DnsClient, DnsConfig
+
+    async def ask() -> bool | None:
+        answers = []
+        for resolver in resolvers:
+            config = DnsConfig(resolvers=(resolver,), timeout=timeout, retries=retries)
+            async with DnsClient(config) as client:
+                answers.append(await client.validates(name))
+        if False in answers:
+            return False
+        return None if None in answers else True
+
+    return trio.run(ask)
+
+
+def dnssec_warning(validates: bool | None, name: str | None) -> str | None:
+    """What the end of a scan says about its DNSSEC and DANE columns (None: they hold)."""
+    if validates is True:
+        return None
+    if validates is False:
+        return (f"the resolver does not validate DNSSEC (no AD for {name}): the DNSSEC and DANE "
+                "columns of this run mean nothing; scan through a validating resolver "
+                "(README: Unbound with validation on)")
+    if name is None:
+        return ("DNSSEC validation of the resolver not checked (--dnssec-check NAME): the "
+                "DNSSEC and DANE columns hold only if it validates")
+    return (f"could not tell whether the resolver validates DNSSEC ({name} got no answer): the "
+            "DNSSEC and DANE columns hold only if it does")
 
 
 def _sharded_done(outdir: Path, store: Store | None = None) -> int:
