@@ -18,8 +18,8 @@ from pathlib import Path
 import trio
 
 from benchmarks.naive_scanner import cpu_seconds
-from survey.net import AddressGuard, DestinationLimiter
 from survey.probes.https import HttpsConfig, PolicyFetcher
+from survey.probes.net import AddressGuard, DestinationLimiter
 
 #: The scan's default per-destination connection cap (``ScanConfig.per_destination``; a test
 #: keeps them equal: importing the scan here would add pyarrow to this process's RSS).

@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def write_figures(dataset: Path, directory: Path) -> list[Path]:
     """PNG copies of the headline figures (for slides, papers and the README)."""
-    from survey import charts, stats
+    from survey.analysis import charts, stats
 
     lf = stats.load(dataset)
     figures = {
@@ -48,9 +48,9 @@ def write_figures(dataset: Path, directory: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from survey.analysis.notebooks import analysis_notebooks, execute_notebook
+    from survey.analysis.report import write_report
     from survey.cli import main as cli
-    from survey.notebooks import analysis_notebooks, execute_notebook
-    from survey.report import write_report
     from survey.sim.generator import generate_world
     from survey.sim.world import start_world
 

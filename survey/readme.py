@@ -1,6 +1,6 @@
 """Keep the README's reference tables equal to the code (``python -m survey.readme``).
 
-The column and mistake tables are generated from ``survey.schema`` and ``survey.mistakes``, the
+The column and mistake tables are generated from ``dataset.schema`` and ``core.mistakes``, the
 single sources of truth; a test fails when the README drifts from them.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from survey.mistakes import reference_table_markdown
-from survey.schema import column_reference_markdown
+from survey.core.mistakes import reference_table_markdown
+from survey.dataset.schema import column_reference_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = {

@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 
 from benchmarks import nginx
+from survey.dataset.sink import part_files
 from survey.sim.ca import TestCA
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
-from survey.sink import part_files
 
 
 def ensure_nginx() -> None:

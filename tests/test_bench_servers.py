@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from benchmarks import https_fetch, nginx, procstat
-from survey.scan import ScanConfig
+from survey.scan.pool import ScanConfig
 from survey.sim.ca import WRONG_NAME, TestCA
 from survey.sim.catalogue import catalogue
 from survey.sim.dns_server import AddressPlan

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from survey.classify import classify
-from survey.mistakes import MISTAKES
-from survey.observations import (
+from survey.core.classify import classify
+from survey.core.mistakes import MISTAKES
+from survey.core.observations import (
     DnsResult,
     DnsStatus,
     DomainObservations,
@@ -25,7 +25,8 @@ from survey.observations import (
     MxRecord,
     SmtpProbe,
 )
-from survey.policy import POLICY_MAX_BYTES
+from survey.core.policy import POLICY_MAX_BYTES
+from survey.core.verdict import Status
 from survey.sim.catalogue import (
     EXCLUDED_PREFIX,
     SMTP_EXTRA_MISTAKES,
@@ -41,7 +42,6 @@ from survey.sim.scenario import (
     Scenario,
     SmtpBehaviour,
 )
-from survey.verdict import Status
 
 SCENARIOS = catalogue()
 LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from survey.classify import STS_ATTEMPT, TLSRPT_ATTEMPT, any_attempt, classify
-from survey.mistakes import DANE_CODES, MISTAKES
-from survey.observations import (
+from survey.core.classify import STS_ATTEMPT, TLSRPT_ATTEMPT, any_attempt, classify
+from survey.core.mistakes import DANE_CODES, MISTAKES
+from survey.core.observations import (
     DaneHost,
     DnsResult,
     Dnssec,
@@ -23,8 +23,8 @@ from survey.observations import (
     SmtpProbe,
     TlsaRecord,
 )
-from survey.policy import POLICY_MAX_BYTES
-from survey.verdict import GRADE_OF_STATUS, Grade, Status, Verdict
+from survey.core.policy import POLICY_MAX_BYTES
+from survey.core.verdict import GRADE_OF_STATUS, Grade, Status, Verdict
 
 D = "example.test"
 STS = (("v=STSv1; id=2026a",),)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from survey.dataset.sink import read_manifest, write_manifest
 from survey.sim.catalogue import EXCLUDED_PREFIX, catalogue
 from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
-from survey.sink import read_manifest, write_manifest
 from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 
 

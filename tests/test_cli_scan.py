@@ -18,9 +18,10 @@ import pytest
 
 from survey.cli import main
 from survey.commands.scan import parse_resolver
-from survey.mistakes import MISTAKES
-from survey.progress import Progress, format_counts, summary_table
-from survey.shards import ShardResult, summarise
+from survey.core.mistakes import MISTAKES
+from survey.dataset.sink import completed_domains, read_manifest
+from survey.runs.shards import ShardResult, summarise
+from survey.scan.progress import Progress, format_counts, summary_table
 from survey.sim.catalogue import (
     EXCLUDED_PREFIX,
     SMTP_EXTRA_MISTAKES,
@@ -30,7 +31,6 @@ from survey.sim.catalogue import (
 from survey.sim.generator import generate_world
 from survey.sim.scenario import Expectation, Scenario, World
 from survey.sim.world import RunningWorld, start_world
-from survey.sink import completed_domains, read_manifest
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ def test_summary_table_orders_statuses_and_shares() -> None:
 def test_resume_refuses_other_result_options(
         toplist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from survey.commands.scan import RESULT_OPTIONS
-    from survey.sink import read_manifest, write_manifest
+    from survey.dataset.sink import read_manifest, write_manifest
 
     out = tmp_path / "out"
     out.mkdir()

@@ -19,7 +19,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from survey.cluster import (
+from survey.dataset.schema import RunContext
+from survey.dataset.sink import part_files
+from survey.runs.cluster import (
     ClusterSpec,
     open_client,
     parallelism,
@@ -27,13 +29,11 @@ from survey.cluster import (
     run_on_cluster,
     worker_pids,
 )
-from survey.progress import Progress
-from survey.scan import ScanConfig
-from survey.schema import RunContext
-from survey.shards import PROGRESS_FILE, is_committed, plan_jobs, shard_dir
+from survey.runs.shards import PROGRESS_FILE, is_committed, plan_jobs, shard_dir
+from survey.scan.pool import ScanConfig
+from survey.scan.progress import Progress
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
-from survey.sink import part_files
 from tests.test_workers import ctrl_c_after, toplist_domains
 
 
@@ -110,11 +110,11 @@ def test_a_killed_worker_has_its_shard_rerun_and_the_result_is_exact(
 CLIENT = """
 import sys
 from pathlib import Path
-from survey.cluster import ClusterSpec, open_client, run_on_cluster
-from survey.progress import Progress
-from survey.scan import ScanConfig
-from survey.schema import RunContext
-from survey.shards import plan_jobs
+from survey.runs.cluster import ClusterSpec, open_client, run_on_cluster
+from survey.scan.progress import Progress
+from survey.scan.pool import ScanConfig
+from survey.dataset.schema import RunContext
+from survey.runs.shards import plan_jobs
 
 if __name__ == "__main__":
     toplist, out, host, port, rate = sys.argv[1:]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from survey.diff import adoption_over_time, latest_toplist_series, series_label
-from survey.publish import publish
+from survey.analysis.diff import adoption_over_time, latest_toplist_series, series_label
+from survey.analysis.publish import publish
 from tests.test_publish import evolve, make_run
 from tests.test_stats import ROWS
 
@@ -50,7 +50,7 @@ def test_latest_toplist_series_picks_the_toplist_surveyed_last(tmp_path: Path) -
 
 
 def test_trends_notebook_on_snapshots_of_two_toplists(tmp_path: Path) -> None:
-    from survey.notebooks import execute_notebook, series_notebooks
+    from survey.analysis.notebooks import execute_notebook, series_notebooks
 
     _snapshot(tmp_path, "a", "umbrella", "2026-10-01")
     _snapshot(tmp_path, "b", "tranco-6P7X", "2026-10-01")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from survey.mistakes import MISTAKES
+from survey.core.mistakes import MISTAKES
+from survey.dataset.schema import SCHEMA
 from survey.readme import README, render
-from survey.schema import SCHEMA
 
 
 def test_readme_tables_match_the_code() -> None:

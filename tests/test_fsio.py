@@ -1,4 +1,4 @@
-"""survey.fsio: a replaced file is the old one or the new one, never a mix or a stray tmp."""
+"""dataset.fsio: a replaced file is the old one or the new one, never a mix or a stray tmp."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from survey import fsio
+from survey.dataset import fsio
 
 
 @pytest.mark.parametrize("durable", [True, False])

@@ -52,7 +52,7 @@ def test_every_corpus_dir_has_a_target() -> None:
 
 def test_checks_reject_a_broken_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     import tests.fuzz.harnesses as harnesses
-    from survey.policy import ParseError, Policy, StsRecord
+    from survey.core.policy import ParseError, Policy, StsRecord
 
     def bad_sts(strings: object) -> StsRecord:
         return StsRecord(raw="", errors=[ParseError("made_up", "x")])

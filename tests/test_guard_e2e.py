@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from survey.net import is_special_address
+from survey.probes.net import is_special_address
 from survey.sim.catalogue import catalogue
 from survey.sim.generator import generate_world, policy_body
 from survey.sim.scenario import MxHost, PolicyHost, Scenario, World

@@ -22,7 +22,7 @@ import dns.rrset
 import pytest
 import trio
 
-from survey.observations import RCODE_TIMEOUT, DnsResult, DnsStatus
+from survey.core.observations import RCODE_TIMEOUT, DnsResult, DnsStatus
 from survey.probes.dns import DnsClient, DnsConfig
 
 HOST = "127.77.53.1"

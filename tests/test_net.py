@@ -12,14 +12,14 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from survey.net import (
+from survey.core.observations import FetchError
+from survey.probes.net import (
     AddressGuard,
     DestinationLimiter,
     Exclusions,
     RateLimiter,
     is_special_address,
 )
-from survey.observations import FetchError
 
 # --- special-purpose addresses -----------------------------------------------------------------
 

@@ -8,9 +8,9 @@ import nbformat
 import pyarrow.parquet as pq
 import pytest
 
-from survey.notebooks import analysis_notebooks, execute_notebook, series_notebooks
-from survey.publish import publish
-from survey.schema import rows_to_table
+from survey.analysis.notebooks import analysis_notebooks, execute_notebook, series_notebooks
+from survey.analysis.publish import publish
+from survey.dataset.schema import rows_to_table
 from tests.test_stats import ROWS
 
 NOTEBOOKS = analysis_notebooks()

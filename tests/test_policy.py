@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from survey.policy import (
+from survey.core.policy import (
     MAX_AGE_LIMIT,
     POLICY_MAX_BYTES,
     ParseError,

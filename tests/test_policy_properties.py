@@ -10,8 +10,8 @@ from functools import partial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import survey.policy as policy_module
-from survey.policy import (
+import survey.core.policy as policy_module
+from survey.core.policy import (
     MAX_AGE_LIMIT,
     POLICY_ERROR_CODES,
     POLICY_MAX_BYTES,

@@ -27,8 +27,7 @@ import trio
 import survey.probes.dns as dns_probe
 from benchmarks.dns_client import client_scan
 from benchmarks.naive_scanner import naive_scan, read_toplist
-from survey.net import RateLimiter
-from survey.observations import RCODE_TIMEOUT, Dnssec, DnsStatus, MxRecord, TlsaRecord
+from survey.core.observations import RCODE_TIMEOUT, Dnssec, DnsStatus, MxRecord, TlsaRecord
 from survey.probes.dns import (
     Answer,
     DnsClient,
@@ -39,6 +38,7 @@ from survey.probes.dns import (
     interpret,
     system_resolvers,
 )
+from survey.probes.net import RateLimiter
 
 
 def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
@@ -663,7 +663,7 @@ async def test_benchmarks_run_against_a_server(tmp_path: Path) -> None:
 ])
 def test_merge_keeps_a_failed_aaaa_lookup_after_an_empty_a(
         a_status: str, aaaa_status: str, aaaa_addresses: tuple[str, ...], chosen: str) -> None:
-    from survey.observations import DnsResult, DnsStatus
+    from survey.core.observations import DnsResult, DnsStatus
     a = DnsResult("mta-sts.example.com", "A", DnsStatus(a_status), attempts=2)
     aaaa = DnsResult("mta-sts.example.com", "AAAA", DnsStatus(aaaa_status),
                      addresses=aaaa_addresses, attempts=3)

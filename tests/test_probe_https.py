@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from survey.net import AddressGuard, DestinationLimiter, Exclusions
-from survey.observations import FetchError, HttpsFetch
+from survey.core.observations import FetchError, HttpsFetch
 from survey.probes import tls
 from survey.probes.connect import NoAddress, choose_address
 from survey.probes.https import HttpsConfig, PolicyFetcher
+from survey.probes.net import AddressGuard, DestinationLimiter, Exclusions
 
 DOMAIN = "example.test"
 HOST = f"mta-sts.{DOMAIN}"
@@ -431,7 +431,7 @@ def test_guard_blocks_loopback_without_connecting(pki) -> None:
 
 
 def test_first_allowed_address_used(pki) -> None:
-    from survey.net import Exclusions
+    from survey.probes.net import Exclusions
     guard = AddressGuard(allow_private=True, exclusions=Exclusions.from_lines(["127.0.0.9/32"]))
     fetch, server, _ = fetch_with(pki, "valid", ok(), guard=guard,
                                   addresses=("127.0.0.9", "127.0.0.1"))
@@ -439,7 +439,7 @@ def test_first_allowed_address_used(pki) -> None:
 
 
 def test_excluded_only() -> None:
-    from survey.net import Exclusions
+    from survey.probes.net import Exclusions
 
     async def main() -> HttpsFetch:
         guard = AddressGuard(allow_private=True, exclusions=Exclusions.from_lines(["127.0.0.0/8"]))

@@ -10,9 +10,9 @@ import pytest
 import trio
 import trio.testing
 
-from survey.net import AddressGuard, DestinationLimiter
-from survey.observations import FetchError, SmtpProbe
+from survey.core.observations import FetchError, SmtpProbe
 from survey.probes import tls
+from survey.probes.net import AddressGuard, DestinationLimiter
 from survey.probes.smtp import (
     Reply,
     ReplyReader,

@@ -15,10 +15,10 @@ import certifi
 import pytest
 import trio
 
-from survey.net import AddressGuard, DestinationLimiter
-from survey.observations import FetchError, HttpsFetch
+from survey.core.observations import FetchError, HttpsFetch
 from survey.probes import tls
 from survey.probes.https import HttpsConfig, PolicyFetcher
+from survey.probes.net import AddressGuard, DestinationLimiter
 from survey.sim.ca import TestCA
 from survey.sim.hostile import Hostile, HostileServer
 from survey.sim.https_server import PolicyHttpsServer

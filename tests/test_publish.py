@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from survey.analysis.diff import diff, series_first_modes
+from survey.analysis.publish import PublishError, publish, verify
 from survey.cli import main
-from survey.diff import diff, series_first_modes
-from survey.publish import PublishError, publish, verify
-from survey.schema import SCHEMA_VERSION, rows_to_table
+from survey.dataset.schema import SCHEMA_VERSION, rows_to_table
 from tests.test_stats import ROWS
 
 
@@ -155,7 +155,7 @@ def test_series_enforce_without_testing(tmp_path: Path) -> None:
 
 
 def test_series_tables(tmp_path: Path) -> None:
-    from survey.diff import adoption_over_time, mode_transitions, transitions
+    from survey.analysis.diff import adoption_over_time, mode_transitions, transitions
 
     first = make_run(tmp_path / "s1", ROWS, run_date="2026-10-01")
     second = make_run(tmp_path / "s2", evolve(ROWS), run_date="2026-11-01")
@@ -174,8 +174,8 @@ def test_series_tables(tmp_path: Path) -> None:
 def test_run_date_is_the_one_date_of_names_and_labels(tmp_path: Path) -> None:
     """scan's run_date names the snapshot and labels it in diffs; manifests older than
     --run-date fall back to the start, then the finish time (one function: run_date)."""
-    from survey.diff import snapshot_label
-    from survey.publish import run_date, snapshot_name
+    from survey.analysis.diff import snapshot_label
+    from survey.analysis.publish import run_date, snapshot_name
 
     assert run_date({"run_date": "2026-09-01", "started_at": "2026-11-28T23:59:00+00:00",
                      "finished_at": "2026-11-29T01:00:00+00:00"}) == "2026-09-01"

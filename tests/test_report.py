@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from survey.analysis.report import build_sections
 from survey.cli import main
-from survey.report import build_sections
-from survey.schema import rows_to_table
+from survey.dataset.schema import rows_to_table
 from tests.test_stats import ROWS
 
 
@@ -41,7 +41,7 @@ def test_report_command_writes_self_contained_html(tmp_path: Path, capsys) -> No
     parser.feed(page)
     import polars as pl
 
-    from survey import stats
+    from survey.analysis import stats
 
     sections = build_sections(stats.load(tmp_path))
     assert parser.h2 == [s.title for s in sections]
@@ -63,8 +63,8 @@ def test_report_refuses_missing_dataset(tmp_path: Path, capsys) -> None:
 def test_report_of_a_snapshot_goes_beside_it_and_verify_still_passes(tmp_path: Path) -> None:
     """A snapshot's files are fixed by SHA256SUMS: the API's default, like the CLI's, writes
     the report next to it, and the snapshot still verifies."""
-    from survey.publish import publish, verify
-    from survey.report import write_report
+    from survey.analysis.publish import publish, verify
+    from survey.analysis.report import write_report
     from tests.test_publish import make_run
 
     snap = publish(make_run(tmp_path / "run", ROWS), tmp_path / "datasets").path

@@ -23,11 +23,11 @@ import pyarrow.parquet as pq
 import pytest
 import trio
 
+from survey.dataset.sink import QUARANTINE, completed_domains, part_files, read_manifest
 from survey.sim.background import in_background
 from survey.sim.generator import generate_world
 from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
-from survey.sink import QUARANTINE, completed_domains, part_files, read_manifest
 
 DOMAINS = 20_000
 FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1", "--no-progress",

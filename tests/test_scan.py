@@ -19,14 +19,14 @@ import dns.rcode
 import pyarrow.parquet as pq
 import trio
 
-from survey.net import Exclusions
-from survey.observations import DnsResult, DnsStatus, HttpsFetch, SmtpProbe
+from survey.core.observations import DnsResult, DnsStatus, HttpsFetch, SmtpProbe
+from survey.dataset.schema import RunContext
+from survey.dataset.sink import PartWriter, completed_domains, part_files
 from survey.probes.dns import DnsClient, DnsConfig
-from survey.progress import Progress
-from survey.scan import Probes, ScanConfig, mx_hosts, open_probes, run_scan, user_agent
-from survey.schema import RunContext
-from survey.sink import PartWriter, completed_domains, part_files
-from survey.toplist import ToplistEntry
+from survey.probes.net import Exclusions
+from survey.scan.pool import Probes, ScanConfig, mx_hosts, open_probes, run_scan, user_agent
+from survey.scan.progress import Progress
+from survey.toplist.reader import ToplistEntry
 
 
 def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
@@ -78,7 +78,7 @@ async def scanning(server: NxServer, config: ScanConfig) -> AsyncIterator[Probes
         await nursery.start(server.serve)
         dns_config = DnsConfig(resolvers=(server.address,), timeout=config.dns_timeout,
                                retries=config.retries, sockets=1)
-        from survey.net import RateLimiter
+        from survey.probes.net import RateLimiter
 
         async with DnsClient(dns_config, limiter=RateLimiter(config.rate)) as client:
             yield Probes(client, NoFetch(), None)
@@ -208,7 +208,7 @@ def test_config_checks_and_helpers() -> None:
         raise AssertionError(f"accepted {bad}")
     assert user_agent("https://example.org/scan") == (
         f"mta-sts-survey/{__import__('survey').__version__} (+https://example.org/scan)")
-    from survey.observations import DnsResult, MxRecord
+    from survey.core.observations import DnsResult, MxRecord
 
     mx = DnsResult("d.example", "MX", DnsStatus.NOERROR, 0, mx=(
         MxRecord(20, "b.d.example"), MxRecord(10, "a.d.example"), MxRecord(0, ""),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from survey.observations import (
+from survey.core.observations import (
     Certificate,
     DnsResult,
     DnsStatus,
@@ -18,8 +18,8 @@ from survey.observations import (
     MxRecord,
     SmtpProbe,
 )
-from survey.schema import COLUMNS, SCHEMA, SCHEMA_VERSION, RunContext, rows_to_table, to_row
-from survey.verdict import Grade, Status, Verdict
+from survey.core.verdict import Grade, Status, Verdict
+from survey.dataset.schema import COLUMNS, SCHEMA, SCHEMA_VERSION, RunContext, rows_to_table, to_row
 
 NOW = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
 BODY = b"version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 604800\r\n"

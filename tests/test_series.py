@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from survey import stats
+from survey.analysis import stats
+from survey.analysis.diff import CHANGES, diff, series_first_modes, transitions
+from survey.analysis.notebooks import execute_notebook, series_notebooks
+from survey.analysis.publish import publish
 from survey.cli import main
-from survey.diff import CHANGES, diff, series_first_modes, transitions
-from survey.notebooks import execute_notebook, series_notebooks
-from survey.publish import publish
 from survey.sim.evolve import CHURN, TRANSITIONS, Step, evolve
 from survey.sim.generator import generate_world
 from survey.sim.scenario import Scenario, World
@@ -41,7 +41,7 @@ def state(sc: Scenario) -> State:
 
 
 def oracle(old: World, new: World) -> list[tuple[str, str]]:
-    """diff's rules (survey/diff.py) applied to scenarios, independently of the scanner."""
+    """diff's rules (survey/analysis/diff.py) applied to scenarios, independently of the scanner."""
     before = {sc.domain: state(sc) for sc in old.scenarios}
     after = {sc.domain: state(sc) for sc in new.scenarios}
     found = [(d, "disappeared") for d in before.keys() - after.keys()]

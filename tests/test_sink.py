@@ -11,9 +11,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from survey.observations import DnsResult, DnsStatus, DomainObservations
-from survey.schema import SCHEMA, SCHEMA_VERSION, RunContext, to_row
-from survey.sink import (
+from survey.core.observations import DnsResult, DnsStatus, DomainObservations
+from survey.core.verdict import Grade, Status, Verdict
+from survey.dataset.schema import SCHEMA, SCHEMA_VERSION, RunContext, to_row
+from survey.dataset.sink import (
     PartWriter,
     completed_domains,
     part_files,
@@ -21,7 +22,6 @@ from survey.sink import (
     write_manifest,
     write_part,
 )
-from survey.verdict import Grade, Status, Verdict
 
 NOW = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
 CONTEXT = RunContext("0123456789abcdef", "test-list")
@@ -111,7 +111,7 @@ def test_resume_set_removes_tmp_and_quarantines_damaged_parts(
     corrupt.write_bytes(b"PAR1" + b"\x00" * 200 + b"PAR1")
     stray = tmp_path / "parts" / "part-000004-r.parquet.tmp"
     stray.write_bytes(data)
-    with caplog.at_level(logging.WARNING, logger="survey.sink"):
+    with caplog.at_level(logging.WARNING, logger="survey.dataset.sink"):
         done = completed_domains(tmp_path)
     assert done == {"d0.example", "d1.example", "d2.example"}
     assert part_files(tmp_path) == [good]
@@ -130,7 +130,7 @@ def test_resume_set_removes_tmp_and_quarantines_damaged_parts(
 
 
 def test_write_part_is_rename_based(tmp_path: Path) -> None:
-    from survey.schema import rows_to_table
+    from survey.dataset.schema import rows_to_table
 
     target = tmp_path / "part-000001-x.parquet"
     write_part(target, rows_to_table([row("a.example")]))

@@ -1,4 +1,4 @@
-"""survey.stats against a ten-domain dataset whose every number is counted by hand below."""
+"""analysis.stats against a ten-domain dataset whose every number is counted by hand below."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from survey import stats
-from survey.schema import SCHEMA, rows_to_table
+from survey.analysis import stats
+from survey.dataset.schema import SCHEMA, rows_to_table
 
 SCANNED = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 R11 = "CN=R11,O=Let's Encrypt,C=US"

@@ -20,11 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from survey.shards import COMMITTED, SHARD_RECORD, shard_dir
-from survey.sim.generator import generate_world
-from survey.sim.world import RunningWorld, start_world
-from survey.sink import PARTS, part_files
-from survey.store import (
+from survey.dataset.sink import PARTS, part_files
+from survey.runs.shards import COMMITTED, SHARD_RECORD, shard_dir
+from survey.runs.store import (
     RECORD,
     Store,
     finalize,
@@ -34,6 +32,8 @@ from survey.store import (
     staging_dir,
     store_part_name,
 )
+from survey.sim.generator import generate_world
+from survey.sim.world import RunningWorld, start_world
 from tests.test_workers import toplist_domains
 
 BUCKET = "survey-bucket"
@@ -165,9 +165,9 @@ def test_an_interrupted_scan_to_the_store_resumes_exactly_once(
 
 def _commit_locally(staging: Path, index: int, count: int, attempt: str,
                     rows: list[dict[str, Any]]) -> None:
-    """A shard committed in ``staging`` as ``survey.shards`` leaves it (parts moved out)."""
-    from survey.schema import rows_to_table
-    from survey.sink import write_part
+    """A shard committed in ``staging`` as ``survey.runs.shards`` leaves it (parts moved out)."""
+    from survey.dataset.schema import rows_to_table
+    from survey.dataset.sink import write_part
 
     (shard_dir(staging, index, count) / COMMITTED).mkdir(parents=True)
     (shard_dir(staging, index, count) / COMMITTED / SHARD_RECORD).write_text(json.dumps(
@@ -241,7 +241,7 @@ def test_an_unknown_store_scheme_is_a_clear_usage_error(world: RunningWorld,
 
 def test_a_killed_worker_of_a_store_run_is_rerun_and_the_store_gets_each_domain_once(
         world: RunningWorld, s3: Store) -> None:
-    from survey.shards import plan_jobs
+    from survey.runs.shards import plan_jobs
     from tests.test_workers import config, run_killing_shard_0
 
     url = f"s3://{BUCKET}/killed"
@@ -261,11 +261,11 @@ def test_a_killed_worker_of_a_store_run_is_rerun_and_the_store_gets_each_domain_
 
 def test_ctrl_c_in_the_cluster_client_stops_store_tasks_and_the_rerun_finishes(
         world: RunningWorld, s3: Store) -> None:
-    from survey.cluster import ClusterSpec, open_client, run_on_cluster
-    from survey.progress import Progress
-    from survey.shards import plan_jobs
-    from survey.sink import SHARDS
-    from survey.store import STOP
+    from survey.dataset.sink import SHARDS
+    from survey.runs.cluster import ClusterSpec, open_client, run_on_cluster
+    from survey.runs.shards import plan_jobs
+    from survey.runs.store import STOP
+    from survey.scan.progress import Progress
     from tests.test_workers import config, ctrl_c_after
 
     url = f"s3://{BUCKET}/stopped"
@@ -291,7 +291,7 @@ def test_ctrl_c_in_the_cluster_client_stops_store_tasks_and_the_rerun_finishes(
 
 def test_the_client_polls_each_shard_at_most_every_interval_and_a_committed_one_once(
         s3: Store) -> None:
-    from survey.store import PROGRESS, StoreProgress
+    from survey.runs.store import PROGRESS, StoreProgress
 
     now = [0.0]
     progress = StoreProgress(s3, interval=2.0, clock=lambda: now[0])

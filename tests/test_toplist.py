@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from survey.net import Exclusions
-from survey.toplist import (
+from survey.probes.net import Exclusions
+from survey.toplist.reader import (
     INVALID_REASONS,
     MAX_LINE_BYTES,
     InvalidName,
@@ -149,7 +149,7 @@ def test_open_toplist_yields_a_binary_stream(tmp_path: Path) -> None:
 
 
 def test_stdin_in_a_subprocess() -> None:  # plain, gzip and zip (spooled) on stdin
-    code = ("from survey.toplist import read_toplist\n"
+    code = ("from survey.toplist.reader import read_toplist\n"
             "for e in read_toplist('-'): print(e.rank, e.domain)\n")
     zipped = io.BytesIO()
     with zipfile.ZipFile(zipped, "w") as archive:

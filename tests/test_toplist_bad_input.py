@@ -11,7 +11,7 @@ from typing import Any
 import idna
 import pytest
 
-from survey.toplist import InvalidName, ToplistStats, normalise_domain, read_toplist_stream
+from survey.toplist.reader import InvalidName, ToplistStats, normalise_domain, read_toplist_stream
 
 GIB = 1 << 30
 

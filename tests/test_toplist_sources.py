@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from survey.toplist import (
+from survey.toplist.reader import (
     ToplistStats,
     absolute_source,
     check_toplist,
@@ -184,7 +184,7 @@ def test_zip_on_stdin_redirected_from_a_file(tmp_path: Path) -> None:
     in test_toplist.py's stdin test)."""
     path = tmp_path / "top-1m.csv.zip"
     path.write_bytes(ENCODINGS["zip"])
-    code = ("from survey.toplist import read_toplist\n"
+    code = ("from survey.toplist.reader import read_toplist\n"
             "for e in read_toplist('-'): print(e.rank, e.domain)\n")
     with path.open("rb") as stdin:
         out = subprocess.run([sys.executable, "-c", code], stdin=stdin, capture_output=True,

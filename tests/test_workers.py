@@ -16,10 +16,9 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from survey.progress import Progress
-from survey.scan import ScanConfig
-from survey.schema import RunContext, rows_to_table
-from survey.shards import (
+from survey.dataset.schema import RunContext, rows_to_table
+from survey.dataset.sink import part_files, write_part
+from survey.runs.shards import (
     PROGRESS_FILE,
     ProgressFeed,
     ShardJob,
@@ -36,10 +35,11 @@ from survey.shards import (
     shard_progress,
     stats_to_dict,
 )
+from survey.scan.pool import ScanConfig
+from survey.scan.progress import Progress
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
-from survey.sink import part_files, write_part
-from survey.toplist import ToplistStats, read_toplist
+from survey.toplist.reader import ToplistStats, read_toplist
 
 #: Columns that differ between two scans of the same world (run, clock, timing).
 VOLATILE = ("run_id", "scanned_at", "https_elapsed_ms", "smtp")
@@ -201,9 +201,9 @@ def dataset_row(domain: str, rank: int) -> dict[str, object]:
     """A minimal valid row (the schema fills the rest with nulls)."""
     import datetime as dt
 
-    from survey.classify import classify
-    from survey.observations import DnsResult, DnsStatus, DomainObservations
-    from survey.schema import to_row
+    from survey.core.classify import classify
+    from survey.core.observations import DnsResult, DnsStatus, DomainObservations
+    from survey.dataset.schema import to_row
 
     def nx(qname: str, qtype: str) -> DnsResult:
         return DnsResult(qname, qtype, DnsStatus.NXDOMAIN)

@@ -1,4 +1,4 @@
-"""Figures for notebooks and the HTML report, built from ``survey.stats`` tables.
+"""Figures for notebooks and the HTML report, built from ``survey.analysis.stats`` tables.
 
 Altair (Vega-Lite) because it takes polars frames directly, produces publication-quality
 declarative charts, and renders to static SVG/PNG through ``vl-convert`` with no browser, so the

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from survey import stats
-from survey.publish import run_date, snapshot_name, toplist_name
+from survey.analysis import stats
+from survey.analysis.publish import run_date, snapshot_name, toplist_name
 
 #: Change kinds, in the order the summary lists them.
 CHANGES = (
@@ -139,7 +139,7 @@ def _manifest(path: str | Path) -> dict[str, Any] | None:
 
 
 def snapshot_label(path: str | Path) -> str:
-    """A snapshot's date label: its manifest's run date (``survey.publish.run_date``), else the
+    """A snapshot's date label: its manifest's run date (``analysis.publish.run_date``), else the
     directory name."""
     manifest = _manifest(path)
     label = run_date(manifest) if manifest is not None else None

@@ -1,7 +1,7 @@
 """A self-contained HTML report of one dataset, and the headline table for the terminal.
 
 One file with inline SVG figures and plain tables: it opens anywhere, offline, and can be mailed
-to an operator or attached to a CERT advisory. Every number comes from ``survey.stats``.
+to an operator or attached to a CERT advisory. Every number comes from ``survey.analysis.stats``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any
 
 import polars as pl
 
-from survey import __version__, charts, stats
+from survey import __version__
+from survey.analysis import charts, stats
 from survey.commands.report import default_output
-from survey.mistakes import MISTAKES
+from survey.core.mistakes import MISTAKES
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 from publicsuffixlist import PublicSuffixList
 
-from survey.mistakes import MISTAKES
+from survey.core.mistakes import MISTAKES
 
 #: Statuses under which a compliant sender applies a policy.
 ADOPTED = ("none", "testing", "enforce")
@@ -31,7 +31,7 @@ RANK_BUCKETS: tuple[tuple[str, int, int], ...] = (
 )
 
 
-#: Where rows live: a scan's output directory, then a published snapshot (``survey.publish``).
+#: Where rows live: a scan's output directory, then a published snapshot (``analysis.publish``).
 ROW_DIRS = ("parts", "data")
 #: Never rows of the dataset: sharded attempts' staging parts, damaged parts set aside.
 NOT_ROWS = ("shards", "quarantine")

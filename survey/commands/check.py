@@ -23,9 +23,9 @@ from survey.commands.scan import (
     exclusions_from_args,
     resolvers_from_args,
 )
-from survey.mistakes import MISTAKES, Severity
-from survey.observations import DnsResult, DomainObservations, HttpsFetch
-from survey.verdict import Grade, Verdict
+from survey.core.mistakes import MISTAKES, Severity
+from survey.core.observations import DnsResult, DomainObservations, HttpsFetch
+from survey.core.verdict import Grade, Verdict
 
 EXIT_PASS, EXIT_WARN, EXIT_FAIL, EXIT_ERROR, EXIT_PASS_WITH_ERRORS = 0, 1, 3, 4, 5
 
@@ -169,10 +169,10 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import trio
 
-    from survey.classify import classify
-    from survey.scan import ScanConfig, observe, open_probes
-    from survey.schema import RunContext, to_row
-    from survey.toplist import InvalidName, normalise_domain
+    from survey.core.classify import classify
+    from survey.dataset.schema import RunContext, to_row
+    from survey.scan.pool import ScanConfig, observe, open_probes
+    from survey.toplist.reader import InvalidName, normalise_domain
 
     domain = normalise_domain(args.domain)
     if isinstance(domain, InvalidName):

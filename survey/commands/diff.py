@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 def default_output(old: Path, new: Path) -> Path:
     """Where the changes go without -o: never inside a published snapshot (its files are listed
     in SHA256SUMS, so `verify` would fail, and `load` must read only its rows)."""
-    from survey.publish import SUMS
+    from survey.analysis.publish import SUMS
 
     old_name, new_name = old.resolve().name, new.resolve().name
     if (new / SUMS).is_file():
@@ -42,7 +42,7 @@ def default_output(old: Path, new: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from survey.diff import diff, snapshot_label
+    from survey.analysis.diff import diff, snapshot_label
 
     for path in (args.old, args.new):
         if not path.is_dir():

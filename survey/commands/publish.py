@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from survey.publish import PublishError, publish
+    from survey.analysis.publish import PublishError, publish
 
     try:
         snapshot = publish(args.run, args.datasets)

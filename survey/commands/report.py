@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
 def default_output(dataset: Path) -> Path | None:
     """None (the report's own default, inside DATASET) unless DATASET is a published snapshot,
     which stays exactly as SHA256SUMS lists it: then beside it."""
-    from survey.publish import SUMS
+    from survey.analysis.publish import SUMS
 
     if (dataset / SUMS).is_file():
         return dataset.resolve().parent / f"{dataset.resolve().name}-report.html"
@@ -33,7 +33,7 @@ def default_output(dataset: Path) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from survey.report import write_report
+    from survey.analysis.report import write_report
 
     if not args.dataset.is_dir():
         print(f"report: {args.dataset}: not a directory", file=sys.stderr)

@@ -31,10 +31,10 @@ from survey.commands.scan_plan import (
     progress_total,
     saved_options,
 )
-from survey.schema import SCHEMA_VERSION, RunContext
-from survey.sink import PART_ROWS, PART_SECONDS
-from survey.store import Store, is_store_url, staging_dir
-from survey.toplist import ToplistFormat, ToplistStats, absolute_source
+from survey.dataset.schema import SCHEMA_VERSION, RunContext
+from survey.dataset.sink import PART_ROWS, PART_SECONDS
+from survey.runs.store import Store, is_store_url, staging_dir
+from survey.toplist.reader import ToplistFormat, ToplistStats, absolute_source
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
 RESULT_OPTIONS = ("toplist_path", "format", "limit", "shard", "exclude_sha256", "smtp",
@@ -183,10 +183,10 @@ def resolvers_from_args(args: argparse.Namespace) -> tuple[tuple[str, int], ...]
 
 
 def exclusions_from_args(args: argparse.Namespace) -> Any:
-    """The exclusion list (``survey.net.Exclusions``) or None; bad lines are reported."""
+    """The exclusion list (``survey.probes.net.Exclusions``) or None; bad lines are reported."""
     if args.exclude is None:
         return None
-    from survey.net import Exclusions
+    from survey.probes.net import Exclusions
 
     try:
         exclusions = Exclusions.from_file(args.exclude)
@@ -306,11 +306,11 @@ def resolve_targets(args: argparse.Namespace) -> bool:
 
 def output_path(text: str | Path) -> Path:
     """OUTDIR as a local path: ``file:///abs/path`` is its path; another URL is refused (the
-    scan command takes object-store URLs through ``survey.store`` before this).
+    scan command takes object-store URLs through ``survey.runs.store`` before this).
 
     ``run:2026`` has no ``//``: a relative path, not a URL.
     """
-    from survey.toplist import url_scheme
+    from survey.toplist.reader import url_scheme
 
     text = str(text)
     scheme = url_scheme(text)
@@ -350,7 +350,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def _check_toplist(source: str) -> None:
     """The toplist opens (a local file, or an fsspec URL: file://, s3://...); else exit 2."""
-    from survey.toplist import check_toplist, url_scheme
+    from survey.toplist.reader import check_toplist, url_scheme
 
     if source != "-" and url_scheme(source) is None and not Path(source).is_file():
         raise UsageError(f"{source}: no such file")
@@ -418,7 +418,7 @@ def _check_cluster(args: argparse.Namespace) -> None:
     """--cluster: its address, and Dask being installed, before OUTDIR is touched."""
     if args.cluster is None:
         return
-    from survey.cluster import parse_cluster
+    from survey.runs.cluster import parse_cluster
 
     try:
         parse_cluster(args.cluster)
@@ -449,7 +449,7 @@ def _check_sharding(args: argparse.Namespace, outdir: Path, sharded: bool,
         raise UsageError("--shard cannot be combined with --workers/--cluster (they shard)")
     if retry and sharded:
         raise UsageError("--retry-errors runs in one process: drop --workers/--cluster")
-    from survey.shards import planned_shards, sharding_conflict
+    from survey.runs.shards import planned_shards, sharding_conflict
 
     state = previous or {}
     if planned_shards(outdir) is not None:
@@ -475,7 +475,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_previous(outdir: Path) -> dict[str, Any] | None:
-    from survey.sink import read_manifest
+    from survey.dataset.sink import read_manifest
 
     try:
         return read_manifest(outdir) if outdir.is_dir() else None
@@ -535,10 +535,7 @@ def _settle_options(args: argparse.Namespace
 def _run(args: argparse.Namespace) -> int:
     import trio
 
-    from survey.probes.tls import trust_store
-    from survey.progress import Progress, format_duration, summary_table
-    from survey.scan import ScanConfig, run_scan
-    from survey.sink import (
+    from survey.dataset.sink import (
         PartWriter,
         completed_domains,
         drop_rows,
@@ -546,7 +543,10 @@ def _run(args: argparse.Namespace) -> int:
         utc_now,
         write_manifest,
     )
-    from survey.toplist import read_toplist
+    from survey.probes.tls import trust_store
+    from survey.scan.pool import ScanConfig, run_scan
+    from survey.scan.progress import Progress, format_duration, summary_table
+    from survey.toplist.reader import read_toplist
 
     retry, previous, store = _settle_options(args)
     shard = parse_shard(args.shard)
@@ -630,7 +630,7 @@ def _run(args: argparse.Namespace) -> int:
                            done=_sharded_done(outdir, store) if sharded else len(done))
     progress = Progress(total=total, mode=mode)
     if sharded:
-        from survey.shards import scan_sharded
+        from survey.runs.shards import scan_sharded
 
         try:
             summary, stats = scan_sharded(
@@ -750,7 +750,7 @@ def dnssec_warning(validates: bool | None, name: str | None) -> str | None:
 
 def _sharded_done(outdir: Path, store: Store | None = None) -> int:
     """Rows earlier sessions of a sharded run wrote (what its progress feed does not count)."""
-    from survey.shards import planned_shards, shard_progress
+    from survey.runs.shards import planned_shards, shard_progress
 
     if store is not None:
         count = store.planned_shards() or 0
@@ -761,8 +761,8 @@ def _sharded_done(outdir: Path, store: Store | None = None) -> int:
 
 def _store_counts(store: Store, complete: bool) -> tuple[dict[str, int], bool]:
     """Counts by status from the store's shard records, and whether the run is complete:
-    every shard recorded and the parts no record lists deleted (``survey.store.finalize``)."""
-    from survey.store import finalize, recorded_counts
+    every shard recorded and the parts no record lists deleted (``survey.runs.store.finalize``)."""
+    from survey.runs.store import finalize, recorded_counts
 
     count = store.planned_shards() or 0
     if complete:

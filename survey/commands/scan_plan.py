@@ -15,7 +15,7 @@ from typing import Any
 
 #: Files larger than this are not counted for the progress total (bounded start-up time).
 COUNT_MAX_BYTES = 2_000_000_000
-#: Magic bytes of the compressed forms `survey.toplist` opens by content (zip, gzip, bzip2, xz).
+#: Magic bytes of the compressed forms `toplist.reader` opens by content (zip, gzip, bzip2, xz).
 _COMPRESSED = (b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from survey.publish import verify
+    from survey.analysis.publish import verify
 
     if not args.snapshot.is_dir():
         print(f"verify: {args.snapshot}: not a directory", file=sys.stderr)

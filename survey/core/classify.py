@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from survey.core.dane import assess_dane
-from survey.mistakes import MISTAKES
-from survey.observations import DnsResult, Dnssec, DomainObservations, FetchError, HttpsFetch
-from survey.policy import (
+from survey.core.mistakes import MISTAKES
+from survey.core.observations import DnsResult, Dnssec, DomainObservations, FetchError, HttpsFetch
+from survey.core.policy import (
     POLICY_MAX_BYTES,
     POLICY_MODES,
     Policy,
@@ -24,7 +24,7 @@ from survey.policy import (
     select_sts_record,
     select_tlsrpt_record,
 )
-from survey.verdict import GRADE_OF_STATUS, Status, Verdict
+from survey.core.verdict import GRADE_OF_STATUS, Status, Verdict
 
 #: A max_age under a day gives little protection (RFC 8461 §3.2 suggests weeks).
 MAX_AGE_SHORT = 86_400

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from survey.observations import DaneHost, Dnssec, DnsStatus, DomainObservations, TlsaRecord
+from survey.core.observations import DaneHost, Dnssec, DnsStatus, DomainObservations, TlsaRecord
 
 #: DANE-TA(2) and DANE-EE(3): the only usages SMTP senders use (RFC 7672 §3.1.3).
 DANE_USAGES = frozenset({2, 3})

@@ -1,7 +1,7 @@
 """Typed records of what each probe saw on the wire.
 
 These are the seam between the network (``survey.probes``) and the pure core
-(``survey.classify``, ``survey.schema``): probes only produce them, the classifier only reads
+(``core.classify``, ``dataset.schema``): probes only produce them, the classifier only reads
 them. They hold evidence, never judgement, so that a row can be re-classified later from what
 was observed. Standard library only.
 

@@ -40,7 +40,7 @@ class Verdict:
     status: Status
     mode: str | None  # the mode written in a fetched, parsed policy
     grade: Grade | None
-    mistakes: tuple[str, ...]  # codes from survey.mistakes, in a stable order
+    mistakes: tuple[str, ...]  # codes from survey.core.mistakes, in a stable order
     error_reason: str | None = None  # why status is error (which lookup failed, how)
     #: the DANE part (issue 16): the ``dane`` and ``sender_*`` columns; not compared, so that a
     #: verdict reads as its MTA-STS meaning in tests

@@ -14,8 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from survey.observations import Certificate, DnsResult, DomainObservations
-from survey.policy import (
+from survey.core.observations import Certificate, DnsResult, DomainObservations
+from survey.core.policy import (
     POLICY_MAX_BYTES,
     Policy,
     RecordSelection,
@@ -23,7 +23,7 @@ from survey.policy import (
     select_sts_record,
     select_tlsrpt_record,
 )
-from survey.verdict import Verdict
+from survey.core.verdict import Verdict
 
 #: Bump the major part when a column changes meaning or type, the minor part when one is added.
 SCHEMA_VERSION = "1.1"  # 1.1: DNSSEC, DANE and sender columns (issue 16)

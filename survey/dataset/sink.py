@@ -3,7 +3,7 @@
 Layout::
 
     OUTDIR/manifest.json                         the run (options, times, state, counts)
-    OUTDIR/parts/part-<seq>-<runid8>.parquet     rows, zstd, the survey.schema schema
+    OUTDIR/parts/part-<seq>-<runid8>.parquet     rows, zstd, the survey.dataset.schema schema
     OUTDIR/quarantine/                           parts found unreadable on resume
 
 Exactly once rests on one rule: a domain is done iff it is in a complete part. A part is
@@ -28,15 +28,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from survey import fsio
-from survey.schema import rows_to_table
+from survey.dataset import fsio
+from survey.dataset.schema import rows_to_table
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 PARTS = "parts"
 QUARANTINE = "quarantine"
-#: Where sharded runs keep their per-shard state (``survey.shards``, ``survey.store``).
+#: Where sharded runs keep their per-shard state (``survey.runs.shards``, ``survey.runs.store``).
 SHARDS = "shards"
 #: Rows per part: bounds the memory of the writer and the work lost by a crash.
 PART_ROWS = 2_000

@@ -20,9 +20,9 @@ from typing import Protocol
 
 import trio
 
-from survey.net import AddressGuard, DestinationLimiter
-from survey.observations import FetchError
+from survey.core.observations import FetchError
 from survey.probes import tls
+from survey.probes.net import AddressGuard, DestinationLimiter
 
 
 class SessionRecord(Protocol):

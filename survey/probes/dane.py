@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from survey.core.dane import SMTP_MISMATCH, SMTP_VALID, usable_record
-from survey.observations import DnsResult, Dnssec, TlsaRecord
+from survey.core.observations import DnsResult, Dnssec, TlsaRecord
 
 
 class Querier(Protocol):

@@ -38,7 +38,14 @@ import dns.resolver
 import dns.wire
 import trio
 
-from survey.observations import RCODE_TIMEOUT, DnsResult, Dnssec, DnsStatus, MxRecord, TlsaRecord
+from survey.core.observations import (
+    RCODE_TIMEOUT,
+    DnsResult,
+    Dnssec,
+    DnsStatus,
+    MxRecord,
+    TlsaRecord,
+)
 
 #: EDNS0 UDP payload size advertised (the DNS Flag Day 2020 value).
 EDNS_PAYLOAD = 1232
@@ -101,7 +108,7 @@ class DnsConfig:
 
 
 class Limiter(Protocol):
-    """What the client needs from ``survey.net.RateLimiter`` (one token per query sent)."""
+    """What the client needs from ``survey.probes.net.RateLimiter`` (one token per query sent)."""
 
     async def acquire(self, n: int = 1) -> None: ...
 

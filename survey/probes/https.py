@@ -26,11 +26,11 @@ import httpx
 import trio
 
 from survey import __version__
-from survey.net import AddressGuard, DestinationLimiter
-from survey.observations import Certificate, FetchError, HttpsFetch
-from survey.policy import POLICY_MAX_BYTES
+from survey.core.observations import Certificate, FetchError, HttpsFetch
+from survey.core.policy import POLICY_MAX_BYTES
 from survey.probes import tls
 from survey.probes.connect import Connector, NoAddress, choose_address, is_refused
+from survey.probes.net import AddressGuard, DestinationLimiter
 
 WELL_KNOWN = "/.well-known/mta-sts.txt"
 #: Without a contact URL; scans pass ``mta-sts-survey/<version> (+<contact>)`` (scan.user_agent).

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import trio
 
-from survey.observations import FetchError
-from survey.toplist import InvalidName, normalise_domain
+from survey.core.observations import FetchError
+from survey.toplist.reader import InvalidName, normalise_domain
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

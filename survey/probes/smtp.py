@@ -21,10 +21,10 @@ from types import TracebackType
 
 import trio
 
-from survey.net import AddressGuard, DestinationLimiter
-from survey.observations import Certificate, FetchError, SmtpProbe
+from survey.core.observations import Certificate, FetchError, SmtpProbe
 from survey.probes import tls
 from survey.probes.connect import Connector, NoAddress, choose_address, is_refused
+from survey.probes.net import AddressGuard, DestinationLimiter
 
 #: Longest banner text kept in a row.
 MAX_BANNER = 1000

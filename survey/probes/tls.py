@@ -23,7 +23,7 @@ import trio
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from survey.observations import Certificate, FetchError
+from survey.core.observations import Certificate, FetchError
 
 #: Longest ``error_detail`` kept in a row (error texts can embed whole server replies).
 MAX_DETAIL = 300
@@ -154,7 +154,7 @@ def find_verify_error(exc: BaseException) -> ssl.SSLCertVerificationError | None
 
 
 def classify_verify_error(exc: ssl.SSLCertVerificationError) -> FetchError:
-    """Expired (or not yet valid, as survey.mistakes words it) / untrusted (self-signed, unknown
+    """Expired (or not yet valid, as core.mistakes words it) / untrusted (self-signed, unknown
     issuer) / wrong name / anything else (bad signature, unsuitable key usage, ...)."""
     code = exc.verify_code
     message = (exc.verify_message or str(exc)).lower()

@@ -2,7 +2,7 @@
 
 Dask supplies what a home-made cluster would get wrong: placement, a worker that dies has its
 task re-run elsewhere, retries of a task that raised (``retries``). The survey's part is in
-``survey.shards``: each task is ``run_shard`` (its own trio loop, its own Parquet parts, commit by
+``runs.shards``: each task is ``run_shard`` (its own trio loop, its own Parquet parts, commit by
 rename), so a re-run task adopts the dead attempt's complete parts and the dataset holds every
 domain once. Progress needs no Dask machinery either: the client polls the shards' progress files
 on the shared output directory. ``distributed`` is imported only here (the ``cluster`` extra).
@@ -10,7 +10,7 @@ on the shared output directory. ``distributed`` is imported only here (the ``clu
 The toplist may be a path every worker sees or an fsspec URL (s3://, gs://...) each worker opens
 itself. The output directory is a path every worker sees (one machine, or shared storage such as
 NFS), or an object-store URL: then each task stages its shard on its own machine and uploads it
-whole once committed (``survey.store``).
+whole once committed (``survey.runs.store``).
 """
 
 from __future__ import annotations
@@ -25,21 +25,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from survey.progress import Progress
-from survey.shards import (
+from survey.dataset.sink import SHARDS
+from survey.runs.shards import (
     PROGRESS_INTERVAL,
     ProgressFeed,
     ShardJob,
     ShardResult,
     run_shard,
 )
-from survey.sink import SHARDS
-from survey.store import STOP, Store
+from survey.runs.store import STOP, Store
+from survey.scan.progress import Progress
 
 log = logging.getLogger(__name__)
 
 #: The file whose existence asks every task of the run to stop (Ctrl-C in the client); the
-#: same name on an object store (``survey.store``).
+#: same name on an object store (``survey.runs.store``).
 STOP_FILE = STOP
 
 

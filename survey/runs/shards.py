@@ -1,8 +1,8 @@
 """Sharded scans: one trio loop per shard (a child process or a Dask task), one dataset.
 
-The toplist is split by ``survey.toplist.shard_of``; each shard is scanned by ``run_shard``, a
+The toplist is split by ``toplist.reader.shard_of``; each shard is scanned by ``run_shard``, a
 plain function that runs its own ``trio.run``, so the same code serves ``--workers N`` (child
-processes, ``run_workers``) and ``--cluster`` (Dask tasks, ``survey.cluster``). Layout::
+processes, ``run_workers``) and ``--cluster`` (Dask tasks, ``survey.runs.cluster``). Layout::
 
     OUT/parts/part-<seq>-<runtag>s<i>of<n>.parquet   committed rows (what stats and publish read)
     OUT/shards/<i>-of-<n>/lock                        flock held by the shard's live attempt
@@ -54,10 +54,8 @@ from typing import Any
 
 import trio
 
-from survey import fsio
-from survey.progress import Progress
-from survey.scan import ScanConfig, ScanSummary, run_scan
-from survey.sink import (
+from survey.dataset import fsio
+from survey.dataset.sink import (
     PART_ROWS,
     PART_SECONDS,
     PARTS,
@@ -69,7 +67,9 @@ from survey.sink import (
     read_part_domains,
     status_counts,
 )
-from survey.toplist import (
+from survey.scan.pool import ScanConfig, ScanSummary, run_scan
+from survey.scan.progress import Progress
+from survey.toplist.reader import (
     ToplistEntry,
     ToplistFormat,
     ToplistStats,
@@ -102,7 +102,7 @@ class ShardJob:
     part_seconds: float = PART_SECONDS
     progress_interval: float = PROGRESS_INTERVAL
     stop_file: str | None = None  # its appearance stops the scan gracefully (Dask tasks)
-    store: str | None = None  # an object-store OUT: ``outdir`` stages, ``survey.store`` uploads
+    store: str | None = None  # an object-store OUT: ``outdir`` stages, ``runs.store`` uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +378,7 @@ def run_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
     shard. ``parent_pid``: stop when that process dies (children of ``--workers``).
     """
     if job.store is not None:
-        from survey.store import run_store_shard
+        from survey.runs.store import run_store_shard
 
         return run_store_shard(job, parent_pid=parent_pid)
     outdir = Path(job.outdir)
@@ -398,7 +398,7 @@ def run_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
 def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
              ) -> ShardResult:
     """One attempt, under the shard's lock: adopt, scan, verify, commit, publish."""
-    from survey.sink import PartWriter
+    from survey.dataset.sink import PartWriter
 
     outdir = Path(job.outdir)
     if is_committed(outdir, job.index, job.count):
@@ -520,7 +520,7 @@ class ProgressFeed:
             self.read: Callable[[int, int], dict[str, int]] = functools.partial(
                 shard_progress, outdir)
         else:
-            from survey.store import Store, StoreProgress
+            from survey.runs.store import Store, StoreProgress
 
             self.read = StoreProgress(Store.open(store))
         self.shown = self.now()  # rows done in earlier sessions are not this session's progress
@@ -565,11 +565,11 @@ class _Child:
 
 
 def _start_child(job: ShardJob, tries: int) -> _Child:
-    """``python -m survey.shards PARENT_PID``, the job pickled on stdin, in its own process
+    """``python -m survey.runs.shards PARENT_PID``, the job pickled on stdin, in its own process
     group (the parent forwards Ctrl-C once, as SIGTERM). A subprocess rather than
     ``multiprocessing``: nothing depends on how the parent's ``__main__`` can be imported."""
     output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _child_result)
-    process = subprocess.Popen([sys.executable, "-m", "survey.shards", str(os.getpid())],
+    process = subprocess.Popen([sys.executable, "-m", "survey.runs.shards", str(os.getpid())],
                                stdin=subprocess.PIPE, stdout=output, process_group=0)
     assert process.stdin is not None
     with process.stdin, contextlib.suppress(BrokenPipeError):
@@ -716,7 +716,7 @@ def scan_sharded(toplist: str, outdir: Path, config: ScanConfig, progress: Progr
     started = time.monotonic()
     path, out = absolute_source(toplist), outdir.resolve()  # workers may have another cwd
     if store is not None:
-        from survey.store import Store
+        from survey.runs.store import Store
 
         shards = Store.open(store).planned_shards()
         job_options["store"] = store
@@ -727,7 +727,7 @@ def scan_sharded(toplist: str, outdir: Path, config: ScanConfig, progress: Progr
                          **job_options)
         results = run_workers(jobs, workers, progress)
     else:
-        from survey.cluster import open_client, parallelism, parse_cluster, run_on_cluster
+        from survey.runs.cluster import open_client, parallelism, parse_cluster, run_on_cluster
 
         with open_client(parse_cluster(cluster)) as client:
             parallel = parallelism(client)
@@ -738,7 +738,7 @@ def scan_sharded(toplist: str, outdir: Path, config: ScanConfig, progress: Progr
 
 
 if __name__ == "__main__":
-    # Through the package module, so that results pickle as survey.shards.ShardResult.
-    from survey.shards import _child_main as child_main
+    # Through the package module, so that results pickle as survey.runs.shards.ShardResult.
+    from survey.runs.shards import _child_main as child_main
 
     sys.exit(child_main(int(sys.argv[1])))

@@ -33,9 +33,8 @@ from typing import Any, Protocol
 import trio
 
 from survey import __version__
-from survey.classify import classify
-from survey.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
-from survey.observations import (
+from survey.core.classify import classify
+from survey.core.observations import (
     DaneHost,
     DnsResult,
     Dnssec,
@@ -43,10 +42,11 @@ from survey.observations import (
     HttpsFetch,
     SmtpProbe,
 )
-from survey.progress import Progress
-from survey.schema import RunContext, to_row
-from survey.sink import PartWriter
-from survey.toplist import ToplistEntry
+from survey.dataset.schema import RunContext, to_row
+from survey.dataset.sink import PartWriter
+from survey.probes.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
+from survey.scan.progress import Progress
+from survey.toplist.reader import ToplistEntry
 
 log = logging.getLogger(__name__)
 

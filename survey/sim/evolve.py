@@ -3,7 +3,7 @@
 Between two steps a few percent of the domains change, in the ways operators change MTA-STS:
 adopting in testing (or straight in enforce), switching mode, dropping the policy, editing the
 policy with a new id or forgetting to bump it. Each ``Step`` lists the changes exactly as
-``survey.diff`` names them, so a scan of each step and a ``diff`` of consecutive snapshots can be
+``analysis.diff`` names them, so a scan of each step and a ``diff`` of consecutive snapshots can be
 checked against known answers. The toplist (domains and ranks) stays the same unless some
 churn is asked for. Pure: no I/O.
 
@@ -28,7 +28,7 @@ POLICY_KINDS = frozenset({"enforce_ok", "testing_ok", "enforce_without_tlsrpt",
 #: max_age values a policy edit chooses from (all >= 1 day, so never ``max_age_short``).
 MAX_AGES = (604800, 1209600, 2419200, 5184000)
 
-#: transition -> the diff change kinds it causes, in ``survey.diff.CHANGES`` order. Drawn in
+#: transition -> the diff change kinds it causes, in ``analysis.diff.CHANGES`` order. Drawn in
 #: this order each step: the few deployed domains go to the rarer transitions first.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "edit_policy_same_id": ("policy_changed", "id_not_bumped"),

@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 import idna
 
 if TYPE_CHECKING:
-    from survey.net import Exclusions
+    from survey.probes.net import Exclusions
 
 #: Longest line accepted, in bytes without the line terminator.
 MAX_LINE_BYTES = 4096

@@ -26,8 +26,8 @@ import dns.opcode
 import dns.rdataclass
 import dns.rdatatype
 
-from survey.observations import DnsStatus
-from survey.policy import (
+from survey.core.observations import DnsStatus
+from survey.core.policy import (
     MAX_AGE_LIMIT,
     POLICY_ERROR_CODES,
     POLICY_MODES,

@@ -1,0 +1,1 @@
+"""Reading datasets: statistics, figures, the HTML report, snapshots and their comparisons."""

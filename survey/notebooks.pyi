@@ -1,0 +1,3 @@
+"""``survey.notebooks`` is ``analysis.notebooks`` (the alias is in ``survey/__init__.py``)."""
+
+from survey.analysis.notebooks import *  # noqa: F403

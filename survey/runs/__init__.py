@@ -1,0 +1,1 @@
+"""A scan session sharded over worker processes, a Dask cluster or an object store."""
