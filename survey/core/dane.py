@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from survey.core.observations import DaneHost, Dnssec, DnsStatus, DomainObservations, TlsaRecord
+from survey.core.observations import DaneHost, Dnssec, DomainObservations, TlsaRecord
 
 #: DANE-TA(2) and DANE-EE(3): the only usages SMTP senders use (RFC 7672 §3.1.3).
 DANE_USAGES = frozenset({2, 3})
@@ -28,7 +28,7 @@ SMTP_VALID, SMTP_MISMATCH = "valid", "mismatch"
 class Dane(StrEnum):
     """The ``dane`` column: what DANE-for-SMTP senders find for the domain."""
 
-    NONE = "none"  # no TLSA records at the probed MX hosts (or the MX answer is insecure)
+    NONE = "none"  # no TLSA records at the probed MX hosts
     INSECURE = "insecure"  # TLSA records present, but not DNSSEC-secure: senders ignore them
     PARTIAL = "partial"  # some MX hosts without usable secure TLSA records
     USABLE = "usable"  # every probed MX host has usable secure TLSA records
@@ -105,12 +105,8 @@ def _dane(obs: DomainObservations, states: list[HostState]) -> Dane | None:
     mx = obs.mx
     if mx.dnssec is Dnssec.BOGUS:
         return Dane.BOGUS
-    if mx.dnssec is None or (mx.failed and mx.status is not DnsStatus.NXDOMAIN):
-        return None
-    if obs.dane is None:
-        # no TLSA lookup: DANE cannot apply without a secure MX RRset with hosts (§2.2.1)
-        secure_hosts = mx.dnssec is Dnssec.SECURE and any(m.host for m in mx.mx)
-        return None if secure_hosts else Dane.NONE
+    if obs.dane is None or mx.dnssec is None or mx.failed:
+        return None  # TLSA not looked up (or nothing to judge them by)
     if HostState.BOGUS in states:
         return Dane.BOGUS
     if HostState.UNKNOWN in states:
@@ -150,6 +146,15 @@ def _mistakes(obs: DomainObservations, states: list[HostState], dane: Dane | Non
     return found
 
 
+def dane_cannot_apply(obs: DomainObservations) -> bool:
+    """DANE cannot apply to the domain: its MX answer is insecure (RFC 7672 §2.2.1) or names
+    no host; whatever TLSA records exist, senders ignore them."""
+    mx = obs.mx
+    if mx.dnssec not in (Dnssec.SECURE, Dnssec.INSECURE):
+        return False
+    return mx.dnssec is Dnssec.INSECURE or not any(m.host for m in mx.mx)
+
+
 def _host_protection(state: HostState, smtp_dane: str | None, sts: Protection) -> Protection:
     if state is HostState.BOGUS or smtp_dane == SMTP_MISMATCH:
         return Protection.DEFERRED
@@ -172,8 +177,8 @@ def _sender(obs: DomainObservations, states: list[HostState], dane: Dane | None,
         levels = [_host_protection(s, h.smtp_dane, fallback)
                   for s, h in zip(states, hosts, strict=True)]
         return Mechanism.DANE, min(levels, key=_RANK.__getitem__)
-    if dane is None or sts is None:  # DANE or MTA-STS unknown: the choice is unknown
-        return None, None
+    if (dane is None and not dane_cannot_apply(obs)) or sts is None:
+        return None, None  # DANE or MTA-STS unknown: so is the sender's choice
     if sts_status in ("enforce", "testing"):
         return Mechanism.MTA_STS, sts
     return Mechanism.NONE, Protection.NONE
