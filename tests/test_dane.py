@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from survey.core.dane import Dane, Mechanism, Protection, assess_dane, usable_record
-from survey.observations import Dnssec, DnsStatus, TlsaRecord
+from survey.core.observations import Dnssec, DnsStatus, TlsaRecord
 from survey.probes.dane import check_chain, record_matches, tlsa_name
 from survey.sim.ca import TestCA
 from survey.sim.scenario import CertKind
@@ -93,7 +93,7 @@ def test_sender_choice_follows_rfc_8461_section_2() -> None:
 
 
 def test_dane_sts_conflict_both_ways() -> None:
-    from survey.observations import FetchError, SmtpProbe
+    from survey.core.observations import FetchError, SmtpProbe
 
     passing = signed(obs(), hosts=((MX1, SEC, SEC, (DANE_EE,), "valid"),))
     assert "dane_sts_conflict" not in assess_dane(passing, "enforce").mistakes
@@ -113,7 +113,7 @@ def test_tlsa_lookup_falls_back_from_the_cname_target(tmp_path: Path) -> None:
     """RFC 7672 §2.2.2: TLSA at the expanded name first when the chain is secure."""
     import trio
 
-    from survey.observations import DnsResult
+    from survey.core.observations import DnsResult
     from survey.probes.dane import lookup_tlsa
 
     asked: list[str] = []

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from survey.cli import main
+from survey.dataset.sink import read_manifest
 from survey.sim.catalogue import policy_body
 from survey.sim.scenario import (
     DNSSEC_CHECK_NAME,
@@ -23,7 +24,6 @@ from survey.sim.scenario import (
     World,
 )
 from survey.sim.world import RunningWorld, start_world
-from survey.sink import read_manifest
 
 FAST = ["--timeout", "3", "--dns-timeout", "1", "--retries", "1", "--no-progress"]
 WRONG = "00" * 32  # association data that matches no certificate
