@@ -10,6 +10,12 @@ each, since each costs the scanner one deadline.
 Names are unique snake_case; the domain is the name with dashes under ``.test`` (RFC 2606), e.g.
 ``policy_redirect`` -> ``policy-redirect.test``. Every name a scenario uses (MX hosts, CNAME
 targets) lies under its own domain.
+
+DNSSEC and DANE (issue 16): every scenario also has a ``DaneExpectation`` (``Scenario.dane``):
+the DANE scenarios state theirs, written from RFC 7672, RFC 7671, RFC 6698 and RFC 8461 §2 (see
+each entry's notes); the others get ``default_dane``: an unsigned domain, so no DANE, and a
+sender implementing both does what MTA-STS alone says. Their DANE mistakes are kept apart from
+``expect.mistakes`` (``Expectation`` is the MTA-STS verdict); ``mistakes_of`` joins them.
 """
 
 from __future__ import annotations
@@ -20,13 +26,16 @@ from typing import Any
 
 from survey.sim.scenario import (
     CertKind,
+    DaneExpectation,
     DnsFault,
+    Dnssec,
     Expectation,
     HttpsFault,
     MxHost,
     PolicyHost,
     Scenario,
     SmtpBehaviour,
+    Tlsa,
 )
 
 TLD = "test"
@@ -91,6 +100,49 @@ class _Entry:
     expect: Expectation
     build: Callable[[str], Scenario]
     notes: str = ""
+    dane: Callable[[str], DaneExpectation] | None = None  # None: ``default_dane``
+
+
+#: (sender_mechanism, sender_protection) of a sender implementing DANE and MTA-STS.
+DANE_AUTHENTICATED = ("dane", "authenticated")
+DANE_DEFERRED = ("dane", "deferred")
+STS_AUTHENTICATED = ("mta-sts", "authenticated")
+NO_PROTECTION = ("none", "none")
+#: TLSA association data that matches no key of the test internet (a retired key's digest).
+RETIRED_KEY = "a3f1c2d4e5b60718293a4b5c6d7e8f90112233445566778899aabbccddeeff00"
+
+
+def _signed(d: str, *hosts: MxHost, mode: str | None = "enforce") -> Scenario:
+    """A DNSSEC-signed domain whose MX hosts are ``hosts`` (default: ``mx1`` with DANE-EE
+    ``3 1 1`` of its key) with TLS-RPT and, unless ``mode`` is None, an MTA-STS policy listing
+    every host."""
+    hosts = hosts or (MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),)),)
+    if mode is None:
+        return Scenario(d, mx=hosts, tlsrpt_txt=_tlsrpt(d), dnssec=Dnssec.SECURE)
+    listed = () if mode == "none" else tuple(h.name for h in hosts)
+    return Scenario(d, mx=hosts, sts_txt=_sts(), tlsrpt_txt=_tlsrpt(d),
+                    policy_host=PolicyHost(body=policy_body(mode, listed)), dnssec=Dnssec.SECURE)
+
+
+def _usable(*hosts: str, smtp: str = "valid", sender: tuple[str, str] = DANE_AUTHENTICATED,
+            **more: Any) -> Callable[[str], DaneExpectation]:
+    """DANE usable at every host (``mx1`` when none is named): ``--smtp`` finds ``smtp``."""
+    def expect(d: str) -> DaneExpectation:
+        names = tuple(f"{h}.{d}" for h in hosts or ("mx1",))
+        return DaneExpectation("usable", usable=names, smtp_dane=tuple((h, smtp) for h in names),
+                               sender=sender, **more)
+    return expect
+
+
+def _dane(dane: str, *mistakes: str, usable: tuple[str, ...] = (),
+          sender: tuple[str, str] | None = DANE_AUTHENTICATED,
+          **more: Any) -> Callable[[str], DaneExpectation]:
+    def expect(d: str) -> DaneExpectation:
+        names = tuple(f"{h}.{d}" for h in usable)
+        return DaneExpectation(dane, frozenset(mistakes), usable=names,
+                               smtp_dane=tuple((h, "valid") for h in names), sender=sender,
+                               **more)
+    return expect
 
 
 _ENTRIES: tuple[_Entry, ...] = (
@@ -263,10 +315,117 @@ _ENTRIES: tuple[_Entry, ...] = (
     _Entry("mx_smtp_tarpit", _ok("enforce"),
            lambda d: _mx(d, MxHost(f"mx1.{d}", smtp=SmtpBehaviour.TARPIT)),
            "costs one SMTP deadline with --smtp"),
+    # --- DNSSEC and DANE (issue 16; docs/classification.md) ------------------------------------
+    _Entry("dane_usable", _ok("enforce"), _signed,
+           "secure MX, DANE-EE 3 1 1 of the host's key: a sender with both uses DANE where the "
+           "TLSA RRset is secure (RFC 7672 §2.2; RFC 8461 §2)", _usable()),
+    _Entry("dane_only", ABSENT, lambda d: _signed(d, mode=None),
+           "no MTA-STS: DANE alone authenticates the MX host", _usable()),
+    _Entry("dane_ta", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(2, 1, 1),))),
+           "DANE-TA 2 1 1 of the issuing CA, which the host presents in its chain "
+           "(RFC 7671 §5.2.2)", _usable()),
+    _Entry("dane_selectors_and_types", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 0, 2),)),
+                             MxHost(f"mx2.{d}", 20, tlsa=(Tlsa(3, 1, 0),))),
+           "3 0 2 (SHA-512 of the whole certificate) and 3 1 0 (the key itself): RFC 6698 "
+           "§2.1.2-2.1.3", _usable("mx1", "mx2")),
+    _Entry("dane_ee_expired_certificate", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", cert=CertKind.EXPIRED,
+                                       tlsa=(Tlsa(3, 1, 1),))),
+           "DANE-EE ignores the certificate's names and dates (RFC 7672 §3.1.1): DANE passes "
+           "where MTA-STS enforce fails (mx_cert_invalid with --smtp), so they conflict",
+           _usable(smtp_mistakes=frozenset({"dane_sts_conflict"}))),
+    _Entry("dane_mismatch", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1, RETIRED_KEY),))),
+           "the TLSA record names a retired key: usable, but the presented chain fails it "
+           "(--smtp), so DANE senders defer mail that MTA-STS would deliver; RFC 8461 §2: a "
+           "valid MTA-STS validation must not override a failing DANE one",
+           _usable(smtp="mismatch", smtp_mistakes=frozenset({"dane_mismatch",
+                                                             "dane_sts_conflict"}),
+                   smtp_sender=DANE_DEFERRED)),
+    _Entry("dane_ta_wrong_name", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", cert=CertKind.WRONG_NAME,
+                                       tlsa=(Tlsa(2, 1, 1),))),
+           "DANE-TA requires the name checks DANE-EE skips (RFC 7672 §3.2.2): the chain "
+           "matches the trust anchor but names another host; both mechanisms fail, no conflict",
+           _usable(smtp="mismatch", smtp_mistakes=frozenset({"dane_mismatch"}),
+                   smtp_sender=DANE_DEFERRED)),
+    _Entry("dane_pkix_beside_dane_ee", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1), Tlsa(0, 1, 1)))),
+           "a PKIX-TA record beside a DANE-EE one is ignored, not a mistake (RFC 7672 §3.1.3)",
+           _usable()),
+    _Entry("tlsa_unusable_usage", ABSENT,
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(1, 1, 1),)), mode=None),
+           "PKIX-EE only: SMTP senders treat PKIX-TA/PKIX-EE as unusable (RFC 7672 §3.1.3); a "
+           "secure non-empty TLSA RRset still makes TLS mandatory, unauthenticated (§2.2)",
+           _dane("partial", "tlsa_unusable_usage", sender=("dane", "encrypted"))),
+    _Entry("tlsa_partial", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),)),
+                             MxHost(f"mx2.{d}", 20)),
+           "mx2 has no TLSA: DANE for mx1, MTA-STS enforce for mx2 (RFC 8461 §2: partial DANE "
+           "deployments), so every host is authenticated",
+           _dane("partial", "tlsa_partial", usable=("mx1",))),
+    _Entry("tlsa_partial_without_sts", ABSENT,
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),)),
+                             MxHost(f"mx2.{d}", 20), mode=None),
+           "mx2 has neither DANE nor MTA-STS: the domain is as protected as its weakest host",
+           _dane("partial", "tlsa_partial", usable=("mx1",), sender=("dane", "none"))),
+    _Entry("tlsa_partial_insecure_host", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),)),
+                             MxHost(f"mx2.{d}", 20, tlsa=(Tlsa(3, 1, 1),),
+                                    dnssec=Dnssec.INSECURE)),
+           "a backup MX in an unsigned zone publishes TLSA: ignored there (RFC 7672 §2.2), "
+           "MTA-STS enforce covers it",
+           _dane("partial", "tlsa_partial", "tlsa_insecure", usable=("mx1",))),
+    _Entry("tlsa_insecure", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),),
+                                       dnssec=Dnssec.INSECURE)),
+           "signed domain, MX host in an unsigned zone with TLSA records: senders ignore them "
+           "(RFC 7672 §2.2), MTA-STS applies", _dane("insecure", "tlsa_insecure",
+                                                     sender=STS_AUTHENTICATED)),
+    _Entry("dane_unsigned_zone", _ok("enforce"),
+           lambda d: replace(_good(d), mx=(MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),)),)),
+           "TLSA in an unsigned zone: the MX answer is insecure, so a default scan (--tlsa "
+           "secure) does not look (RFC 7672 §2.2.1: DANE needs a secure MX RRset)",
+           _dane("none", sender=STS_AUTHENTICATED)),
+    _Entry("dnssec_signed_without_tlsa", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}")),
+           "signed, no TLSA: MTA-STS alone", _dane("none", sender=STS_AUTHENTICATED)),
+    _Entry("dnssec_sts_cname_insecure", _ok("enforce"),
+           lambda d: replace(_signed(d, MxHost(f"mx1.{d}")), sts_cname=f"sts-record.{d}",
+                             dnssec_names=((f"sts-record.{d}", Dnssec.INSECURE),)),
+           "a secure name CNAMEd into an unsigned zone: the TXT answer is insecure",
+           _dane("none", sender=STS_AUTHENTICATED)),
+    _Entry("tlsa_bogus", _ok("enforce"),
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),),
+                                       tlsa_dnssec=Dnssec.BOGUS)),
+           "a broken signature on the TLSA RRset: DANE senders defer (RFC 7672 §2.1.1) mail "
+           "MTA-STS would deliver (RFC 8461 §2)",
+           _dane("bogus", "tlsa_bogus", "dane_sts_conflict", sender=DANE_DEFERRED)),
+    _Entry("dnssec_mx_host_bogus", ABSENT,
+           lambda d: _signed(d, MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),),
+                                       dnssec=Dnssec.BOGUS), mode=None),
+           "the MX host's address and TLSA records are bogus: DANE senders defer",
+           _dane("bogus", "tlsa_bogus", sender=DANE_DEFERRED)),
+    _Entry("dnssec_mx_bogus", ABSENT,
+           lambda d: replace(_signed(d, MxHost(f"mx1.{d}"), mode=None),
+                             dnssec_names=((d, Dnssec.BOGUS),)),
+           "a broken signature on the MX RRset: validating senders cannot tell where to "
+           "deliver and must wait (RFC 7672 §2.1.1)",
+           _dane("bogus", "dnssec_bogus", sender=DANE_DEFERRED)),
+    _Entry("dnssec_tlsrpt_bogus", _ok("enforce"),
+           lambda d: replace(_signed(d, MxHost(f"mx1.{d}")),
+                             dnssec_names=((f"_smtp._tls.{d}", Dnssec.BOGUS),)),
+           "only the TLS-RPT record is bogus: the tlsrpt_dnssec column says so; no MTA-STS or "
+           "DANE mistake (like a failed TLS-RPT lookup, enforce_without_tlsrpt is not claimed)",
+           _dane("none", sender=STS_AUTHENTICATED)),
 )
 
 #: Scenario name -> the mistakes a scan with ``--smtp`` finds on top of ``expect.mistakes``.
 SMTP_EXTRA_MISTAKES: dict[str, frozenset[str]] = {
+    "dane_ee_expired_certificate": frozenset({"mx_cert_invalid"}),
+    "dane_ta_wrong_name": frozenset({"mx_cert_invalid"}),
     "mx_no_starttls": frozenset({"mx_starttls_missing"}),
     "mx_cert_expired": frozenset({"mx_cert_invalid"}),
     "mx_cert_wrong_name": frozenset({"mx_cert_invalid"}),
@@ -276,8 +435,45 @@ SMTP_EXTRA_MISTAKES: dict[str, frozenset[str]] = {
 
 def catalogue() -> tuple[Scenario, ...]:
     """Every scenario, named, with its expectation (without ``--smtp``), in a stable order."""
-    return tuple(replace(e.build(domain_of(e.name)), name=e.name, expect=e.expect, notes=e.notes)
-                 for e in _ENTRIES)
+    out = []
+    for e in _ENTRIES:
+        d = domain_of(e.name)
+        sc = replace(e.build(d), name=e.name, expect=e.expect, notes=e.notes)
+        out.append(replace(sc, dane=e.dane(d) if e.dane else default_dane(sc)))
+    return tuple(out)
+
+
+_STS_SENDER = {"enforce": STS_AUTHENTICATED, "testing": ("mta-sts", "testing")}
+_MX_FAILURES = frozenset({DnsFault.SERVFAIL, DnsFault.REFUSED, DnsFault.TIMEOUT})
+
+
+def default_dane(sc: Scenario) -> DaneExpectation:
+    """An unsigned domain's: no DANE (RFC 7672 §2.2.1: the MX answer is not secure), unknown
+    when the MX lookup fails; the sender does what MTA-STS says (RFC 8461 §5.1: a policy that
+    cannot be found or fetched is as none), unknown when the MTA-STS status is ``error``."""
+    if sc.expect is None:
+        raise ValueError(f"scenario {sc.name!r} has no expectation")
+    if sc.fault_for(sc.domain) in _MX_FAILURES:
+        return DaneExpectation(None, sender=None)
+    if sc.expect.status == "error":
+        return DaneExpectation("none", sender=None)
+    return DaneExpectation("none", sender=_STS_SENDER.get(sc.expect.status, NO_PROTECTION))
+
+
+def dane_with_smtp(scenario: Scenario) -> DaneExpectation:
+    """The DANE expectation of a scan with ``--smtp``."""
+    dane = scenario.dane or default_dane(scenario)
+    return replace(dane, mistakes=dane.mistakes | dane.smtp_mistakes,
+                   sender=dane.sender if dane.smtp_sender is None else dane.smtp_sender)
+
+
+def mistakes_of(scenario: Scenario, *, smtp: bool = False) -> frozenset[str]:
+    """Every mistake code a scan must report for ``scenario``: MTA-STS's and DANE's."""
+    if smtp:
+        return expectation_with_smtp(scenario).mistakes | dane_with_smtp(scenario).mistakes
+    if scenario.expect is None:
+        raise ValueError(f"scenario {scenario.name!r} has no expectation")
+    return scenario.expect.mistakes | (scenario.dane or default_dane(scenario)).mistakes
 
 
 def expectation_with_smtp(scenario: Scenario) -> Expectation:

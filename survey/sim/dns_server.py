@@ -199,8 +199,12 @@ class Zone:
     empty: set[bytes] = field(default_factory=set)
     #: ``DnsFault.CNAME_LOOP`` owners -> the loop's first name.
     loops: dict[bytes, bytes] = field(default_factory=dict)
-    #: Owners (and zone apexes, for the names under them) -> DNSSEC status; others insecure.
+    #: Zone apexes (a scenario's domain, an MX host with a status of its own) -> the DNSSEC
+    #: status of every name under them; names under none are insecure.
     dnssec: dict[bytes, Dnssec] = field(default_factory=dict)
+    #: Owners whose own RRsets have another status than their zone's (``dnssec_names``, the
+    #: TLSA RRset of ``MxHost.tlsa_dnssec``): not inherited by the names under them.
+    dnssec_owners: dict[bytes, Dnssec] = field(default_factory=dict)
 
     def add(self, owner: str, rdtype: int, rdata: bytes) -> None:
         rdatas = self.records.setdefault(name_wire(owner), {}).setdefault(rdtype, [])
@@ -220,8 +224,8 @@ class Zone:
         return TYPE_A in node or TYPE_AAAA in node
 
     def status(self, wire: bytes) -> Dnssec:
-        """DNSSEC status of ``wire``'s answers: its own, else its closest ancestor's."""
-        status = self.dnssec.get(wire)
+        """DNSSEC status of ``wire``'s answers: its own, else its closest zone apex's."""
+        status = self.dnssec_owners.get(wire) or self.dnssec.get(wire)
         while status is None and wire != b"\x00":
             wire = wire[1 + wire[0]:]
             status = self.dnssec.get(wire)
@@ -249,7 +253,7 @@ def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan, tlsa: TlsaSource |
     if s.dnssec is not Dnssec.INSECURE:
         zone.dnssec[name_wire(d)] = s.dnssec
     for owner, status in s.dnssec_names:
-        zone.dnssec[name_wire(owner)] = status
+        zone.dnssec_owners[name_wire(owner)] = status
     sts_owner = f"_mta-sts.{d}"
     if s.sts_cname:
         zone.add(sts_owner, TYPE_CNAME, name_wire(s.sts_cname))
@@ -267,7 +271,7 @@ def _add_scenario(zone: Zone, s: Scenario, plan: AddressPlan, tlsa: TlsaSource |
             if mx.dnssec is not None:
                 zone.dnssec[name_wire(mx.name)] = mx.dnssec
             if mx.tlsa_dnssec is not None:
-                zone.dnssec[name_wire(tlsa_owner(mx.name))] = mx.tlsa_dnssec
+                zone.dnssec_owners[name_wire(tlsa_owner(mx.name))] = mx.tlsa_dnssec
     if name_wire(d) not in zone.records:
         zone.empty.add(name_wire(d))
     host = s.policy_host

@@ -148,19 +148,20 @@ class DaneExpectation:
     """The DNSSEC/DANE verdict a scenario must get (RFC 7672, RFC 7671, RFC 8461 §2), apart
     from ``Expectation`` (whose ``status`` keeps its MTA-STS meaning).
 
-    ``dane``: ``none`` / ``insecure`` / ``partial`` / ``usable`` / ``bogus``, or None when the
-    scan does not probe TLSA (MX answer not secure, default ``--tlsa secure``). ``smtp_dane``:
-    host -> ``valid`` / ``mismatch``, what ``--smtp`` finds for the hosts whose TLSA are usable.
-    ``mistakes`` are found without ``--smtp``, ``smtp_mistakes`` on top of them with it.
-    ``sender`` is (mechanism, protection) of a sender implementing both (``dane`` /
-    ``mta-sts`` / ``none``), ``smtp_sender`` the same when ``--smtp`` changes it.
+    ``dane``: ``none`` / ``insecure`` / ``partial`` / ``usable`` / ``bogus``, or None when
+    nothing can be said (the MX lookup failed). ``usable``: the MX hosts whose TLSA records a
+    DANE sender uses. ``smtp_dane``: host -> ``valid`` / ``mismatch``, what ``--smtp`` finds
+    for those hosts. ``mistakes`` are found without ``--smtp``, ``smtp_mistakes`` on top of
+    them with it. ``sender``: (``sender_mechanism``, ``sender_protection``) of a sender
+    implementing both, None when unknown; ``smtp_sender`` the same when ``--smtp`` changes it.
     """
 
     dane: str | None
     mistakes: frozenset[str] = frozenset()
     smtp_mistakes: frozenset[str] = frozenset()
+    usable: tuple[str, ...] = ()
     smtp_dane: tuple[tuple[str, str], ...] = ()
-    sender: tuple[str, str] = ("none", "none")
+    sender: tuple[str, str] | None = ("none", "none")
     smtp_sender: tuple[str, str] | None = None
 
 
@@ -184,8 +185,9 @@ class Scenario:
     #: ``_smtp._tls``, ``mta-sts``, MX hosts under it) unless ``dnssec_names`` or an MX host says
     #: otherwise. A CNAME chain is as secure as its least secure link.
     dnssec: Dnssec = Dnssec.INSECURE
-    #: owner name -> DNSSEC status of that owner's RRsets, overriding ``dnssec`` (e.g.
-    #: ("_mta-sts.example.com", Dnssec.BOGUS): one broken signature in a signed zone).
+    #: owner name -> DNSSEC status of that owner's RRsets (not the names under it), overriding
+    #: ``dnssec`` (e.g. ("_mta-sts.example.com", Dnssec.BOGUS): a broken signature in a signed
+    #: zone; (domain, Dnssec.BOGUS): the MX RRset's).
     dnssec_names: tuple[tuple[str, Dnssec], ...] = ()
     dane: DaneExpectation | None = None
 
