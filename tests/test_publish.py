@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -120,13 +121,18 @@ def evolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return new
 
 
-def test_diff_finds_exactly_the_changes(tmp_path: Path, capsys) -> None:
+def changed_runs(tmp_path: Path) -> tuple[list[dict[str, Any]], Path, Path]:
+    """OLD and NEW runs with every kind of change; a.test and h.test change their policies."""
     old_rows = copy.deepcopy(ROWS)
     for r in old_rows:
         if r["domain"] in ("a.test", "h.test"):
             r.update(sts_id="1", policy_sha256=f"old-{r['domain']}")
-    old = make_run(tmp_path / "old", old_rows)
-    new = make_run(tmp_path / "new", evolve(old_rows))
+    return (old_rows, make_run(tmp_path / "old", old_rows),
+            make_run(tmp_path / "new", evolve(old_rows)))
+
+
+def test_diff_finds_exactly_the_changes(tmp_path: Path, capsys) -> None:
+    _, old, new = changed_runs(tmp_path)
     result = diff(old, new)
     found = {(c, d) for c, d in result.changes.select("change", "domain").iter_rows()}
     assert found == {
@@ -249,3 +255,53 @@ def test_publish_a_run_whose_path_has_a_colon(tmp_path: Path) -> None:
     run = make_run(tmp_path / "plain", ROWS).rename(tmp_path / "run:2026")
     snapshot = publish(run, tmp_path / "datasets")
     assert snapshot.rows == sum(snapshot.counts.values()) == len(ROWS)
+
+
+def test_verify_exit_statuses(tmp_path: Path, capsys) -> None:
+    """0 clean, 1 problems (above), 2 when SNAPSHOT is not a directory: nothing to check."""
+    assert main(["verify", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err == f"verify: {tmp_path / 'missing'}: not a directory\n"
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    assert main(["verify", str(afile)]) == 2
+    snap = publish(make_run(tmp_path / "run", ROWS), tmp_path / "datasets").path
+    assert main(["verify", str(snap)]) == 0
+    (snap / "SHA256SUMS").unlink()
+    assert main(["verify", str(snap)]) == 1
+
+
+def test_diff_exit_2_without_two_datasets(tmp_path: Path, capsys) -> None:
+    """OLD or NEW not a directory, or a directory holding no dataset: exit 2, nothing written."""
+    run = make_run(tmp_path / "run", ROWS)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "d.parquet"
+    for old, new in [(tmp_path / "missing", run), (run, tmp_path / "missing"), (empty, run),
+                     (run, empty)]:
+        assert main(["diff", str(old), str(new), "-o", str(out)]) == 2, (old, new)
+        assert capsys.readouterr().err.startswith("diff: ")
+    assert not out.exists() and sorted(p.name for p in run.iterdir()) == ["manifest.json",
+                                                                          "parts"]
+    assert main(["diff", str(run), str(run), "-o", str(out)]) == 0 and out.is_file()
+
+
+def test_diff_show_lists_the_highest_ranked_of_each_change(tmp_path: Path, capsys) -> None:
+    old_rows, old, new = changed_runs(tmp_path)
+    ranks = {r["domain"]: r["rank"] for r in old_rows}
+    changed = sorted(("a.test", "h.test"), key=ranks.__getitem__)  # policy_changed: two domains
+
+    def listed(*show: str) -> list[str]:
+        """The domains printed under the policy_changed line (indented sample lines)."""
+        assert main(["diff", str(old), str(new), "-o", str(tmp_path / "d.parquet"),
+                     *show]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("policy_changed "))
+        block = itertools.takewhile(lambda line: line.startswith("    "), lines[start + 1:])
+        return [line.split()[1] for line in block]
+
+    assert listed() == changed  # default 10
+    assert listed("--show", "1") == changed[:1]
+    assert listed("--show", "0") == []
+    with pytest.raises(SystemExit) as exc_info:
+        main(["diff", str(old), str(new), "--show", "-1"])
+    assert exc_info.value.code == 2

@@ -105,6 +105,8 @@ class PolicyHttpsServer:
         self._ca = ca
         self._hosts = hosts
         self.request_count = 0
+        #: every request's User-Agent header ("" when absent), in arrival order
+        self.user_agents: list[str] = []
         self.deadline = CONNECTION_DEADLINE
         self._sni: dict[int, str] = {}  # id(SSLObject) -> SNI, during a handshake
         self._context = ca.new_context(UNKNOWN_NAME, CertKind.VALID)
@@ -159,6 +161,8 @@ class PolicyHttpsServer:
         if request is None:
             return
         self.request_count += 1
+        self.user_agents.append(next((v.decode("latin-1") for k, v in request.headers
+                                      if k == b"user-agent"), ""))
         name = sni or _host_header(request)
         host = self._hosts.get(name) if name else None
         fault = host.fault if host is not None else None

@@ -46,6 +46,8 @@ class RunningWorld:
     ca: TestCA = field(repr=False)
     #: native id of the thread whose trio loop serves the world (its CPU is the servers')
     thread_id: int = 0
+    #: the policy hosts' server (what it was asked, and how many connections at once)
+    https: PolicyHttpsServer | None = field(default=None, repr=False)
 
     @property
     def resolver(self) -> tuple[str, int]:
@@ -124,18 +126,19 @@ async def run_world(world: World, directory: Path, *, dns_port: int = 0, https_p
     async with trio.open_nursery() as nursery:
         if server is not None:
             dns_port = await nursery.start(server.serve, plan.dns, dns_port)
-        await _start_hosts(nursery, world, ca, plan, https_port, smtp_port)
+        https = PolicyHttpsServer(ca, policy_hosts(world))
+        await _start_hosts(nursery, world, ca, plan, https, https_port, smtp_port)
         task_status.started(RunningWorld(plan, dns_port, https_port, smtp_port, ca.bundle_path,
-                                         toplist, server, world, ca, threading.get_native_id()))
+                                         toplist, server, world, ca, threading.get_native_id(),
+                                         https))
 
 
 async def _start_hosts(nursery: trio.Nursery, world: World, ca: TestCA, plan: AddressPlan,
-                       https_port: int, smtp_port: int) -> None:
+                       https: PolicyHttpsServer, https_port: int, smtp_port: int) -> None:
     """Start the HTTPS and SMTP listeners of the address plan.
 
     Nothing listens on ``https_refused`` and ``smtp_refused``: connections get a TCP RST.
     """
-    https = PolicyHttpsServer(ca, policy_hosts(world))
     for address in plan.https_addresses():
         await nursery.start(https.serve, address, https_port)
     await nursery.start(https.serve_tarpit, plan.https_tarpit, https_port)
