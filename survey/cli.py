@@ -19,7 +19,7 @@ from types import FrameType
 from survey import __version__
 
 #: Command modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ("scan", "check", "sim", "report", "publish", "verify", "diff")
+COMMAND_MODULES = ("scan", "check", "sim", "report", "publish", "verify", "diff", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:

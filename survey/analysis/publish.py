@@ -9,8 +9,13 @@ Layout of a snapshot (``datasets/<date>-<toplist>-<run>/``), modelled on OpenINT
     aggregates/<table>.csv|.json     funnel, statuses, rank buckets, mistakes, providers, TLS-RPT
     SHA256SUMS                 sha256 of every other file (``sha256sum -c`` compatible)
 
-A snapshot is built in a hidden temporary directory and renamed into place, so a refused or
-failed publish leaves nothing behind.
+A snapshot's files depend only on the run it is made from (``published_at`` is the run's
+finish time, not the clock's), so publishing a run twice, or again after a kill, gives the same
+``SHA256SUMS``. Into a directory it is built in a hidden temporary directory and renamed into
+place, so a refused or failed publish leaves nothing behind; onto an object store
+(``s3://bucket/prefix``, ``gs://``) it is built in ``OUTDIR/.publish/<name>/`` and uploaded
+file by file, ``SHA256SUMS`` last: a snapshot without it is unfinished (re-run to finish it).
+Then the publication's ``index.json`` (``survey.dataset.index``) lists it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import polars as pl
@@ -32,6 +37,15 @@ import pyarrow.parquet as pq
 from survey import __version__
 from survey.analysis import stats
 from survey.core.mistakes import reference_table_markdown
+from survey.dataset import index as publication_index
+from survey.dataset.citation import ToplistIdentity, identify
+from survey.dataset.destination import (
+    Destination,
+    LocalDestination,
+    StoreDestination,
+    is_url,
+    open_destination,
+)
 from survey.dataset.schema import SCHEMA, SCHEMA_VERSION, column_reference_markdown
 from survey.dataset.sink import read_part, read_part_schema
 
@@ -46,9 +60,13 @@ class PublishError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
+    """A published snapshot. ``path`` holds its files on this machine: the snapshot itself in a
+    directory publication, the copy that was uploaded for an object store (``location``)."""
+
     path: Path
     rows: int
     counts: dict[str, int]
+    location: str = ""
 
 
 AGGREGATES: dict[str, Callable[[pl.LazyFrame], pl.DataFrame]] = {
@@ -78,6 +96,23 @@ def toplist_name(manifest: dict[str, Any]) -> str:
     return str(toplist or "toplist")
 
 
+def toplist_identity(manifest: dict[str, Any]) -> ToplistIdentity:
+    """What the run's toplist was, for citing it: the manifest's record (scans since the
+    list id was recorded), else what its name or file name state."""
+    toplist = manifest.get("toplist")
+    record = toplist if isinstance(toplist, dict) else {}
+    name = toplist_name(manifest)
+    found = identify(name)
+    if found.provider is None and record.get("path"):
+        from_file = identify(str(record["path"]))
+        found = from_file if from_file.list_id or from_file.date else found
+    date = record.get("date") or manifest.get("toplist_date") or found.date
+    return ToplistIdentity(
+        found.name if (found.list_id or found.date) else name,
+        record.get("provider") or found.provider, record.get("list_id") or found.list_id,
+        str(date) if date else None)
+
+
 def run_date(manifest: dict[str, Any]) -> str | None:
     """The date a run or snapshot is for (``YYYY-MM-DD``): the one rule `publish` (snapshot
     names, the datasheet) and `diff` (labels) both use.
@@ -98,7 +133,8 @@ def _run_date(manifest: dict[str, Any]) -> str:
 
 def snapshot_name(manifest: dict[str, Any]) -> str:
     run = str(manifest.get("run_id", ""))[:8]
-    return "-".join(p for p in (_run_date(manifest), _slug(toplist_name(manifest)), run) if p)
+    toplist = _slug(toplist_identity(manifest).name)
+    return "-".join(p for p in (_run_date(manifest), toplist, run) if p)
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
@@ -259,6 +295,8 @@ Published by the operators of this survey; corrections through the project's iss
 mta-sts-survey snapshot {name}, toplist {toplist_name(manifest)} ({toplist_date or "n.d."}),
 measured {_run_date(manifest)}, schema {SCHEMA_VERSION}.
 
+The toplist: {toplist_identity(manifest).citation}.
+
 ## Columns
 {column_reference_markdown()}
 
@@ -290,8 +328,18 @@ def _inside(root: Path, name: str) -> bool:
     return (root / path).resolve().is_relative_to(root.resolve())
 
 
+def _safe_name(name: str) -> bool:
+    path = PurePosixPath(name)
+    return bool(name) and not path.is_absolute() and "\\" not in name and ".." not in path.parts
+
+
 def verify(snapshot: str | Path) -> list[str]:
-    """Problems found (empty when every file matches ``SHA256SUMS`` and none is extra)."""
+    """Problems found (empty when every file matches ``SHA256SUMS`` and none is extra); the
+    snapshot is a directory or an object-store URL (``s3://bucket/prefix/<snapshot>``)."""
+    if is_url(snapshot):
+        dest = open_destination(snapshot)
+        if isinstance(dest, StoreDestination):
+            return _verify_store(dest)
     root = Path(snapshot)
     sums = root / SUMS
     if not sums.is_file():
@@ -316,12 +364,78 @@ def verify(snapshot: str | Path) -> list[str]:
     return problems
 
 
-def publish(run_dir: str | Path, datasets_dir: str | Path) -> Snapshot:
+def build(run_dir: str | Path, staging: Path) -> Snapshot:
+    """Write the snapshot of a finished run into ``staging`` (which must not exist): a function
+    of the run alone, so that two builds of one run are equal byte for byte."""
     run = Path(run_dir)
-    target_root = Path(datasets_dir)
     manifest = _read_manifest(run)
     parts = _check_publishable(run, manifest)
     name = snapshot_name(manifest)
+    staging.mkdir(parents=True)
+    counts = _write_partitions(parts, staging / "data")
+    lf = stats.load(staging / "data")
+    _write_aggregates(lf, staging / "aggregates")
+    identity = toplist_identity(manifest)
+    record = manifest.get("toplist")
+    toplist: dict[str, Any] = record if isinstance(record, dict) else {}
+    published = {**manifest, "toplist": {**toplist, "name": toplist_name(manifest),
+                                         **identity.manifest_fields()},
+                 # the run's finish, not the clock: a re-published run gives the same files
+                 "published_at": manifest.get("finished_at"), "run_date": _run_date(manifest),
+                 "snapshot": name, "rows": sum(counts.values()), "status_counts": counts}
+    (staging / "manifest.json").write_text(json.dumps(published, indent=1, default=str))
+    (staging / "schema.json").write_text(_schema_json())
+    (staging / "README.md").write_text(_datasheet(name, manifest, counts, stats.funnel(lf)))
+    write_checksums(staging)
+    return Snapshot(staging, sum(counts.values()), counts, str(staging))
+
+
+def _verify_store(dest: StoreDestination) -> list[str]:
+    sums = dest.read_bytes(SUMS)
+    if sums is None:
+        return [f"{dest.location}/{SUMS}: missing"]
+    problems: list[str] = []
+    listed: set[str] = set()
+    for number, line in enumerate(sums.decode(errors="replace").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not _safe_name(name):
+            problems.append(f"{SUMS} line {number}: malformed")
+            continue
+        listed.add(name)
+        found = dest.sha256(name)
+        if found is None:
+            problems.append(f"{name}: missing")
+        elif found != digest:
+            problems.append(f"{name}: checksum mismatch")
+    problems += [f"{name}: not listed in {SUMS}" for name in dest.files("")
+                 if name != SUMS and name not in listed]
+    return problems
+
+
+def publish(run_dir: str | Path, datasets_dir: str | Path, *, index: bool = True) -> Snapshot:
+    """Publish a finished run into a directory or onto an object store (``s3://...``).
+
+    ``index``: list it in the publication's ``index.json`` (and a directory's README) at once;
+    `run` does that itself once the snapshot's report and diff are there too.
+    """
+    run = Path(run_dir)
+    try:
+        dest = open_destination(datasets_dir)
+    except ValueError as exc:
+        raise PublishError(f"{datasets_dir}: {exc}") from exc
+    manifest = _read_manifest(run)
+    _check_publishable(run, manifest)
+    name = snapshot_name(manifest)
+    if isinstance(dest, LocalDestination):
+        snapshot = _publish_local(run, dest.root, name)
+    else:
+        snapshot = _publish_store(run, dest, name)
+    if index:
+        add_to_index(dest, name)
+    return snapshot
+
+
+def _publish_local(run: Path, target_root: Path, name: str) -> Snapshot:
     target = target_root / name
     if target.exists():
         raise PublishError(f"{target}: already exists; snapshots are immutable")
@@ -329,24 +443,58 @@ def publish(run_dir: str | Path, datasets_dir: str | Path) -> Snapshot:
     staging = target_root / f".{name}.tmp"
     if staging.exists():
         shutil.rmtree(staging)
-    staging.mkdir()
     try:
-        counts = _write_partitions(parts, staging / "data")
-        lf = stats.load(staging / "data")
-        _write_aggregates(lf, staging / "aggregates")
-        published = {**manifest, "published_at": dt.datetime.now(dt.UTC).isoformat(
-            timespec="seconds"), "snapshot": name, "rows": sum(counts.values()),
-                     "status_counts": counts}
-        (staging / "manifest.json").write_text(json.dumps(published, indent=1, default=str))
-        (staging / "schema.json").write_text(_schema_json())
-        (staging / "README.md").write_text(_datasheet(name, manifest, counts, stats.funnel(lf)))
-        write_checksums(staging)
+        built = build(run, staging)
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    update_index(target_root)
-    return Snapshot(target, sum(counts.values()), counts)
+    return Snapshot(target, built.rows, built.counts, str(target))
+
+
+#: Where a run's snapshot is built before it is uploaded to an object store (inside OUTDIR).
+STORE_STAGING = ".publish"
+
+
+def _publish_store(run: Path, dest: Destination, name: str) -> Snapshot:
+    """Upload a fresh build file by file, SHA256SUMS last; a build is deterministic, so a run
+    killed half-way uploads the same bytes again and the snapshot ends as if never stopped."""
+    if dest.exists(f"{name}/{SUMS}"):
+        raise PublishError(f"{dest.location}/{name}: already exists; snapshots are immutable")
+    staging = run / STORE_STAGING / name
+    if staging.exists():
+        shutil.rmtree(staging)
+    built = build(run, staging)
+    files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+    try:
+        for relative in [f for f in files if f != SUMS] + [SUMS]:
+            dest.put(staging / relative, f"{name}/{relative}")
+    except OSError as exc:
+        raise PublishError(f"uploading {name} to {dest.location} failed: {exc}; publish again "
+                           "to finish it") from exc
+    return Snapshot(staging, built.rows, built.counts, f"{dest.location}/{name}")
+
+
+def published_manifest(dest: Destination, name: str) -> dict[str, Any] | None:
+    """The manifest of snapshot ``name`` at ``dest`` once it is complete (has SHA256SUMS)."""
+    if dest.read_bytes(f"{name}/{SUMS}") is None:
+        return None
+    data = dest.read_bytes(f"{name}/manifest.json")
+    loaded = json.loads(data) if data is not None else None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def add_to_index(dest: Destination, name: str, **files: str) -> bool:
+    """List the complete snapshot ``name`` in ``dest``'s ``index.json`` (and a directory's
+    README table); True when it was not listed yet."""
+    manifest = published_manifest(dest, name)
+    sums = dest.read_bytes(f"{name}/{SUMS}")
+    if manifest is None or sums is None:
+        raise PublishError(f"{dest.location}/{name}: not a complete snapshot")
+    added = publication_index.add(dest, publication_index.entry(manifest, sums, **files))
+    if added and isinstance(dest, LocalDestination):
+        update_index(dest.root)
+    return added
 
 
 def update_index(datasets_dir: Path) -> None:

@@ -31,6 +31,8 @@ from survey.commands.scan_plan import (
     progress_total,
     saved_options,
 )
+from survey.dataset.citation import default_name as default_toplist_name
+from survey.dataset.citation import identify as identify_toplist
 from survey.dataset.schema import SCHEMA_VERSION, RunContext
 from survey.dataset.sink import PART_ROWS, PART_SECONDS
 from survey.runs.store import Store, is_store_url, staging_dir
@@ -551,6 +553,10 @@ def _run(args: argparse.Namespace) -> int:
     retry, previous, store = _settle_options(args)
     shard = parse_shard(args.shard)
     _check_toplist(args.toplist)
+    # a citable list: its id or date from --toplist-name, else from the file's name
+    name = args.toplist_name or default_toplist_name(args.toplist)
+    identity = identify_toplist(name)
+    args.toplist_date = args.toplist_date or identity.date
     toplist_date = None if args.toplist_date is None else dt.date.fromisoformat(args.toplist_date)
     check_probe_args(args)
     _check_cluster(args)
@@ -558,8 +564,6 @@ def _run(args: argparse.Namespace) -> int:
     exclusions = exclusions_from_args(args)
     outdir: Path = args.output
     _check_outdir(outdir)
-    name = args.toplist_name or ("stdin" if args.toplist == "-" else
-                                 args.toplist.rstrip("/").rsplit("/", 1)[-1])
     options = _options(args, resolvers, shard, name, args.toplist_date)
     if previous is not None:
         conflicts = _resume_conflicts(previous, options)
@@ -593,7 +597,7 @@ def _run(args: argparse.Namespace) -> int:
     manifest.update({
         "run_id": run_id, "tool_version": __version__, "schema_version": SCHEMA_VERSION,
         "toplist": {"name": name, "path": options["toplist_path"], "date": args.toplist_date,
-                    "format": args.format},
+                    "format": args.format, **identity.manifest_fields()},
         "options": options, "state": "running", "finished_at": None,
     })
     manifest.setdefault("started_at", utc_now())

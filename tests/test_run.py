@@ -1,0 +1,239 @@
+"""`mta-sts-survey run SURVEY.toml`: a survey definition file, and the periodic step on the test
+internet's evolved monthly series: two snapshots, a diff equal to the series' answer key, the
+index; a second run for a date does nothing; a run killed while publishing finishes with the
+same SHA256SUMS as one never interrupted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from survey.cli import main
+from survey.commands.run import _scan_parser
+from survey.commands.survey_file import SurveyFileError, load, merge, scan_tokens
+from survey.publish import verify
+from survey.sim.evolve import Step, evolve
+from survey.sim.generator import generate_world
+from survey.sim.scenario import World
+from survey.sim.world import RunningWorld, start_world
+
+DATES = ("2026-10-01", "2026-11-01")
+SURVEY = """name = "sim-monthly"
+
+[toplist]
+source = "world-{date}/toplist.csv"
+name = "tranco-SIM1"
+
+[scan]
+allow-private = true
+rate = 50000
+concurrency = 200
+no-progress = true
+
+[output]
+runs = "runs"
+publish = "%s"
+"""
+
+
+def write_survey(path: Path, publish_to: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(SURVEY % publish_to)
+    return path
+
+
+# --- the definition file ----------------------------------------------------------------------
+
+def test_every_scan_option_from_the_file_and_the_command_line_overrides(tmp_path: Path) -> None:
+    (tmp_path / "optout.txt").write_text("example.org\n")
+    survey = tmp_path / "conf" / "s.toml"
+    survey.parent.mkdir()
+    survey.write_text("""
+[toplist]
+source = "lists/tranco_6P7X.csv"
+date = 2026-11-27
+limit = 500
+[scan]
+resolver = ["127.0.0.1:5353", "127.0.0.2"]
+rate = 2000
+smtp = true
+allow_private = false
+exclude = "../optout.txt"
+vantage-point = "AS64500"
+[output]
+runs = "/var/lib/survey/runs"
+""")
+    definition = load(survey)
+    assert definition.name == "s" and definition.destination() == str(tmp_path / "conf" /
+                                                                        "datasets")
+    parser = _scan_parser()
+    tokens = scan_tokens(definition, parser, "2026-12-01")
+    args = parser.parse_args(tokens)
+    assert args.toplist == str(tmp_path / "conf" / "lists" / "tranco_6P7X.csv")
+    assert args.output == "/var/lib/survey/runs/2026-12-01" and args.run_date == "2026-12-01"
+    assert (args.toplist_date, args.limit, args.rate, args.smtp) == ("2026-11-27", 500, 2000.0,
+                                                                     True)
+    assert args.allow_private is None  # false: not given
+    assert args.resolver == [("127.0.0.1", 5353), ("127.0.0.2", 53)]
+    assert args.exclude == tmp_path / "conf" / ".." / "optout.txt"
+    assert args.vantage_point == "AS64500"
+    merged = parser.parse_args(merge(tokens, ["--resolver", "::1", "--rate", "10"], parser))
+    assert merged.resolver == [("::1", 53)] and merged.rate == 10.0  # replaced, not added up
+    assert merged.smtp is True
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[toplist]\nname='x'\n", "source"),
+    ("[toplist]\nsource='a.csv'\n[scan]\nwarp = 9\n", "warp: not a scan option"),
+    ("[toplist]\nsource='a.csv'\n[scan]\noutput = 'x'\n", "in [toplist] or [output]"),
+    ("[toplist]\nsource='a.csv'\n[scan]\nrate = [1, 2]\n", "not repeatable"),
+    ("[toplist]\nsource='a.csv'\n[scan]\nsmtp = 'yes'\n", "is a flag"),
+    ("[toplist]\nsource='a.csv'\n[scans]\n", "unknown key(s) scans"),
+    ("[toplist\n", "not TOML"),
+])
+def test_bad_definitions_say_why(tmp_path: Path, text: str, message: str) -> None:
+    survey = tmp_path / "bad.toml"
+    survey.write_text(text)
+    with pytest.raises(SurveyFileError, match=message.replace("[", r"\[").replace("(", r"\(")
+                       .replace(")", r"\)")):
+        scan_tokens(load(survey), _scan_parser(), "2026-12-01")
+    assert main(["run", str(survey), "--date", "2026-12-01"]) == 2
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_bad_value_is_refused_as_scan_would(tmp_path: Path, capsys) -> None:
+    survey = write_survey(tmp_path / "s.toml", "datasets")
+    survey.write_text(survey.read_text().replace("rate = 50000", "rate = -1"))
+    assert main(["run", str(survey), "--date", "2026-12-01"]) == 2
+    assert "--rate: must be a positive number" in capsys.readouterr().err
+    assert main(["run", str(survey), "--date", "2026-13-01"]) == 2
+
+
+# --- the periodic step on the evolved series --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def series() -> tuple[World, Step]:
+    world = generate_world(100, 3)
+    return world, evolve(world, 1, seed=3, churn=2)[0]
+
+
+@pytest.fixture(scope="module")
+def worlds(series: tuple[World, Step], tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[dict[str, RunningWorld]]:
+    """Both months' worlds running at once, each in the directory the definition names."""
+    world, step = series
+    root = tmp_path_factory.mktemp("worlds")
+    with start_world(world, root / f"world-{DATES[0]}") as first, \
+            start_world(step.world, root / f"world-{DATES[1]}") as second:
+        yield {DATES[0]: first, DATES[1]: second}
+
+
+def run_month(survey: Path, date: str, running: RunningWorld, *extra: str) -> int:
+    """`run` as cron would start it, with the running world's ports as overrides."""
+    source = survey.parent / f"world-{date}"
+    if not source.exists():
+        source.symlink_to(running.toplist.parent, target_is_directory=True)
+    return main(["run", str(survey), "--date", date, *running.scan_args(), *extra])
+
+
+def diff_pairs(frame: pl.DataFrame) -> list[tuple[str, str]]:
+    return sorted(zip(frame["domain"].to_list(), frame["change"].to_list(), strict=True))
+
+
+@pytest.fixture(scope="module")
+def local(worlds: dict[str, RunningWorld], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    survey = write_survey(tmp_path_factory.mktemp("local") / "survey.toml", "datasets")
+    for date in DATES:
+        assert run_month(survey, date, worlds[date]) == 0
+    return survey
+
+
+def test_two_months_locally_with_the_answer_keys_diff(local: Path, series: tuple[World, Step],
+                                                      capsys) -> None:
+    _, step = series
+    datasets = local.parent / "datasets"
+    index = json.loads((datasets / "index.json").read_text())["snapshots"]
+    assert [e["run_date"] for e in index] == list(DATES)
+    assert {e["survey"] for e in index} == {"sim-monthly"}
+    first, second = (datasets / e["snapshot"] for e in index)
+    assert first.name.startswith("2026-10-01-tranco-sim1-")
+    for snapshot in (first, second):
+        assert verify(snapshot) == []
+        assert (datasets / f"{snapshot.name}-report.html").is_file()
+        manifest = json.loads((snapshot / "manifest.json").read_text())
+        assert manifest["survey"]["definition"] == local.read_text()
+        assert manifest["toplist"]["list_id"] == "SIM1"
+        assert "Tranco list SIM1" in (snapshot / "README.md").read_text()
+    assert "diff" not in index[0]["files"]
+    diff_file = datasets / index[1]["files"]["diff"]
+    assert diff_file.name == f"diff-{first.name}-{second.name}.parquet"
+    assert diff_pairs(pl.read_parquet(diff_file)) == list(step.changes)
+    # the README's table is the index's too
+    assert second.name in (datasets / "README.md").read_text()
+
+
+def test_a_second_run_for_a_date_does_nothing(local: Path, worlds: dict[str, RunningWorld],
+                                              capsys) -> None:
+    root = local.parent
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "world-" not in str(p))
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+    capsys.readouterr()
+    assert run_month(local, DATES[1], worlds[DATES[1]]) == 0
+    out = capsys.readouterr().out
+    for stage in ("scan     complete", "retry    no errors", "already published",
+                  "already written", "already listed"):
+        assert stage in out
+    after = sorted(p for p in root.rglob("*") if p.is_file() and "world-" not in str(p))
+    assert after == files
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in after} == before
+
+
+def kill_when(command: list[str], started: Any, *, env: dict[str, str] | None = None,
+              timeout: float = 120) -> bool:
+    """Start ``command``; SIGKILL it as soon as ``started()`` holds. False when it ended first."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=env)
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if started():
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return True
+            time.sleep(0.002)
+        return False
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def copy_finished_scan(local: Path, root: Path) -> tuple[Path, str]:
+    """The second month's finished scan in a new survey root; the reference snapshot's name."""
+    index = json.loads((local.parent / "datasets" / "index.json").read_text())["snapshots"]
+    shutil.copytree(local.parent / "runs" / DATES[1], root / "runs" / DATES[1])
+    return local.parent / "datasets" / index[1]["snapshot"], index[1]["snapshot"]
+
+
+def test_killed_while_publishing_locally_then_finished_gives_the_same_files(
+        local: Path, tmp_path: Path) -> None:
+    reference, name = copy_finished_scan(local, tmp_path)
+    survey = write_survey(tmp_path / "survey.toml", "datasets")
+    staging = tmp_path / "datasets" / f".{name}.tmp"
+    command = [sys.executable, "-m", "survey", "run", str(survey), "--date", DATES[1]]
+    assert kill_when(command, staging.exists), "the run ended before publishing began"
+    assert not (tmp_path / "datasets" / name).exists()  # killed before the snapshot was whole
+    assert main(["run", str(survey), "--date", DATES[1]]) == 0
+    snapshot = tmp_path / "datasets" / name
+    assert (snapshot / "SHA256SUMS").read_bytes() == (reference / "SHA256SUMS").read_bytes()
+    assert verify(snapshot) == [] and not staging.exists()
