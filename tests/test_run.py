@@ -199,7 +199,7 @@ def test_a_second_run_for_a_date_does_nothing(local: Path, worlds: dict[str, Run
 
 
 def kill_when(command: list[str], started: Any, *, env: dict[str, str] | None = None,
-              timeout: float = 120) -> bool:
+              interval: float = 0.002, timeout: float = 120) -> bool:
     """Start ``command``; SIGKILL it as soon as ``started()`` holds. False when it ended first."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=env)
@@ -210,7 +210,7 @@ def kill_when(command: list[str], started: Any, *, env: dict[str, str] | None = 
                 process.send_signal(signal.SIGKILL)
                 process.wait()
                 return True
-            time.sleep(0.002)
+            time.sleep(interval)
         return False
     finally:
         if process.poll() is None:
@@ -237,3 +237,111 @@ def test_killed_while_publishing_locally_then_finished_gives_the_same_files(
     snapshot = tmp_path / "datasets" / name
     assert (snapshot / "SHA256SUMS").read_bytes() == (reference / "SHA256SUMS").read_bytes()
     assert verify(snapshot) == [] and not staging.exists()
+
+
+# --- publication to an object store (moto's S3 server on 127.0.0.1) ---------------------------
+
+BUCKET = "periodic-bucket"
+
+
+@pytest.fixture(scope="module")
+def s3_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A local S3 API for this module: the environment (in-process and for subprocesses) and a
+    fresh bucket."""
+    moto_server = pytest.importorskip("moto.server")  # the dev extra installs it
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        from survey.dataset.destination import open_fs
+
+        fs, _ = open_fs(f"s3://{BUCKET}/x")
+        fs.mkdir(BUCKET)
+        yield {**os.environ, **env}
+        fs.clear_instance_cache()  # no later test may reach this server through a cached one
+    server.stop()
+
+
+def s3_fs() -> Any:
+    from survey.dataset.destination import open_fs
+
+    fs, _ = open_fs(f"s3://{BUCKET}/x")
+    fs.invalidate_cache()
+    return fs
+
+
+@pytest.fixture(scope="module")
+def on_s3(worlds: dict[str, RunningWorld], s3_env: dict[str, str],
+          tmp_path_factory: pytest.TempPathFactory) -> Path:
+    survey = write_survey(tmp_path_factory.mktemp("s3") / "survey.toml",
+                          f"s3://{BUCKET}/mta-sts")
+    for date in DATES:
+        assert run_month(survey, date, worlds[date]) == 0
+    return survey
+
+
+def test_two_months_to_s3_verify_and_diff_by_url(on_s3: Path, series: tuple[World, Step],
+                                                 tmp_path: Path, capsys) -> None:
+    _, step = series
+    fs = s3_fs()
+    index = json.loads(fs.cat_file(f"{BUCKET}/mta-sts/index.json"))["snapshots"]
+    assert [e["run_date"] for e in index] == list(DATES)
+    first, second = (f"s3://{BUCKET}/mta-sts/{e['snapshot']}" for e in index)
+    for url in (first, second):
+        assert verify(url) == []
+        assert main(["verify", url]) == 0
+        assert fs.exists(f"{url}-report.html")
+    changes = pl.read_parquet(fs.cat_file(f"{BUCKET}/mta-sts/{index[1]['files']['diff']}"))
+    assert diff_pairs(changes) == list(step.changes)
+    capsys.readouterr()
+    assert main(["diff", first, second, "-o", str(tmp_path / "d.parquet")]) == 0
+    assert capsys.readouterr().out.startswith(f"{DATES[0]} -> {DATES[1]}\n")
+    assert diff_pairs(pl.read_parquet(tmp_path / "d.parquet")) == list(step.changes)
+    # a damaged object is found through the URL, as in a directory
+    victim = f"{BUCKET}/mta-sts/{index[0]['snapshot']}/aggregates/status.csv"
+    fs.pipe_file(victim, fs.cat_file(victim) + b"x")
+    assert verify(first) == ["aggregates/status.csv: checksum mismatch"]
+    assert main(["verify", first]) == 1
+
+
+def test_publish_to_s3_then_refused_again(on_s3: Path, tmp_path: Path, capsys) -> None:
+    run = on_s3.parent / "runs" / DATES[0]
+    assert main(["publish", str(run), "--to", f"s3://{BUCKET}/plain"]) == 0
+    fs = s3_fs()
+    index = json.loads(fs.cat_file(f"{BUCKET}/plain/index.json"))["snapshots"]
+    name = index[0]["snapshot"]
+    assert main(["verify", f"s3://{BUCKET}/plain/{name}"]) == 0
+    # the same layout and SHA256SUMS as a directory publication of the same run
+    assert main(["publish", str(run), "--to", str(tmp_path / "datasets")]) == 0
+    assert fs.cat_file(f"{BUCKET}/plain/{name}/SHA256SUMS") == (
+        tmp_path / "datasets" / name / "SHA256SUMS").read_bytes()
+    capsys.readouterr()
+    assert main(["publish", str(run), "--to", f"s3://{BUCKET}/plain"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_killed_while_uploading_then_finished_gives_the_same_files(
+        local: Path, s3_env: dict[str, str], tmp_path: Path) -> None:
+    reference, name = copy_finished_scan(local, tmp_path)
+    survey = write_survey(tmp_path / "survey.toml", f"s3://{BUCKET}/killed")
+    fs = s3_fs()
+    prefix = f"{BUCKET}/killed/{name}"
+
+    def uploading() -> bool:
+        fs.invalidate_cache()
+        return bool(fs.find(prefix))
+
+    command = [sys.executable, "-m", "survey", "run", str(survey), "--date", DATES[1]]
+    assert kill_when(command, uploading, env=s3_env, interval=0.02), \
+        "the run ended before uploading began"
+    fs.invalidate_cache()
+    assert not fs.exists(f"{prefix}/SHA256SUMS")  # killed before the snapshot was whole
+    assert verify(f"s3://{prefix}") == [f"s3://{prefix}/SHA256SUMS: missing"]
+    assert main(["run", str(survey), "--date", DATES[1]]) == 0
+    fs.invalidate_cache()
+    assert fs.cat_file(f"{prefix}/SHA256SUMS") == (reference / "SHA256SUMS").read_bytes()
+    assert verify(f"s3://{prefix}") == []

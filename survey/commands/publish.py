@@ -12,12 +12,14 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "publish", help="turn a finished run into a dated snapshot",
         description="Write a snapshot directory (Parquet partitioned by status, aggregates as "
-        "CSV/JSON, a datasheet README.md and SHA256SUMS) from a finished scan. A refused "
-        "publish says why and writes nothing.",
+        "CSV/JSON, a datasheet README.md and SHA256SUMS) from a finished scan, into a directory "
+        "or onto an object store, and list it in the destination's index.json. A refused "
+        "publish says why and writes nothing; one stopped half-way finishes when run again.",
     )
     parser.add_argument("run", type=Path, help="scan output directory (finished)")
-    parser.add_argument("--to", type=Path, default=Path("datasets"), dest="datasets",
-                        help="datasets directory (default: datasets/)")
+    parser.add_argument("--to", default="datasets", dest="datasets", metavar="DEST",
+                        help="datasets directory (default: datasets/), or an object-store "
+                        "prefix: s3://bucket/prefix, gs://... (needs the s3 or gcs extra)")
     parser.set_defaults(func=run)
 
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     except PublishError as exc:
         print(f"publish refused: {exc}", file=sys.stderr)
         return 2
-    print(f"published {snapshot.rows:,} rows to {snapshot.path}")
+    print(f"published {snapshot.rows:,} rows to {snapshot.location}")
     for status, count in sorted(snapshot.counts.items()):
         print(f"  {status:<8} {count:>10,}")
     return 0

@@ -14,17 +14,23 @@ def register(subparsers: Any) -> None:
         description="Exit 0 when every file of the snapshot matches SHA256SUMS and no file is "
         "unlisted; otherwise list the problems and exit 1.",
     )
-    parser.add_argument("snapshot", type=Path)
+    parser.add_argument("snapshot", help="snapshot directory, or its URL (s3://bucket/prefix/"
+                        "<snapshot>, gs://...)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from survey.analysis.publish import verify
+    from survey.dataset.destination import is_url
 
-    if not args.snapshot.is_dir():
+    if not is_url(args.snapshot) and not Path(args.snapshot).is_dir():
         print(f"verify: {args.snapshot}: not a directory", file=sys.stderr)
         return 2
-    problems = verify(args.snapshot)
+    try:
+        problems = verify(args.snapshot)
+    except (ValueError, OSError) as exc:
+        print(f"verify: {args.snapshot}: {exc}", file=sys.stderr)
+        return 2
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

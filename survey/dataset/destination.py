@@ -149,7 +149,7 @@ class StoreDestination:
         for name in self.files(prefix):
             target = local / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(self._path(f"{prefix}/{name}"), str(target))
+            self.fs.get_file(self._path(f"{prefix}/{name}" if prefix else name), str(target))
 
     def sha256(self, name: str) -> str | None:
         try:
