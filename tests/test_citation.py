@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from survey.analysis.publish import publish, snapshot_name, toplist_identity
 from survey.dataset.citation import default_name, identify
-from survey.publish import publish, snapshot_name, toplist_identity
 from tests.test_publish import make_run
 from tests.test_stats import ROWS
 

@@ -6,6 +6,7 @@ same SHA256SUMS as one never interrupted."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -18,10 +19,10 @@ from typing import Any
 import polars as pl
 import pytest
 
+from survey.analysis.publish import verify
 from survey.cli import main
 from survey.commands.run import _scan_parser
 from survey.commands.survey_file import SurveyFileError, load, merge, scan_tokens
-from survey.publish import verify
 from survey.sim.evolve import Step, evolve
 from survey.sim.generator import generate_world
 from survey.sim.scenario import World

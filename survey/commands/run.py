@@ -79,8 +79,8 @@ def _split_date(tokens: list[str]) -> tuple[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from survey.analysis.publish import PublishError
     from survey.commands.survey_file import SurveyFileError
-    from survey.publish import PublishError
 
     try:
         return _run(args)
@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     report = _report(outdir, dest, name)
     diff_name = _diff(outdir, dest, name, definition.name, date)
     files = {"report": report, **({"diff": diff_name} if diff_name else {})}
-    from survey.publish import add_to_index
+    from survey.analysis.publish import add_to_index
 
     if add_to_index(dest, name, **files):
         _log("index", f"{name} added to {dest.location}/index.json")
@@ -143,7 +143,7 @@ def _read_state(outdir: Path) -> dict[str, Any]:
 
 
 def _write_state(outdir: Path, state: dict[str, Any]) -> None:
-    from survey.fsio import atomic_write_bytes
+    from survey.dataset.fsio import atomic_write_bytes
 
     text = json.dumps(state, indent=1, sort_keys=True) + "\n"
     atomic_write_bytes(outdir / STATE, text.encode())
@@ -151,7 +151,7 @@ def _write_state(outdir: Path, state: dict[str, Any]) -> None:
 
 def _scan(scan_args: argparse.Namespace, outdir: Path, *, quiet: bool) -> dict[str, Any]:
     from survey.commands import scan
-    from survey.sink import read_manifest
+    from survey.dataset.sink import read_manifest
 
     manifest = read_manifest(outdir) if outdir.is_dir() else None
     if manifest is not None and manifest.get("state") == "complete":
@@ -179,7 +179,7 @@ def _record_definition(outdir: Path, manifest: dict[str, Any],
                        record: dict[str, Any]) -> dict[str, Any]:
     """The definition file's content into the run's manifest, once (the file that made the
     scan; later sessions' edits do not rewrite a finished run's record)."""
-    from survey.sink import write_manifest
+    from survey.dataset.sink import write_manifest
 
     if isinstance(manifest.get("survey"), dict):
         return manifest
@@ -190,7 +190,7 @@ def _record_definition(outdir: Path, manifest: dict[str, Any],
 
 def _retry(outdir: Path, manifest: dict[str, Any], *, quiet: bool) -> dict[str, Any]:
     from survey.commands import scan
-    from survey.sink import read_manifest
+    from survey.dataset.sink import read_manifest
 
     state = _read_state(outdir)
     errors = int((manifest.get("counts") or {}).get("error", 0))
@@ -210,7 +210,7 @@ def _retry(outdir: Path, manifest: dict[str, Any], *, quiet: bool) -> dict[str, 
 
 
 def _publish(outdir: Path, destination: str, dest: Any, manifest: dict[str, Any]) -> str:
-    from survey.publish import publish, published_manifest, snapshot_name
+    from survey.analysis.publish import publish, published_manifest, snapshot_name
 
     name = snapshot_name(manifest)
     if published_manifest(dest, name) is not None:
@@ -222,8 +222,8 @@ def _publish(outdir: Path, destination: str, dest: Any, manifest: dict[str, Any]
 
 
 def _report(outdir: Path, dest: Any, name: str) -> str:
+    from survey.analysis.report import write_report
     from survey.dataset.destination import LocalDestination
-    from survey.report import write_report
 
     report = f"{name}-report.html"
     if dest.exists(report):
@@ -240,9 +240,9 @@ def _report(outdir: Path, dest: Any, name: str) -> str:
 
 
 def _diff(outdir: Path, dest: Any, name: str, survey: str, date: str) -> str | None:
+    from survey.analysis.diff import diff
     from survey.dataset.destination import LocalDestination
     from survey.dataset.index import previous, read_index
-    from survey.diff import diff
 
     earlier = previous(read_index(dest), survey, date)
     if earlier is None:

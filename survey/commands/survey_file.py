@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from survey.toplist import url_scheme
+from survey.dataset.destination import url_scheme
 
 #: [toplist] keys and the scan options they stand for.
 TOPLIST_KEYS = {"name": "--toplist-name", "date": "--toplist-date", "format": "--format",
