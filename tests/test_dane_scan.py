@@ -170,3 +170,18 @@ def test_the_real_thing_signed_zones_nsd_and_unbound(tmp_path: Path) -> None:
     assert rows["plain-sts.test"]["sender_mechanism"] == "mta-sts"
     assert (rows["bogus.test"]["status"], rows["bogus.test"]["sts_txt_dnssec"]) == (
         "invalid", "bogus")
+
+
+def test_check_prints_the_dnssec_and_dane_part(world: RunningWorld,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "conflict.test", *world.scan_args(), *FAST[:-1], "--smtp"])
+    out = capsys.readouterr().out
+    assert code == 5  # enforce, with error-severity mistakes (dane_mismatch)
+    assert "MX secure" in out and "_mta-sts secure" in out
+    assert "mx.conflict.test: 3 1 1 " + "00" * 32 in out and "chain mismatch" in out
+    assert "DANE                  usable; a sender with MTA-STS and DANE applies dane " \
+        "(deferred)" in out
+    assert "- dane_sts_conflict (warning, RFC 8461 §2)" in out
+    code = main(["check", "unsigned.test", *world.scan_args(), *FAST[:-1]])
+    out = capsys.readouterr().out
+    assert "TLSA                  not looked up" in out and "MX insecure" in out

@@ -6,7 +6,8 @@ Layout of a snapshot (``datasets/<date>-<toplist>-<run>/``), modelled on OpenINT
     manifest.json              the run's manifest plus publication facts
     schema.json                the Arrow schema with each column's documentation
     data/status=<s>/part-0.parquet   rows, one file per status (so one status reads alone)
-    aggregates/<table>.csv|.json     funnel, statuses, rank buckets, mistakes, providers, TLS-RPT
+    aggregates/<table>.csv|.json     funnel, statuses, rank buckets, mistakes, providers, TLS-RPT,
+                                     DANE beside MTA-STS
     SHA256SUMS                 sha256 of every other file (``sha256sum -c`` compatible)
 
 A snapshot's files depend only on the run it is made from (``published_at`` is the run's
@@ -81,6 +82,11 @@ AGGREGATES: dict[str, Callable[[pl.LazyFrame], pl.DataFrame]] = {
     "mx_providers": lambda lf: stats.mx_providers(lf, top=None),
     "policy_hosting": stats.policy_hosting,
     "certificate_issuers": stats.certificate_issuers,
+    # DANE beside MTA-STS (issue 16)
+    "dane_mechanisms": stats.mechanisms_by_rank,
+    "dane_codeployment": stats.codeployment,
+    "dnssec_signed_mx": stats.dnssec_signed_mx,
+    "sender_outcomes": stats.sender_outcomes,
 }
 
 

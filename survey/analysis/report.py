@@ -111,6 +111,29 @@ def build_sections(lf: pl.LazyFrame) -> list[ReportSection]:
                       charts.to_svg(charts.expiry_chart(expiry))),
         ReportSection("HTTPS outcomes", "Policy fetches of publishing domains.",
                       stats.https_errors(lf)),
+        *dane_sections(lf),
+    ]
+
+
+def dane_sections(lf: pl.LazyFrame) -> list[ReportSection]:
+    """DANE beside MTA-STS (issue 16); none for a dataset scanned before its columns."""
+    if not stats.has_dane_columns(lf):
+        return []
+    caveat = (" Meaningful only for a scan through a validating resolver (the manifest's "
+              "resolver_validates).")
+    return [
+        ReportSection("MTA-STS, DANE, both or neither", "Per rank bucket: MTA-STS at testing "
+                      "or enforce, DANE with secure TLSA records a DANE sender uses; shares of "
+                      "measured domains with Wilson 95% intervals." + caveat,
+                      stats.mechanisms_by_rank(lf)),
+        ReportSection("Co-deployment matrix", "MTA-STS status x DANE verdict, all domains "
+                      "(per bucket in the published aggregates).",
+                      stats.codeployment(lf).filter(pl.col("bucket") == "all")),
+        ReportSection("DNSSEC-signed MX", "Share of domains with MX hosts whose MX answer is "
+                      "DNSSEC-secure." + caveat, stats.dnssec_signed_mx(lf)),
+        ReportSection("What a sender with both does", "Mechanism and protection a sender "
+                      "implementing MTA-STS and DANE applies (RFC 8461 §2, RFC 7672).",
+                      stats.sender_outcomes(lf)),
     ]
 
 

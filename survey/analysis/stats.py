@@ -520,3 +520,104 @@ def certificate_expiry(lf: pl.LazyFrame) -> pl.DataFrame:
         .sort("order")
         .drop("order")
     )
+
+
+# -- DANE beside MTA-STS (issue 16) --------------------------------------------------------
+
+#: The ``dane`` verdicts in table order; null (TLSA not looked up) is shown as "not probed".
+DANE_VERDICTS = ("usable", "partial", "insecure", "bogus", "none", "not probed")
+#: Columns the DANE statistics read; datasets scanned before they existed have none of them.
+DANE_COLUMNS = ("dane", "mx_dnssec", "sender_mechanism", "sender_protection")
+#: The field's standard question, per domain: MTA-STS (testing/enforce), DANE (usable or
+#: partial secure TLSA), both, or neither.
+MECHANISMS = ("both", "mta-sts only", "dane only", "neither")
+_BUCKET_LABELS = ("all", *(b[0] for b in RANK_BUCKETS), "rest", "unranked")
+
+
+def has_dane_columns(lf: pl.LazyFrame) -> bool:
+    """Whether the dataset has the DANE columns (scanned with schema 1.1 or later)."""
+    return set(DANE_COLUMNS) <= set(lf.collect_schema().names())
+
+
+def _by_bucket(lf: pl.LazyFrame, keys: Sequence[str], aggs: Sequence[pl.Expr]) -> pl.DataFrame:
+    """``aggs`` per rank bucket and ``keys``, with an ``all`` bucket first, in bucket order."""
+    bucketed = lf.with_columns(_bucket_expr().alias("bucket"))
+    everything = bucketed.with_columns(pl.lit("all").alias("bucket"))
+    agg = (
+        pl.concat([everything, bucketed])
+        .group_by("bucket", *keys)
+        .agg(*aggs)
+        .collect()
+    )
+    order = pl.DataFrame({"bucket": list(_BUCKET_LABELS),
+                          "order": list(range(len(_BUCKET_LABELS)))})
+    return order.join(agg, on="bucket", how="inner").sort("order", *keys).drop("order")
+
+
+def _mechanism_expr() -> pl.Expr:
+    sts = pl.col("status").is_in(["testing", "enforce"])
+    dane = pl.col("dane").is_in(["usable", "partial"])
+    return (
+        pl.when(sts & dane).then(pl.lit("both"))
+        .when(sts).then(pl.lit("mta-sts only"))
+        .when(dane).then(pl.lit("dane only"))
+        .otherwise(pl.lit("neither"))
+    )
+
+
+def _shares_in_bucket(df: pl.DataFrame, count: str, prefix: str) -> pl.DataFrame:
+    """Each row's ``count`` as a share of its bucket's total, with Wilson 95% intervals."""
+    df = df.with_columns(pl.col(count).sum().over("bucket").alias("bucket_total"))
+    df = df.with_columns(_share(pl.col(count), pl.col("bucket_total")).alias(f"{prefix}_share"))
+    return _with_ci(df, count, "bucket_total", prefix)
+
+
+def codeployment(lf: pl.LazyFrame) -> pl.DataFrame:
+    """The co-deployment matrix: measured domains per (MTA-STS status, DANE verdict), as a
+    share of the rank bucket's measured domains with Wilson 95% intervals (``all`` first)."""
+    df = _by_bucket(
+        lf.filter(MEASURED).with_columns(pl.col("dane").fill_null("not probed")),
+        ("status", "dane"), (pl.len().alias("domains"),))
+    return _shares_in_bucket(df, "domains", "domains")
+
+
+def mechanisms_by_rank(lf: pl.LazyFrame) -> pl.DataFrame:
+    """MTA-STS, DANE, both or neither, per rank bucket: the field's standard question.
+
+    MTA-STS counts at testing or enforce; DANE at ``usable`` or ``partial`` (secure TLSA
+    records a DANE sender uses at some MX host). Shares of measured domains, Wilson 95% CIs.
+    """
+    df = _by_bucket(lf.filter(MEASURED).with_columns(_mechanism_expr().alias("mechanism")),
+                    ("mechanism",), (pl.len().alias("domains"),))
+    return _shares_in_bucket(df, "domains", "domains")
+
+
+def dnssec_signed_mx(lf: pl.LazyFrame) -> pl.DataFrame:
+    """Share of domains with MX hosts whose MX answer is DNSSEC-secure, per rank bucket.
+
+    Denominator: measured domains with an MX host and a secure/insecure MX answer (bogus and
+    failed lookups are counted apart: ``bogus`` is a share of the same base plus themselves).
+    """
+    base = lf.filter(MEASURED & HAS_MX & pl.col("mx_dnssec").is_not_null())
+    df = _by_bucket(base, (), (
+        pl.col("mx_dnssec").is_in(["secure", "insecure"]).sum().alias("judged"),
+        (pl.col("mx_dnssec") == "secure").sum().alias("signed"),
+        (pl.col("mx_dnssec") == "bogus").sum().alias("bogus"),
+    ))
+    df = df.with_columns(_share(pl.col("signed"), pl.col("judged")).alias("signed_share"))
+    return _with_ci(df, "signed", "judged", "signed")
+
+
+def sender_outcomes(lf: pl.LazyFrame) -> pl.DataFrame:
+    """What a sender implementing MTA-STS and DANE does (``sender_mechanism`` x
+    ``sender_protection``) over measured domains; null (unknown) as "unknown"."""
+    return (
+        lf.filter(MEASURED)
+        .select(pl.col("sender_mechanism").fill_null("unknown").alias("mechanism"),
+                pl.col("sender_protection").fill_null("unknown").alias("protection"))
+        .group_by("mechanism", "protection")
+        .agg(pl.len().alias("domains"))
+        .with_columns(_share(pl.col("domains"), pl.col("domains").sum()).alias("share"))
+        .sort(["domains", "mechanism", "protection"], descending=[True, False, False])
+        .collect()
+    )
