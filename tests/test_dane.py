@@ -75,7 +75,7 @@ def test_usable_records_and_names() -> None:
 def test_sender_choice_follows_rfc_8461_section_2() -> None:
     enforce = assess_dane(replace(obs(), mx=replace(obs().mx, dnssec=INS)), "enforce")
     assert (enforce.dane, enforce.mechanism, enforce.protection) == (
-        None, Mechanism.MTA_STS, Protection.AUTHENTICATED)  # DANE cannot apply: MTA-STS
+        Dane.NONE, Mechanism.MTA_STS, Protection.AUTHENTICATED)  # DANE cannot apply: MTA-STS
     testing = assess_dane(signed(obs(), hosts=((MX1, SEC, SEC, (), None),)), "testing")
     assert (testing.dane, testing.mechanism, testing.protection) == (
         Dane.NONE, Mechanism.MTA_STS, Protection.TESTING)

@@ -28,7 +28,7 @@ SMTP_VALID, SMTP_MISMATCH = "valid", "mismatch"
 class Dane(StrEnum):
     """The ``dane`` column: what DANE-for-SMTP senders find for the domain."""
 
-    NONE = "none"  # no TLSA records at the probed MX hosts
+    NONE = "none"  # no TLSA records at the probed MX hosts, or DANE cannot apply (MX insecure)
     INSECURE = "insecure"  # TLSA records present, but not DNSSEC-secure: senders ignore them
     PARTIAL = "partial"  # some MX hosts without usable secure TLSA records
     USABLE = "usable"  # every probed MX host has usable secure TLSA records
@@ -105,8 +105,10 @@ def _dane(obs: DomainObservations, states: list[HostState]) -> Dane | None:
     mx = obs.mx
     if mx.dnssec is Dnssec.BOGUS:
         return Dane.BOGUS
-    if obs.dane is None or mx.dnssec is None or mx.failed:
-        return None  # TLSA not looked up (or nothing to judge them by)
+    if mx.dnssec is None or mx.failed:
+        return None  # nothing to judge by
+    if obs.dane is None:  # TLSA not looked up: none when DANE cannot apply, else unknown
+        return Dane.NONE if dane_cannot_apply(obs) else None
     if HostState.BOGUS in states:
         return Dane.BOGUS
     if HostState.UNKNOWN in states:

@@ -151,8 +151,8 @@ SCHEMA = pa.schema(
            f"answer: {_DNSSEC_VALUES}."),
         _f("dane", pa.string(), "DANE for SMTP: none | insecure (TLSA present, not secure: "
            "senders ignore it) | partial (some MX hosts without usable secure TLSA) | usable | "
-           "bogus; null when the TLSA records were not looked up (MX answer not secure under "
-           "--tlsa secure, no MX host) or a lookup failed."),
+           "bogus; none also when DANE cannot apply (MX answer insecure, no MX host: TLSA not "
+           "looked up under --tlsa secure); null when the MX or a TLSA lookup failed."),
         _f("dane_hosts", pa.list_(DANE_HOST_STRUCT),
            "One entry per MX host whose TLSA records were looked up (same cap as --smtp): host, "
            "tlsa_dnssec, address_dnssec, tlsa ('usage selector mtype hex'), usable, smtp_dane "
