@@ -76,15 +76,23 @@ def write_part(path: Path, table: pa.Table, *, row_group_rows: int = ROW_GROUP_R
 
 def read_part(path: Path, columns: list[str] | None = None,
               schema: pa.Schema | None = None) -> pa.Table:
-    """A part's table, read through an open file for the same reason as ``write_part``."""
-    with open(path, "rb") as handle:
-        return pq.read_table(handle, columns=columns, schema=schema)
+    """A part's table (``schema``: cast to it, e.g. to carry the schema's field docs).
+
+    Through ``pa.OSFile`` (a path string is parsed as a URI, see ``write_part``) and
+    ``ParquetFile.read``: ``pq.read_table`` on a Python file object left a native pool thread
+    running that aborted the interpreter at exit (SIGABRT, ``terminate called without an active
+    exception``) in 5-7 % of processes (apache/arrow#34314); this way aborted 0 of 200 and reads
+    a part in 0.6 of the time (issue 17's note).
+    """
+    with pa.OSFile(os.fspath(path), "rb") as handle, pq.ParquetFile(handle) as parquet:
+        table = parquet.read(columns=columns)
+    return table if schema is None else table.cast(schema)
 
 
 def read_part_schema(path: Path) -> pa.Schema:
-    """A part's schema (footer only), through an open file like ``read_part``."""
-    with open(path, "rb") as handle:
-        return pq.read_schema(handle)
+    """A part's schema (footer only), read like ``read_part``."""
+    with pa.OSFile(os.fspath(path), "rb") as handle, pq.ParquetFile(handle) as parquet:
+        return parquet.schema_arrow
 
 
 class PartWriter:
