@@ -134,7 +134,7 @@ def _usable(*hosts: str, smtp: str = "valid", sender: tuple[str, str] = DANE_AUT
     return expect
 
 
-def _dane(dane: str, *mistakes: str, usable: tuple[str, ...] = (),
+def _dane(dane: str | None, *mistakes: str, usable: tuple[str, ...] = (),
           sender: tuple[str, str] | None = DANE_AUTHENTICATED,
           **more: Any) -> Callable[[str], DaneExpectation]:
     def expect(d: str) -> DaneExpectation:
@@ -388,7 +388,7 @@ _ENTRIES: tuple[_Entry, ...] = (
            lambda d: replace(_good(d), mx=(MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),)),)),
            "TLSA in an unsigned zone: the MX answer is insecure, so a default scan (--tlsa "
            "secure) does not look (RFC 7672 §2.2.1: DANE needs a secure MX RRset)",
-           _dane("none", sender=STS_AUTHENTICATED)),
+           _dane(None, sender=STS_AUTHENTICATED)),
     _Entry("dnssec_signed_without_tlsa", _ok("enforce"),
            lambda d: _signed(d, MxHost(f"mx1.{d}")),
            "signed, no TLSA: MTA-STS alone", _dane("none", sender=STS_AUTHENTICATED)),
@@ -448,16 +448,15 @@ _MX_FAILURES = frozenset({DnsFault.SERVFAIL, DnsFault.REFUSED, DnsFault.TIMEOUT}
 
 
 def default_dane(sc: Scenario) -> DaneExpectation:
-    """An unsigned domain's: no DANE (RFC 7672 §2.2.1: the MX answer is not secure), unknown
-    when the MX lookup fails; the sender does what MTA-STS says (RFC 8461 §5.1: a policy that
-    cannot be found or fetched is as none), unknown when the MTA-STS status is ``error``."""
+    """An unsigned domain's: ``dane`` null, as the MX answer is not secure and a default scan
+    looks up no TLSA (CONTRACT-16; RFC 7672 §2.2.1: DANE needs a secure MX RRset); the sender
+    does what MTA-STS says (RFC 8461 §5.1: a policy that cannot be found or fetched is as none),
+    unknown when the MX lookup fails or the MTA-STS status is ``error``."""
     if sc.expect is None:
         raise ValueError(f"scenario {sc.name!r} has no expectation")
-    if sc.fault_for(sc.domain) in _MX_FAILURES:
+    if sc.fault_for(sc.domain) in _MX_FAILURES or sc.expect.status == "error":
         return DaneExpectation(None, sender=None)
-    if sc.expect.status == "error":
-        return DaneExpectation("none", sender=None)
-    return DaneExpectation("none", sender=_STS_SENDER.get(sc.expect.status, NO_PROTECTION))
+    return DaneExpectation(None, sender=_STS_SENDER.get(sc.expect.status, NO_PROTECTION))
 
 
 def dane_with_smtp(scenario: Scenario) -> DaneExpectation:
