@@ -39,8 +39,9 @@ typecheck: $(STAMP)
 
 # Real servers the tests use (NSD serves the exported zone in test_zonefile.py, nginx the
 # exported policy hosts in test_bench_nginx_live.py); their Debian services are not started.
+# Chromium opens the HTML report headless in test_report_browser.py.
 system-deps:
-	@sh .ci/apt-install nsd nginx unbound ldnsutils:ldns-signzone
+	@sh .ci/apt-install nsd nginx unbound ldnsutils:ldns-signzone chromium
 
 pytest: $(STAMP) system-deps
 	$(VENV)/bin/pytest -q

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from survey.analysis import stats
 from survey.analysis.report import build_sections
 from survey.cli import main
 from survey.dataset.schema import rows_to_table
@@ -76,3 +77,31 @@ def test_report_of_a_snapshot_goes_beside_it_and_verify_still_passes(tmp_path: P
     assert main(["report", str(snap)]) == 0 and main(["verify", str(snap)]) == 0
     run_path, _ = write_report(tmp_path / "run")  # a scan's output: the report goes inside
     assert run_path == tmp_path / "run" / "report.html"
+
+
+def test_shares_read_as_percentages_and_the_headline_has_a_sentence_per_status() -> None:
+    import polars as pl
+
+    from survey.analysis.report import (
+        STATUS_SENTENCES,
+        headline_sentences,
+        share_text,
+        table_html,
+        with_intervals,
+    )
+
+    assert set(STATUS_SENTENCES) == set(stats.STATUSES)  # one vocabulary
+    assert [share_text(v) for v in (0.01265, 0.5, 1.0, 0.000123, 0.0, None)] == [
+        "1.26%", "50%", "100%", "0.0123%", "0%", ""]
+    status = pl.DataFrame({"status": list(stats.STATUSES), "domains": [5, 1, 0, 2, 2, 0]}
+                          ).with_columns((pl.col("domains") / 10).alias("share"))
+    sentences = headline_sentences(status)
+    assert len(sentences) == len(stats.STATUSES)
+    assert sentences[0] == ("5 of 10 domains (50%) publish no MTA-STS policy at all.")
+    assert any(s.startswith("2 of 10 domains (20%) enforce MTA-STS") for s in sentences)
+    rank = pl.DataFrame({"bucket": ["top 1k"], "adopted_share": [0.01265],
+                         "adopted_ci_low": [0.0091], "adopted_ci_high": [0.0174]})
+    assert with_intervals(rank).columns == ["bucket", "adopted_share (95% CI)"]
+    assert with_intervals(rank).item(0, 1) == "1.26% (0.91-1.74%)"
+    page = table_html(rank)
+    assert page.startswith("<div class=table-wrap>") and "0.01265" not in page

@@ -8,6 +8,7 @@ breaks fails CI.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,19 @@ def execute_notebook(
     """Run ``notebook`` with ``parameters``; raises nbclient's CellExecutionError on failure."""
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
     nb = nbformat.read(notebook, as_version=4)
     inject_parameters(nb, parameters)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebook.parent)}})
-    client.execute()
+    # IPC (Unix sockets in a private directory) rather than TCP on localhost, which any local
+    # user could reach and which the kernel warns about ("running over TCP without encryption")
+    # on every start: the kernel is ours, on this machine, for one notebook. The socket path is
+    # absolute: the kernel runs in the notebook's directory, the client in ours.
+    with tempfile.TemporaryDirectory(prefix="nb-") as sockets:
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "k")}})
+        client = NotebookClient(nb, config=ipc, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(notebook.parent)}})
+        client.execute()
     if out_ipynb is not None:
         out_ipynb.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out_ipynb)

@@ -27,26 +27,85 @@ class ReportSection:
     intro: str
     table: pl.DataFrame | None = None
     figure_svg: str | None = None
+    sentences: tuple[str, ...] = ()  # the headline: one sentence per status
 
 
-def _cell(value: Any) -> str:
+#: What each status means for mail, completing "N domains (share) ..." in the headline.
+STATUS_SENTENCES: dict[str, str] = {
+    "enforce": "enforce MTA-STS: compliant senders deliver to them only over authenticated TLS",
+    "testing": "test MTA-STS: senders report TLS failures but still deliver",
+    "none": "publish a policy in mode none, which switches MTA-STS off",
+    "invalid": "publish MTA-STS records that senders cannot use (invalid)",
+    "absent": "publish no MTA-STS policy at all",
+    "error": "could not be measured (DNS failures on our side); they are counted apart, "
+             "never as absent",
+}
+
+
+def share_text(value: float | None) -> str:
+    """A share as a percentage with three significant digits (0.01265 -> 1.26%, 0.5 -> 50%,
+    0.000123 -> 0.0123%): readable at a glance, yet small shares keep their digits."""
+    if value is None or value != value:
+        return ""
+    if value == 0:
+        return "0%"
+    return f"{value * 100:.3g}%"
+
+
+def _is_share(column: str) -> bool:
+    return "share" in column or column.endswith(("_ci_low", "_ci_high"))
+
+
+def _cell(value: Any, column: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, float):
+        if _is_share(column):
+            return share_text(value)
         return "" if value != value else f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool) and column != "rank":
+        return f"{value:,}"
     if isinstance(value, list):
         return html.escape(", ".join(str(v) for v in value))
     return html.escape(str(value))
 
 
+def with_intervals(df: pl.DataFrame) -> pl.DataFrame:
+    """Fewer, readable columns: ``X_share`` with ``X_ci_low``/``X_ci_high`` becomes one text
+    column ``X_share (95% CI)`` such as ``1.26% (0.91-1.74%)``."""
+    for prefix in [c.removesuffix("_ci_low") for c in df.columns if c.endswith("_ci_low")]:
+        share, low, high = f"{prefix}_share", f"{prefix}_ci_low", f"{prefix}_ci_high"
+        if share not in df.columns or high not in df.columns:
+            continue
+        text = [f"{share_text(v)} ({share_text(lo).removesuffix('%')}-{share_text(hi)})"
+                if v is not None else "" for v, lo, hi in df.select(share, low, high).iter_rows()]
+        df = df.with_columns(pl.Series(f"{share} (95% CI)", text)).drop(share, low, high)
+    return df
+
+
 def table_html(df: pl.DataFrame, max_rows: int = 50) -> str:
+    """A table in a horizontally scrolling container, so a wide one never widens the page."""
+    df = with_intervals(df)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    numeric = [dtype.is_numeric() for dtype in df.dtypes]
     body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td{' class=num' if n else ''}>{_cell(v, c)}</td>"
+                         for v, c, n in zip(row, df.columns, numeric, strict=True)) + "</tr>"
         for row in df.head(max_rows).iter_rows()
     )
     more = f"<p class=more>{df.height - max_rows} more rows</p>" if df.height > max_rows else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+    return (f"<div class=table-wrap><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f"</table></div>{more}")
+
+
+def headline_sentences(status: pl.DataFrame) -> tuple[str, ...]:
+    """One sentence per status, over every scanned domain, largest first."""
+    total = int(status["domains"].sum())
+    rows = sorted(status.select("status", "domains", "share").iter_rows(),
+                  key=lambda r: -int(r[1]))
+    return tuple(
+        f"{domains:,} of {total:,} domains ({share_text(share) or '0%'}) "
+        f"{STATUS_SENTENCES[name]}." for name, domains, share in rows)
 
 
 def headline(lf: pl.LazyFrame) -> pl.DataFrame:
@@ -85,6 +144,8 @@ def build_sections(lf: pl.LazyFrame) -> list[ReportSection]:
             {c: m.explanation for c, m in MISTAKES.items()}, default="").alias("meaning")
     )
     return [
+        ReportSection("Headline", "What a compliant sending mail server would do for the "
+                      "domains of this survey.", sentences=headline_sentences(status)),
         ReportSection("Domains by status", "What a compliant sending MTA would do for each "
                       "domain; errors are our measurement failures, counted apart.", status,
                       charts.to_svg(charts.status_chart(status))),
@@ -138,10 +199,14 @@ def dane_sections(lf: pl.LazyFrame) -> list[ReportSection]:
 
 
 _CSS = """
-body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
-th{background:#f3f3f3} .figure{margin:1em 0} .meta{color:#555;font-size:.9em}
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+.table-wrap{max-width:100%;overflow-x:auto;margin:1em 0}
+table{border-collapse:collapse;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+td{max-width:32em;overflow-wrap:anywhere} td.num{text-align:right;white-space:nowrap}
+th{background:#f3f3f3} .figure{margin:1em 0;max-width:100%;overflow-x:auto}
+.figure svg{max-width:100%;height:auto} .meta{color:#555;font-size:.9em;overflow-wrap:anywhere}
+ul.headline li{margin:.3em 0}
 """
 
 
@@ -161,6 +226,7 @@ def render_html(sections: list[ReportSection], manifest: dict[str, Any], dataset
     )
     parts = [
         "<!doctype html><html><head><meta charset=utf-8>",
+        "<meta name=viewport content='width=device-width, initial-scale=1'>",
         "<title>MTA-STS and TLS-RPT adoption report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>MTA-STS and TLS-RPT adoption report</h1>",
@@ -168,6 +234,9 @@ def render_html(sections: list[ReportSection], manifest: dict[str, Any], dataset
     ]
     for section in sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2><p>{html.escape(section.intro)}</p>")
+        if section.sentences:
+            items = "".join(f"<li>{html.escape(s)}</li>" for s in section.sentences)
+            parts.append(f"<ul class=headline>{items}</ul>")
         if section.figure_svg:
             parts.append(f"<div class=figure>{section.figure_svg}</div>")
         if section.table is not None:
