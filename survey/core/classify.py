@@ -229,7 +229,7 @@ def classify(obs: DomainObservations) -> Verdict:
     reason = _measurement_error(obs)
     if reason is not None:
         return Verdict(Status.ERROR, None, GRADE_OF_STATUS[Status.ERROR], (), reason,
-                       assess_dane(obs, str(Status.ERROR)))
+                       assess_dane(obs, Status.ERROR.value))
     fetch = obs.policy_fetch
     facts = _Facts(any_attempt(obs.sts_txt.txt, STS_ATTEMPT), select_sts_record(obs.sts_txt.txt),
                    _fetched_policy(fetch))
@@ -246,7 +246,7 @@ def classify(obs: DomainObservations) -> Verdict:
     found |= _tlsrpt_mistakes(obs, status)
     if status is not Status.ABSENT:  # STARTTLS without MTA-STS is no MTA-STS mistake
         found |= _smtp_mistakes(obs)
-    dane = assess_dane(obs, str(status), frozenset(found))  # §8, beside the MTA-STS verdict
+    dane = assess_dane(obs, status.value, found)  # §8, beside the MTA-STS verdict
     found |= dane.mistakes
     mode = policy.mode if policy is not None and policy.mode in POLICY_MODES else None
     return Verdict(status, mode, GRADE_OF_STATUS[status], _ordered(found), dane=dane)

@@ -10,6 +10,7 @@ usability, the mistakes, and what such a sender does (``sender_mechanism`` /
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -123,7 +124,7 @@ def _dane(obs: DomainObservations, states: list[HostState]) -> Dane | None:
 
 
 def _mistakes(obs: DomainObservations, states: list[HostState], dane: Dane | None,
-              sts_status: str, sts_mistakes: frozenset[str]) -> set[str]:
+              sts_status: str, sts_mistakes: AbstractSet[str]) -> set[str]:
     found: set[str] = set()
     if Dnssec.BOGUS in (obs.mx.dnssec, obs.sts_txt.dnssec, obs.policy_host.dnssec):
         found.add("dnssec_bogus")
@@ -186,9 +187,29 @@ def _sender(obs: DomainObservations, states: list[HostState], dane: Dane | None,
     return Mechanism.NONE, Protection.NONE
 
 
+#: Assessments of domains without TLSA lookups and without bogus answers, by (dane, MTA-STS
+#: status): nearly every domain, and their assessment depends on nothing else (no mistakes,
+#: no hosts), so it is computed once per key, not once per domain.
+_WITHOUT_TLSA: dict[tuple[Dane | None, str], DaneAssessment] = {}
+
+
 def assess_dane(obs: DomainObservations, sts_status: str,
-                sts_mistakes: frozenset[str] = frozenset()) -> DaneAssessment:
+                sts_mistakes: AbstractSet[str] = frozenset()) -> DaneAssessment:
     """The DANE verdict of ``obs`` beside its MTA-STS ``sts_status`` (docs §8)."""
+    mx = obs.mx
+    if obs.dane is None and Dnssec.BOGUS not in (mx.dnssec, obs.sts_txt.dnssec,
+                                                 obs.policy_host.dnssec):
+        dane = None if mx.dnssec is None or mx.failed else (
+            Dane.NONE if dane_cannot_apply(obs) else None)
+        cached = _WITHOUT_TLSA.get((dane, sts_status))
+        if cached is None:
+            cached = _WITHOUT_TLSA[(dane, sts_status)] = _assess(obs, sts_status, frozenset())
+        return cached
+    return _assess(obs, sts_status, sts_mistakes)
+
+
+def _assess(obs: DomainObservations, sts_status: str, sts_mistakes: AbstractSet[str]
+            ) -> DaneAssessment:
     mx_secure = obs.mx.dnssec is Dnssec.SECURE
     states = [host_state(h, mx_secure) for h in obs.dane or ()]
     dane = _dane(obs, states)
