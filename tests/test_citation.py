@@ -24,6 +24,7 @@ from tests.test_stats import ROWS
     ("crux-202610.csv", "crux-2026-10", "crux", None, "2026-10-01"),
     ("lists/mine-2026-02-30.csv", "mine-2026-02-30", None, None, None),  # no such day
     ("tranco-list.csv", "tranco-list", None, None, None),  # 'list' is no Tranco id
+    ("tranco_2026-12-01.csv", "tranco_2026-12-01", None, None, "2026-12-01"),  # nor a date
     ("top-1m.csv", "top-1m", None, None, None),  # inside Tranco's and Umbrella's zips alike
 ])
 def test_identity_from_names_and_files(given: str, name: str, provider: str | None,

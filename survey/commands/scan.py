@@ -373,6 +373,16 @@ def _check_outdir(outdir: Path) -> None:
         raise UsageError(f"-o {outdir}: not writable")
 
 
+def _link_target(source: str) -> str:
+    """A local toplist's real path: ``lists/tranco-current.csv``, a symlink a download script
+    keeps pointing at ``tranco_6P7X.csv``, is named (and cited) by the list it points at."""
+    from survey.toplist.reader import url_scheme
+
+    if source == "-" or url_scheme(source) is not None:
+        return source
+    return os.path.realpath(source)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -554,7 +564,7 @@ def _run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     _check_toplist(args.toplist)
     # a citable list: its id or date from --toplist-name, else from the file's name
-    name = args.toplist_name or default_toplist_name(args.toplist)
+    name = args.toplist_name or default_toplist_name(_link_target(args.toplist))
     identity = identify_toplist(name)
     args.toplist_date = args.toplist_date or identity.date
     toplist_date = None if args.toplist_date is None else dt.date.fromisoformat(args.toplist_date)

@@ -17,7 +17,8 @@ from typing import Any
 #: Compression and archive suffixes a toplist file name may carry after its own.
 _SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".csv", ".txt")
 #: Tranco's ids are upper-case letters and digits (``6P7X``, ``X5KNN``): ``tranco-list`` is none.
-_TRANCO = re.compile(r"(?i:tranco)[-_]([A-Z0-9]{4,6})(?:[-_.].*)?")
+#: A date after ``tranco_`` is no id (``tranco_2026-12-01.csv``).
+_TRANCO = re.compile(r"(?i:tranco)[-_](?!\d{4}-?\d{2}-?\d{2})([A-Z0-9]{4,6})(?:[-_.].*)?")
 _DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _MONTH = re.compile(r"(\d{4})-?(\d{2})")
 _PROVIDERS = {"umbrella": "Cisco Umbrella popularity list", "top-1m": "Cisco Umbrella "
