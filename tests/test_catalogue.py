@@ -3,6 +3,10 @@
 Before the scanner exists, ``observations_for`` states what a correct scanner observes for a
 scenario (the DNS answer per owner name and fault, the fetch outcome per fault and certificate,
 the STARTTLS outcome per MX behaviour); classify() must then reach the scenario's expectation.
+Since issue 16 the observations also carry each answer's DNSSEC status (what a validating
+resolver concludes from the scenario's declarations; bogus answers are SERVFAIL with ``dnssec``
+bogus, as the scanner records them) and, for a secure MX answer, each MX host's TLSA lookup:
+classify() must then reach the DANE expectation too (``Scenario.dane``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,13 +22,16 @@ import pytest
 from survey.core.classify import classify
 from survey.core.mistakes import MISTAKES
 from survey.core.observations import (
+    DaneHost,
     DnsResult,
+    Dnssec,
     DnsStatus,
     DomainObservations,
     FetchError,
     HttpsFetch,
     MxRecord,
     SmtpProbe,
+    TlsaRecord,
 )
 from survey.core.policy import POLICY_MAX_BYTES
 from survey.core.verdict import Status
@@ -31,17 +39,25 @@ from survey.sim.catalogue import (
     EXCLUDED_PREFIX,
     SMTP_EXTRA_MISTAKES,
     catalogue,
+    dane_with_smtp,
     domain_of,
     expectation_with_smtp,
+    mistakes_of,
 )
+from survey.sim.dns_server import tlsa_owner
 from survey.sim.scenario import (
+    TLSA_AUTO,
     CertKind,
+    DaneExpectation,
     DnsFault,
     Expectation,
     HttpsFault,
+    MxHost,
     Scenario,
     SmtpBehaviour,
+    Tlsa,
 )
+from tests.test_catalogue_dane import lookup_dnssec
 
 SCENARIOS = catalogue()
 LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -66,15 +82,56 @@ _SMTP_ERROR = {SmtpBehaviour.NO_STARTTLS: FetchError.STARTTLS_NOT_SUPPORTED,
 
 
 def lookup(sc: Scenario, owner: str, qtype: str, exists: bool, **answer: Any) -> DnsResult:
-    """What a stub resolver gets for ``owner``: its fault, else the data (TC: TCP gives it all)."""
+    """What a stub resolver gets for ``owner``: its fault, else the data (TC: TCP gives it all);
+    SERVFAIL with ``dnssec`` bogus when a validating resolver finds it bogus."""
+    dnssec = Dnssec(lookup_dnssec(sc, owner, answer.get("cname_chain", ())))
+    if dnssec is Dnssec.BOGUS:
+        return DnsResult(owner, qtype, DnsStatus.SERVFAIL, 2, dnssec=dnssec,
+                         error="DNSSEC validation failed")
     fault = sc.fault_for(owner)
     if fault is not None and fault is not DnsFault.TRUNCATE:
         status, rcode = _FAULT_STATUS[fault]
-        return DnsResult(owner, qtype, status, rcode,
+        return DnsResult(owner, qtype, status, rcode, dnssec=dnssec,
                          error=str(fault) if status.is_failure else None)
     if not exists:
-        return DnsResult(owner, qtype, DnsStatus.NXDOMAIN, 3)
-    return DnsResult(owner, qtype, DnsStatus.NOERROR, 0, **answer)
+        return DnsResult(owner, qtype, DnsStatus.NXDOMAIN, 3, dnssec=dnssec)
+    return DnsResult(owner, qtype, DnsStatus.NOERROR, 0, dnssec=dnssec, **answer)
+
+
+def _tlsa_record(record: Tlsa) -> TlsaRecord:
+    data = bytes(32) if record.data == TLSA_AUTO else bytes.fromhex(record.data)
+    return TlsaRecord(record.usage, record.selector, record.mtype, data)
+
+
+def _chain_matches(host: MxHost) -> str | None:
+    """What checking ``host``'s presented chain against its usable records finds (RFC 7672
+    §3.1-3.2): ``auto`` data is of what it presents; DANE-TA also needs the name to match."""
+    usable = [t for t in host.tlsa if t.usage in (2, 3) and t.selector in (0, 1)
+              and t.mtype in (0, 1, 2)]
+    if not usable or host.smtp is not SmtpBehaviour.STARTTLS:
+        return None
+    matched = any(t.data == TLSA_AUTO and not (t.usage == 2 and host.cert is CertKind.WRONG_NAME)
+                  for t in usable)
+    return "valid" if matched else "mismatch"
+
+
+def dane_for(sc: Scenario, mx: DnsResult, *, smtp: bool) -> tuple[DaneHost, ...] | None:
+    """TLSA of every MX host when the MX answer is secure (``--tlsa secure``), else None."""
+    if mx.dnssec is not Dnssec.SECURE or mx.failed:
+        return None
+    hosts = {h.name: h for h in sc.mx}
+    out = []
+    for record in mx.mx:
+        if not record.host:
+            continue
+        host = hosts[record.host]
+        records = tuple(_tlsa_record(t) for t in host.tlsa)
+        tlsa = lookup(sc, tlsa_owner(host.name), "TLSA", bool(records), tlsa=records)
+        address = Dnssec(lookup_dnssec(sc, host.name))
+        secure = tlsa.dnssec is Dnssec.SECURE and address is Dnssec.SECURE
+        out.append(DaneHost(host.name, tlsa, address,
+                            _chain_matches(host) if smtp and secure else None))
+    return tuple(out)
 
 
 def fetch_for(sc: Scenario, host: DnsResult) -> HttpsFetch | None:
@@ -127,7 +184,7 @@ def observations_for(sc: Scenario, *, smtp: bool = False) -> DomainObservations:
                   addresses=((ph.address_override or HTTPS_ADDRESS),) if ph else (),
                   cname_chain=ph.cname_chain if ph else ())
     return DomainObservations(d, sts, tlsrpt, mx, host, fetch_for(sc, host),
-                              smtp_for(sc, mx) if smtp else ())
+                              smtp_for(sc, mx) if smtp else (), dane_for(sc, mx, smtp=smtp))
 
 
 def as_expectation(obs: DomainObservations) -> Expectation:
@@ -215,15 +272,52 @@ def test_slow_faults_are_rare() -> None:
                     "https endless_body": 1, "smtp tarpit": 1}
 
 
+def full_expectation(sc: Scenario, *, smtp: bool = False) -> Expectation:
+    """The scenario's expectation with every mistake, MTA-STS's and DANE's."""
+    base = expectation_with_smtp(sc) if smtp else sc.expect
+    assert base is not None
+    return Expectation(base.status, base.mode, mistakes_of(sc, smtp=smtp))
+
+
+def as_dane_expectation(obs: DomainObservations, *, smtp: bool) -> DaneExpectation:
+    """The DANE part of classify()'s verdict, in the catalogue's terms."""
+    dane = classify(obs).dane
+    assert dane is not None
+    hosts = obs.dane or ()
+    usable = tuple(h.host for h, ok in zip(hosts, dane.usable, strict=True) if ok)
+    sender = None if dane.mechanism is None or dane.protection is None else (
+        str(dane.mechanism), str(dane.protection))
+    return DaneExpectation(
+        None if dane.dane is None else str(dane.dane), dane.mistakes, usable=usable,
+        smtp_dane=tuple((h.host, h.smtp_dane) for h in hosts if smtp and h.smtp_dane),
+        sender=sender)
+
+
+def dane_expected(sc: Scenario, *, smtp: bool) -> DaneExpectation:
+    """``sc``'s DANE expectation in the shape ``as_dane_expectation`` gives."""
+    want = dane_with_smtp(sc) if smtp else sc.dane
+    assert want is not None
+    return replace(want, smtp_mistakes=frozenset(), smtp_sender=None,
+                   smtp_dane=want.smtp_dane if smtp else ())
+
+
 @pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_expectation_is_what_classify_gives(sc: Scenario) -> None:
-    assert as_expectation(observations_for(sc)) == sc.expect
-    assert as_expectation(observations_for(sc, smtp=True)) == expectation_with_smtp(sc)
+    assert as_expectation(observations_for(sc)) == full_expectation(sc)
+    assert as_expectation(observations_for(sc, smtp=True)) == full_expectation(sc, smtp=True)
+
+
+@pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_dane_expectation_is_what_classify_gives(sc: Scenario) -> None:
+    for smtp in (False, True):
+        assert as_dane_expectation(observations_for(sc, smtp=smtp), smtp=smtp) == \
+            dane_expected(sc, smtp=smtp), smtp
 
 
 def test_every_scenario_is_checked_against_classify() -> None:
     """No scenario escapes the check above (all are derivable without servers)."""
-    checked = [sc for sc in SCENARIOS if as_expectation(observations_for(sc)) == sc.expect]
+    checked = [sc for sc in SCENARIOS
+               if as_expectation(observations_for(sc)) == full_expectation(sc)]
     assert len(checked) == len(SCENARIOS) >= 60
 
 

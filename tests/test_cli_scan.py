@@ -26,12 +26,14 @@ from survey.sim.catalogue import (
     EXCLUDED_PREFIX,
     SMTP_EXTRA_MISTAKES,
     catalogue,
+    dane_with_smtp,
     expectation_with_smtp,
     mistakes_of,
 )
 from survey.sim.generator import generate_world
 from survey.sim.scenario import Expectation, Scenario, World
 from survey.sim.world import RunningWorld, start_world
+from tests.test_catalogue_dane import per_lookup
 
 
 @pytest.fixture
@@ -353,7 +355,29 @@ def check_expectations(world: World, rows: dict[str, dict[str, Any]],
         want = (expect.status, expect.mode, sorted(mistakes_of(scenario, smtp=smtp)))
         if got != want:
             wrong.append(f"{scenario.name}: got {got}, expected {want}")
+        if dane_columns(row, smtp=smtp) != expected_dane_columns(scenario, smtp=smtp):
+            wrong.append(f"{scenario.name}: got {dane_columns(row, smtp=smtp)}, expected "
+                         f"{expected_dane_columns(scenario, smtp=smtp)}")
     assert not wrong, "\n".join(wrong)
+
+
+def dane_columns(row: dict[str, Any], *, smtp: bool) -> dict[str, Any]:
+    """The DNSSEC and DANE columns of a row (issue 16), as ``expected_dane_columns`` has them."""
+    hosts = row["dane_hosts"] or []
+    mechanism, protection = row["sender_mechanism"], row["sender_protection"]
+    return {**{c: row[c] for c in ("sts_txt_dnssec", "mx_dnssec", "tlsrpt_dnssec", "dane")},
+            "sender": None if mechanism is None else (mechanism, protection),
+            "usable": sorted(h["host"] for h in hosts if h["usable"]),
+            "smtp_dane": sorted((h["host"], h["smtp_dane"]) for h in hosts
+                                if smtp and h["smtp_dane"])}
+
+
+def expected_dane_columns(scenario: Scenario, *, smtp: bool) -> dict[str, Any]:
+    want = dane_with_smtp(scenario) if smtp else scenario.dane
+    assert want is not None
+    return {**per_lookup(scenario), "dane": want.dane, "sender": want.sender,
+            "usable": sorted(want.usable),
+            "smtp_dane": sorted(want.smtp_dane) if smtp else []}
 
 
 def _expect(scenario: Scenario) -> Expectation:

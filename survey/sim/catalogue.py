@@ -388,7 +388,7 @@ _ENTRIES: tuple[_Entry, ...] = (
            lambda d: replace(_good(d), mx=(MxHost(f"mx1.{d}", tlsa=(Tlsa(3, 1, 1),)),)),
            "TLSA in an unsigned zone: the MX answer is insecure, so a default scan (--tlsa "
            "secure) does not look (RFC 7672 §2.2.1: DANE needs a secure MX RRset)",
-           _dane(None, sender=STS_AUTHENTICATED)),
+           _dane("none", sender=STS_AUTHENTICATED)),
     _Entry("dnssec_signed_without_tlsa", _ok("enforce"),
            lambda d: _signed(d, MxHost(f"mx1.{d}")),
            "signed, no TLSA: MTA-STS alone", _dane("none", sender=STS_AUTHENTICATED)),
@@ -414,6 +414,19 @@ _ENTRIES: tuple[_Entry, ...] = (
            "a broken signature on the MX RRset: validating senders cannot tell where to "
            "deliver and must wait (RFC 7672 §2.1.1)",
            _dane("bogus", "dnssec_bogus", sender=DANE_DEFERRED)),
+    _Entry("dnssec_sts_bogus", _invalid("enforce", "policy_without_txt"),
+           lambda d: replace(_signed(d, MxHost(f"mx1.{d}")),
+                             dnssec_names=((f"_mta-sts.{d}", Dnssec.BOGUS),)),
+           "a broken signature on the _mta-sts TXT: a validating sender gets SERVFAIL, finds "
+           "no record and delivers as without MTA-STS (RFC 8461 §5.1); the scan judges what "
+           "such a sender sees: a policy without its TXT record",
+           _dane("none", "dnssec_bogus", sender=NO_PROTECTION)),
+    _Entry("dnssec_policy_host_bogus", _invalid(None, *UNREACHABLE),
+           lambda d: replace(_signed(d, MxHost(f"mx1.{d}")),
+                             dnssec_names=((f"mta-sts.{d}", Dnssec.BOGUS),)),
+           "a broken signature on the policy host's address: a validating sender cannot fetch "
+           "the policy and delivers as without MTA-STS (RFC 8461 §5.1)",
+           _dane("none", "dnssec_bogus", sender=NO_PROTECTION)),
     _Entry("dnssec_tlsrpt_bogus", _ok("enforce"),
            lambda d: replace(_signed(d, MxHost(f"mx1.{d}")),
                              dnssec_names=((f"_smtp._tls.{d}", Dnssec.BOGUS),)),
@@ -448,15 +461,17 @@ _MX_FAILURES = frozenset({DnsFault.SERVFAIL, DnsFault.REFUSED, DnsFault.TIMEOUT}
 
 
 def default_dane(sc: Scenario) -> DaneExpectation:
-    """An unsigned domain's: ``dane`` null, as the MX answer is not secure and a default scan
-    looks up no TLSA (CONTRACT-16; RFC 7672 §2.2.1: DANE needs a secure MX RRset); the sender
-    does what MTA-STS says (RFC 8461 §5.1: a policy that cannot be found or fetched is as none),
-    unknown when the MX lookup fails or the MTA-STS status is ``error``."""
+    """An unsigned domain's: ``dane`` is ``none``, as DANE cannot apply where the MX answer is
+    not secure (RFC 7672 §2.2.1), and null when the MX lookup fails; the sender does what
+    MTA-STS says (RFC 8461 §5.1: a policy that cannot be found or fetched is as none), unknown
+    when the MX lookup fails or the MTA-STS status is ``error``."""
     if sc.expect is None:
         raise ValueError(f"scenario {sc.name!r} has no expectation")
-    if sc.fault_for(sc.domain) in _MX_FAILURES or sc.expect.status == "error":
+    if sc.fault_for(sc.domain) in _MX_FAILURES:
         return DaneExpectation(None, sender=None)
-    return DaneExpectation(None, sender=_STS_SENDER.get(sc.expect.status, NO_PROTECTION))
+    if sc.expect.status == "error":
+        return DaneExpectation("none", sender=None)
+    return DaneExpectation("none", sender=_STS_SENDER.get(sc.expect.status, NO_PROTECTION))
 
 
 def dane_with_smtp(scenario: Scenario) -> DaneExpectation:

@@ -148,8 +148,8 @@ class DaneExpectation:
     """The DNSSEC/DANE verdict a scenario must get (RFC 7672, RFC 7671, RFC 8461 §2), apart
     from ``Expectation`` (whose ``status`` keeps its MTA-STS meaning).
 
-    ``dane``: ``none`` / ``insecure`` / ``partial`` / ``usable`` / ``bogus``, or None when no
-    TLSA lookup was made (MX answer not secure, or the MX lookup failed). ``usable``: the MX
+    ``dane``: ``none`` / ``insecure`` / ``partial`` / ``usable`` / ``bogus``, or None when
+    nothing can be said (the MX lookup failed). ``usable``: the MX
     hosts whose TLSA records a DANE sender uses. ``smtp_dane``: host -> ``valid`` /
     ``mismatch``, what ``--smtp`` finds for those hosts. ``mistakes`` are found without
     ``--smtp``, ``smtp_mistakes`` on top of them with it. ``sender``: (``sender_mechanism``,
