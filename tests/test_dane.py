@@ -44,7 +44,8 @@ def test_every_selector_and_matching_type(chain: tuple[bytes, bytes], selector: 
             2: hashlib.sha512(selected).digest()}[mtype]
     assert record_matches(TlsaRecord(3, selector, mtype, data), leaf)
     assert not record_matches(TlsaRecord(3, selector, mtype, data), issuer)
-    assert not record_matches(TlsaRecord(3, selector, mtype, data[:-1] + b"\x00"), leaf)
+    flipped = data[:-1] + bytes([data[-1] ^ 1])
+    assert not record_matches(TlsaRecord(3, selector, mtype, flipped), leaf)
     assert check_chain([TlsaRecord(3, selector, mtype, data)], [leaf, issuer]) == "valid"
 
 
@@ -52,8 +53,14 @@ def test_dane_ee_takes_the_leaf_and_dane_ta_any_certificate_of_the_chain(
         chain: tuple[bytes, bytes]) -> None:
     leaf, issuer = chain
     ca_digest = hashlib.sha256(issuer).digest()
-    assert check_chain([TlsaRecord(2, 0, 1, ca_digest)], [leaf, issuer]) == "valid"
-    assert check_chain([TlsaRecord(2, 0, 1, ca_digest)], [leaf]) == "mismatch"  # CA not sent
+    names = ("mx.example.test", "example.test")
+    assert check_chain([TlsaRecord(2, 0, 1, ca_digest)], [leaf, issuer], names) == "valid"
+    assert check_chain([TlsaRecord(2, 0, 1, ca_digest)], [leaf], names) == "mismatch"  # no CA
+    # DANE-TA needs the leaf to name a reference identifier (RFC 7672 §3.2.3), DANE-EE not
+    assert check_chain([TlsaRecord(2, 0, 1, ca_digest)], [leaf, issuer],
+                       ("mx.other.test", "other.test")) == "mismatch"
+    assert check_chain([TlsaRecord(3, 0, 1, hashlib.sha256(leaf).digest())], [leaf],
+                       ("mx.other.test",)) == "valid"
     assert check_chain([TlsaRecord(3, 0, 1, ca_digest)], [leaf, issuer]) == "mismatch"
     # one matching record among others is enough; PKIX usages are not checked at all
     wrong = TlsaRecord(3, 1, 1, b"\x00" * 32)
@@ -138,3 +145,15 @@ def test_tlsa_lookup_falls_back_from_the_cname_target(tmp_path: Path) -> None:
     asked.clear()
     trio.run(lookup_tlsa, Fake(), MX1, addresses(INS, ("target.example.test",)))
     assert asked == [f"_25._tcp.{MX1}"]  # an insecure chain: only the original name
+
+
+def test_reference_identifiers_and_wildcards(chain: tuple[bytes, bytes]) -> None:
+    from survey.probes.dane import leaf_names, name_matches
+
+    assert leaf_names(chain[0]) == ("mx.example.test",)
+    assert leaf_names(b"garbage") == ()
+    assert name_matches("mx.example.test", "MX.Example.Test.")
+    assert name_matches("*.example.test", "mx.example.test")
+    assert not name_matches("*.example.test", "a.mx.example.test")
+    assert not name_matches("*.example.test", "example.test")
+    assert not name_matches("mx.example.test", "mx2.example.test")

@@ -197,7 +197,7 @@ def mx_hosts(mx: DnsResult, cap: int) -> list[str]:
     return hosts[:cap]
 
 
-async def _probe_mx(probes: Probes, hosts: list[str], *, smtp: bool, tlsa: bool
+async def _probe_mx(probes: Probes, domain: str, hosts: list[str], *, smtp: bool, tlsa: bool
                     ) -> tuple[tuple[SmtpProbe, ...], tuple[DaneHost, ...] | None]:
     """Per MX host, concurrently: its addresses, then its TLSA records (``tlsa``) and the SMTP
     probe (``smtp``, or a host with usable TLSA records when there is a prober), whose presented
@@ -220,7 +220,9 @@ async def _probe_mx(probes: Probes, hosts: list[str], *, smtp: bool, tlsa: bool
             probe = results[i] = await prober.probe(host, addresses.addresses)
             if entry is not None and entry.tlsa.tlsa:
                 dane[i] = DaneHost(host, entry.tlsa, entry.address_dnssec,
-                                   check_chain(entry.tlsa.tlsa, probe.chain))
+                                   check_chain(entry.tlsa.tlsa, probe.chain, (
+                                       entry.tlsa.qname.removeprefix("_25._tcp."), host,
+                                       domain)))
 
     async with trio.open_nursery() as nursery:
         for i, host in enumerate(hosts):
@@ -251,7 +253,8 @@ async def observe(domain: str, probes: Probes, *, max_mx: int = MAX_MX_PROBED,
     if smtp_wanted or tlsa_wanted:
         hosts = mx_hosts(mx, max_mx)
         if hosts:
-            smtp, dane = await _probe_mx(probes, hosts, smtp=smtp_wanted, tlsa=tlsa_wanted)
+            smtp, dane = await _probe_mx(probes, domain, hosts, smtp=smtp_wanted,
+                                         tlsa=tlsa_wanted)
     return DomainObservations(domain=domain, sts_txt=sts, tlsrpt_txt=tlsrpt, mx=mx,
                               policy_host=host, policy_fetch=fetch, smtp=smtp, dane=dane)
 
