@@ -17,9 +17,14 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from survey.sim.scenario import Dnssec, MxHost, Scenario, Tlsa, World
+from survey.cli import main
+from survey.dataset.sink import read_manifest
+from survey.sim.catalogue import catalogue
+from survey.sim.dns_server import name_wire
+from survey.sim.scenario import DNSSEC_CHECK_NAME, Dnssec, MxHost, Scenario, Tlsa, World
 from survey.sim.signed import export_signed, plan_zones, serve_signed
 from survey.sim.world import RunningWorld, start_world
+from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 from tests.test_sim_dnssec import spki, starttls_chain
 
 NSD_ADDRESS, UNBOUND_ADDRESS = "127.53.16.1", "127.53.16.2"
@@ -114,10 +119,62 @@ def test_tlsa_records_match_what_the_smtp_server_presents(
                        (2, 1, 1, hashlib.sha256(spki(issuer)).digest())}
 
 
-def test_declarations_a_zone_cut_would_need_are_refused(tmp_path: Path) -> None:
+def test_declarations_no_zone_cut_can_make_are_refused(tmp_path: Path) -> None:
     inside = Scenario("x.test", mx=(MxHost("mx.x.test", dnssec=Dnssec.SECURE),))
-    with pytest.raises(ValueError, match="zone cut"):
+    with pytest.raises(ValueError, match="no chain of trust"):
         plan_zones(World((inside,)))
     zones, parents = plan_zones(WORLD)
     assert parents == {s.domain: "test" for s in WORLD.scenarios}
     assert zones["test"].status is Dnssec.SECURE and zones["bogus.test"].status is Dnssec.BOGUS
+
+
+def test_zone_cuts_for_declarations_apart_from_their_zone() -> None:
+    cuts = Scenario("cuts.test", mx=(MxHost("mx1.cuts.test", dnssec=Dnssec.INSECURE),
+                                     MxHost("mx2.cuts.test", tlsa_dnssec=Dnssec.BOGUS)),
+                    dnssec=Dnssec.SECURE, dnssec_names=(("sts.cuts.test", Dnssec.INSECURE),))
+    zones, parents = plan_zones(World((cuts,)))
+    assert {o: z.status for o, z in zones.items()} == {
+        "test": Dnssec.SECURE, "cuts.test": Dnssec.SECURE, "mx1.cuts.test": Dnssec.INSECURE,
+        "sts.cuts.test": Dnssec.INSECURE}
+    assert parents == {"cuts.test": "test", "mx1.cuts.test": "cuts.test",
+                       "sts.cuts.test": "cuts.test"}
+    assert zones["cuts.test"].bogus_owners == {name_wire("_25._tcp.mx2.cuts.test")}
+
+
+def real_scenarios() -> tuple[Scenario, ...]:
+    """The catalogue's DNSSEC and DANE scenarios (and a few unsigned ones) that signed zones
+    can make: no DNS fault a static zone cannot serve."""
+    chosen = []
+    for sc in catalogue():
+        declares = sc.dnssec is not Dnssec.INSECURE or sc.dnssec_names or any(
+            h.tlsa or h.dnssec or h.tlsa_dnssec for h in sc.mx)
+        if not declares and sc.name not in ("enforce_ok", "testing_ok", "absent_nothing"):
+            continue
+        try:
+            plan_zones(World((sc,)))
+        except ValueError:
+            continue
+        if not sc.dns_faults:
+            chosen.append(sc)
+    return tuple(chosen)
+
+
+def test_the_catalogue_through_signed_zones_nsd_and_unbound(tmp_path: Path) -> None:
+    """``scan`` through Unbound validating real signatures reaches every verdict and DNSSEC and
+    DANE column the catalogue expects of its scenarios through the sim's resolver."""
+    world = World(real_scenarios())
+    assert len(world.scenarios) >= 20
+    nsd = (NSD_ADDRESS, free_udp_port(NSD_ADDRESS))
+    unbound = (UNBOUND_ADDRESS, free_udp_port(UNBOUND_ADDRESS))
+    with start_world(world, tmp_path / "world", dns=False) as running:
+        export = export_signed(world, tmp_path / "zones", nsd=nsd, unbound=unbound,
+                               tlsa=running.ca)
+        assert {z.status for z in export.zones} == set(Dnssec)
+        with serve_signed(export, nsd=nsd, unbound=unbound) as address:
+            code = main(["scan", str(running.toplist), "-o", str(tmp_path / "out"),
+                         *running.scan_args(), "--resolver", f"{address[0]}:{address[1]}",
+                         *FAST, "--no-progress", "--dnssec-check", DNSSEC_CHECK_NAME])
+    assert code == 0
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest is not None and manifest["resolver_validates"] is True
+    check_expectations(world, rows_by_domain(tmp_path / "out"), _expect)

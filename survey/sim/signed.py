@@ -5,10 +5,11 @@ Unbound with the world's own trust anchor. The real counterpart of the sim DNS s
 Each top-level label (``test.``) is a signed zone whose DS is the trust anchor. Each scenario's
 domain is a zone of its own, delegated from it: ``secure`` signed with its DS in the parent,
 ``insecure`` unsigned and delegated without DS (the parent's NSEC proves it), ``bogus`` signed,
-with its DS, and every signature but the DNSKEY RRset's corrupted. An owner of a secure zone
-declared ``bogus`` (``Scenario.dnssec_names``, ``MxHost.tlsa_dnssec``) gets its signatures
-corrupted. Other declarations (a secure name in an insecure zone, an MX host whose status differs
-from its zone's) need more zone cuts than this export makes: ``ValueError``. Names of the world
+with its DS, and every signature but the DNSKEY RRset's corrupted. Declarations that differ from
+their zone's become zone cuts the same way (an MX host of another status, an owner declared
+``insecure`` in a signed zone), except an owner declared ``bogus`` in a secure zone, which keeps
+its zone and gets its own signatures corrupted (``plan_zones``). What no zone cut can make (a
+secure name under an unsigned or bogus zone) is refused with ``ValueError``. Names of the world
 outside every scenario's domain (shared MX hosts, ``dnssec-check.test``) are in the signed
 top-level zone, so secure here (the Python server calls them insecure, but for the check name).
 
@@ -81,37 +82,63 @@ def tool(name: str) -> str:
 
 
 def plan_zones(world: World) -> tuple[dict[str, SignedZone], dict[str, str]]:
-    """The zones to make: origin -> zone, and each scenario domain's parent (a top-level zone)."""
+    """The zones to make (origin -> zone) and each one's parent zone (absent for top-level ones).
+
+    A scenario's domain is a zone; so is an MX host under it whose status differs from the
+    domain's, and an owner declared ``insecure`` inside a signed zone (an unsigned zone cut: the
+    names under it are insecure too). An owner declared ``bogus`` inside a secure zone keeps its
+    zone and gets broken signatures. What no zone cut can make is refused: a secure name under an
+    insecure or bogus zone (no chain of trust reaches it), a status on a name outside the
+    scenario's domain."""
     zones: dict[str, SignedZone] = {}
-    parents: dict[str, str] = {}
+    bogus: dict[str, set[bytes]] = {}
     for s in world.scenarios:
         d = s.domain.lower()
-        bogus = set()
-        for owner, status in s.dnssec_names:
-            bogus.add(_declared(d, s.dnssec, owner, status))
+        zones[d] = SignedZone(d, s.dnssec)
+        owned: list[tuple[str, Dnssec]] = list(s.dnssec_names)
         for mx in s.mx:
-            if not mx.name.lower().endswith(f".{d}"):
-                if mx.dnssec is not None or mx.tlsa_dnssec is not None:
-                    raise ValueError(f"{mx.name}: DNSSEC declared outside its scenario's zone")
+            name = mx.name.lower()
+            if mx.dnssec is None and mx.tlsa_dnssec is None:
                 continue
-            if mx.dnssec not in (None, s.dnssec):
-                raise ValueError(f"{mx.name}: a status apart from its zone needs a zone cut")
+            if not name.endswith(f".{d}"):
+                raise ValueError(f"{mx.name}: DNSSEC declared outside its scenario's zone")
+            if mx.dnssec is not None and mx.dnssec is not s.dnssec:
+                zones.setdefault(name, SignedZone(name, _cut(d, s.dnssec, name, mx.dnssec)))
             if mx.tlsa_dnssec is not None:
-                bogus.add(_declared(d, s.dnssec, tlsa_owner(mx.name), mx.tlsa_dnssec))
-        bogus.discard(b"")
-        zones[d] = SignedZone(d, s.dnssec, frozenset(bogus))
-        parents[d] = d.rsplit(".", 1)[-1]
-        zones.setdefault(parents[d], SignedZone(parents[d], Dnssec.SECURE))
-    return zones, parents
+                owned.append((tlsa_owner(name), mx.tlsa_dnssec))
+        for owner, status in owned:
+            owner = owner.lower()
+            zone = zones[_enclosing(zones, owner)]
+            if status is zone.status:
+                continue
+            if status is Dnssec.BOGUS and zone.status is Dnssec.SECURE:
+                bogus.setdefault(zone.origin, set()).add(name_wire(owner))
+            else:
+                zones[owner] = SignedZone(owner, _cut(zone.origin, zone.status, owner, status))
+    for origin in list(zones):
+        top = origin.rsplit(".", 1)[-1]
+        zones.setdefault(top, SignedZone(top, Dnssec.SECURE))
+    parents = {origin: _enclosing(zones, origin, proper=True) for origin in zones
+               if "." in origin}
+    return ({o: SignedZone(o, z.status, frozenset(bogus.get(o, ()))) for o, z in zones.items()},
+            parents)
 
 
-def _declared(zone: str, zone_status: Dnssec, owner: str, status: Dnssec) -> bytes:
-    """Wire name of an owner to make bogus; b"" when its status is its zone's anyway."""
-    if status is zone_status:
-        return b""
-    if status is Dnssec.BOGUS and zone_status is Dnssec.SECURE:
-        return name_wire(owner)
-    raise ValueError(f"{owner}: {status} inside a {zone_status} zone needs a zone cut")
+def _enclosing(zones: dict[str, SignedZone], name: str, *, proper: bool = False) -> str:
+    """The deepest zone of ``zones`` holding ``name`` (above it when ``proper``)."""
+    labels = name.split(".")
+    for i in range(1 if proper else 0, len(labels)):
+        if ".".join(labels[i:]) in zones:
+            return ".".join(labels[i:])
+    raise ValueError(f"{name}: no zone holds it")
+
+
+def _cut(parent: str, parent_status: Dnssec, name: str, status: Dnssec) -> Dnssec:
+    """The status of a zone cut at ``name`` under ``parent``, when one can make it."""
+    if status is Dnssec.SECURE or parent_status is not Dnssec.SECURE:
+        raise ValueError(f"{name}: {status} under the {parent_status} zone {parent} cannot be "
+                         "made (no chain of trust reaches a secure name there)")
+    return status
 
 
 def export_signed(world: World, directory: Path, *, nsd: tuple[str, int],
@@ -131,7 +158,7 @@ def export_signed(world: World, directory: Path, *, nsd: tuple[str, int],
     for origin in sorted(zones, key=lambda o: -o.count(".")):  # children before parents
         lines = _zone_lines(zone, origin, owners[origin], nsd[0])
         for child in sorted(children.get(origin, ())):
-            lines.append(f"{child}. IN NS ns.{origin}.")
+            lines += [f"{child}. IN NS ns.{child}.", f"ns.{child}. IN A {nsd[0]}"]  # and glue
             lines.extend(ds.get(child, ()))
         ds[origin] = _write_zone(directory, zones[origin], lines)
     anchors = tuple(line for origin in sorted(zones) if origin not in parents
@@ -187,18 +214,26 @@ def _keygen(directory: Path, origin: str, ksk: bool) -> str:
     return done.stdout.strip()
 
 
+#: Signatures a bogus owner keeps: its zone's keys, and what proves denial of existence (so
+#: that, as in the sim, only the owner's own data is bogus, not NXDOMAIN answers next to it).
+_KEPT_OWNER = frozenset({dns.rdatatype.DNSKEY, dns.rdatatype.NSEC, dns.rdatatype.SOA})
+
+
 def _corrupt(signed: Path, zone: SignedZone) -> None:
-    """Flip a bit of every signature a bogus owner (all but the DNSKEY's in a bogus zone) has."""
+    """Flip a bit of the signatures of a bogus zone (all but its DNSKEY RRset's) or of a bogus
+    owner's data."""
     parsed = dns.zone.from_file(str(signed), origin=f"{zone.origin}.", relativize=False)
+    whole = zone.status is Dnssec.BOGUS
     for name, node in parsed.nodes.items():
-        if zone.status is not Dnssec.BOGUS and name.to_wire() not in zone.bogus_owners:
+        if not whole and name.to_wire() not in zone.bogus_owners:
             continue
+        kept_types = {dns.rdatatype.DNSKEY} if whole else _KEPT_OWNER
         for rdataset in node.rdatasets:
             if rdataset.rdtype != dns.rdatatype.RRSIG:
                 continue
-            kept = [rd for rd in rdataset if rd.type_covered == dns.rdatatype.DNSKEY]
+            kept = [rd for rd in rdataset if rd.type_covered in kept_types]
             broken = [rd.replace(signature=bytes([rd.signature[0] ^ 1]) + rd.signature[1:])
-                      for rd in rdataset if rd.type_covered != dns.rdatatype.DNSKEY]
+                      for rd in rdataset if rd.type_covered not in kept_types]
             rdataset.clear()
             for rd in kept + broken:
                 rdataset.add(rd)
