@@ -175,7 +175,9 @@ def test_the_real_thing_signed_zones_nsd_and_unbound(tmp_path: Path) -> None:
 def test_check_prints_the_dnssec_and_dane_part(world: RunningWorld,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["check", "conflict.test", *world.scan_args(), *FAST[:-1], "--smtp"])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "not checked (--dnssec-check NAME)" in captured.err  # TLSA looked up, unchecked
     assert code == 5  # enforce, with error-severity mistakes (dane_mismatch)
     assert "MX secure" in out and "_mta-sts secure" in out
     assert "mx.conflict.test: 3 1 1 " + "00" * 32 in out and "chain mismatch" in out
@@ -183,5 +185,9 @@ def test_check_prints_the_dnssec_and_dane_part(world: RunningWorld,
         "(deferred)" in out
     assert "- dane_sts_conflict (warning, RFC 8461 §2)" in out
     code = main(["check", "unsigned.test", *world.scan_args(), *FAST[:-1]])
-    out = capsys.readouterr().out
-    assert "TLSA                  not looked up" in out and "MX insecure" in out
+    captured = capsys.readouterr()
+    assert "TLSA                  not looked up" in captured.out
+    assert "MX insecure" in captured.out and captured.err == ""
+    main(["check", "ee.test", *world.scan_args(), *FAST[:-1], "--dnssec-check",
+          DNSSEC_CHECK_NAME])
+    assert capsys.readouterr().err == ""  # the resolver validates: nothing to warn of

@@ -204,4 +204,12 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(row, default=_json_default, indent=2))
     else:
         print(render(obs, verdict))
+    if args.dnssec_check is not None or obs.dane is not None:
+        from survey.commands.scan import dnssec_warning, resolver_validates
+
+        validates = resolver_validates(args.dnssec_check, config.resolvers, args.dns_timeout,
+                                       args.retries)
+        warning = dnssec_warning(validates, args.dnssec_check)
+        if warning:
+            print(f"check: {warning}", file=sys.stderr)
     return exit_status(verdict)
