@@ -22,7 +22,7 @@ from survey.dataset.sink import read_manifest
 from survey.sim.catalogue import catalogue
 from survey.sim.dns_server import name_wire
 from survey.sim.scenario import DNSSEC_CHECK_NAME, Dnssec, MxHost, Scenario, Tlsa, World
-from survey.sim.signed import export_signed, plan_zones, serve_signed
+from survey.sim.signed import export_signed, plan_zones, serve_signed, unbound_conf
 from survey.sim.world import RunningWorld, start_world
 from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 from tests.test_sim_dnssec import spki, starttls_chain
@@ -178,3 +178,56 @@ def test_the_catalogue_through_signed_zones_nsd_and_unbound(tmp_path: Path) -> N
     manifest = read_manifest(tmp_path / "out")
     assert manifest is not None and manifest["resolver_validates"] is True
     check_expectations(world, rows_by_domain(tmp_path / "out"), _expect)
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_resolver_options(anchor: Path) -> tuple[tuple[str, str], ...]:
+    """The Unbound server options the README gives a real survey, with the test world's trust
+    anchor in place of the root's; where it listens and who may ask stay the test's."""
+    block = README.read_text().split("# /etc/unbound/unbound.conf.d/survey.conf\n", 1)[1]
+    options = []
+    for line in block.splitlines()[1:]:  # after "server:"
+        if not line.startswith(" " * 8):
+            break
+        key, _, value = line.split("#")[0].strip().partition(":")
+        options.append((key, value.strip()))
+    keys = {k for k, _ in options}
+    assert {"module-config", "auto-trust-anchor-file", "val-permissive-mode"} <= keys, keys
+    return tuple((k, f'"{anchor}"' if k == "auto-trust-anchor-file" else v)
+                 for k, v in options if k not in ("interface", "access-control"))
+
+
+def verdicts(resolver: tuple[str, int]) -> dict[str, tuple[str, bool]]:
+    """rcode and AD of a secure, an insecure and a bogus answer through ``resolver``."""
+    out = {}
+    for name in ("secure.test", "insecure.test", "bogus.test"):
+        msg = ask(resolver, name, "MX", ad=True)
+        out[name] = (dns.rcode.to_text(msg.rcode()), bool(msg.flags & dns.flags.AD))
+    return out
+
+
+@pytest.mark.parametrize("recipe", ["readme", "iterator only"])
+def test_the_readme_resolver_set_up_validates(sim: RunningWorld, tmp_path: Path,
+                                             recipe: str) -> None:
+    """The README's Unbound options (with the test anchor) make the DNSSEC columns mean
+    something; without the validator module nothing is secure and bogus data passes."""
+    nsd = (NSD_ADDRESS, free_udp_port(NSD_ADDRESS))
+    unbound = (UNBOUND_ADDRESS, free_udp_port(UNBOUND_ADDRESS))
+    export = export_signed(WORLD, tmp_path, nsd=nsd, unbound=unbound, tlsa=sim.ca)
+    anchor = tmp_path / "root.key"  # Unbound keeps an auto-trust-anchor-file up to date itself
+    anchor.write_text((tmp_path / "trust-anchors").read_text())
+    options = readme_resolver_options(anchor) if recipe == "readme" else (
+        ("module-config", '"iterator"'),)
+    export.unbound_conf.write_text(unbound_conf(
+        tmp_path, sorted(z.origin for z in export.zones), nsd=nsd, listen=unbound,
+        options=options))
+    with serve_signed(export, nsd=nsd, unbound=unbound) as address:
+        got = verdicts(address)
+    if recipe == "readme":
+        assert got == {"secure.test": ("NOERROR", True), "insecure.test": ("NOERROR", False),
+                       "bogus.test": ("SERVFAIL", False)}
+    else:
+        assert got == {"secure.test": ("NOERROR", False), "insecure.test": ("NOERROR", False),
+                       "bogus.test": ("NOERROR", False)}

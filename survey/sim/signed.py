@@ -240,9 +240,19 @@ def _corrupt(signed: Path, zone: SignedZone) -> None:
     parsed.to_file(str(signed), relativize=False)
 
 
+def validation(directory: Path) -> tuple[tuple[str, str], ...]:
+    """The server options that make Unbound validate with the world's trust anchor: all a real
+    survey's resolver needs too, with the root's anchor instead (README)."""
+    return (("module-config", '"validator iterator"'),
+            ("trust-anchor-file", f'"{directory}/trust-anchors"'))
+
+
 def unbound_conf(directory: Path, zones: list[str], *, nsd: tuple[str, int],
-                 listen: tuple[str, int]) -> str:
-    """A validating Unbound answering on ``listen`` for the zones NSD serves, nothing else."""
+                 listen: tuple[str, int],
+                 options: tuple[tuple[str, str], ...] | None = None) -> str:
+    """An Unbound answering on ``listen`` for the zones NSD serves, nothing else; ``options``
+    (default ``validation``) are the server options that decide whether and how it validates."""
+    chosen = validation(directory) if options is None else options
     stubs = "".join(f'stub-zone:\n  name: "{z}."\n  stub-addr: {nsd[0]}@{nsd[1]}\n'
                     for z in zones)
     tops = sorted({z.rsplit(".", 1)[-1] for z in zones})
@@ -268,9 +278,8 @@ def unbound_conf(directory: Path, zones: list[str], *, nsd: tuple[str, int],
         "  so-reuseport: no\n"
         "  access-control: 127.0.0.0/8 allow\n"
         "  do-not-query-localhost: no\n"
-        '  module-config: "validator iterator"\n'
-        f'  trust-anchor-file: "{directory}/trust-anchors"\n'
-        f'  root-hints: "{directory}/root.hints"\n'
+        + "".join(f"  {key}: {value}\n" for key, value in chosen)
+        + f'  root-hints: "{directory}/root.hints"\n'
         "  qname-minimisation: no\n"
         "  val-log-level: 2\n"
         '  local-zone: "." refuse\n'
