@@ -2,62 +2,93 @@
 
 Public API, stable: ``parse_sts_record``, ``select_sts_record``, ``parse_policy``,
 ``mx_matches``, ``parse_tlsrpt_record``, ``select_tlsrpt_record``. Bad input never raises: every
-problem becomes a ``ParseError`` in the result's ``errors`` list (empty when valid).
+problem becomes a ``ParseError`` in the result's ``errors`` list (empty when clean).
 
-Parsing follows the RFCs' ABNF strictly, every function in linear time (no backtracking regexes).
-Choices where the RFCs leave room (see also docs/classification.md "Decisions"):
-- records: ``v=STSv1 ;`` is accepted (the ABNF's ``*WSP ";"``); trailing WSP not followed by ``;``
-  is ``syntax``; ``v=STSv10`` is another version, not ``STSv1`` followed by junk;
-- policies: blank lines are tolerated (senders skip them); an ``mx`` with a trailing dot is
-  ``mx_invalid`` (RFC 5321 ``Domain`` has none); after an error, parsing goes on so that the
-  fields a domain publishes are still recorded, as written.
+Parsing follows the RFCs' letter (ABNF and prose), every function in linear time (no
+backtracking regexes). Each error code has a severity (``*_ERROR_SEVERITY``): ``fatal`` when a
+sender following the RFC to the letter does not use the record or policy, ``warning`` when the
+RFC tells it to carry on (a duplicated field: "all entries except for the first SHALL be
+ignored", RFC 8461 §3.2). ``valid`` means: no fatal error. The record and policy parsers take a
+``SenderProfile`` (``survey.core.senders``; default: the RFC's letter): it decides, per
+construct where deployed senders part ways, how values are read (first or last duplicate,
+indented lines trimmed, ...) and whether the error is fatal for that sender (``ParseError.fatal``:
+True, False, or None when the profile's behaviour is unknown). The codes found do not depend on
+the profile (but for the two listed last, and ``mx_missing``/``max_age_out_of_range`` for a
+profile that wants ``mx`` in mode none or rejects ``max_age: 0``), only their ``fatal`` flag
+and the values read. docs/classification.md "Decisions"
+cites the clause behind each choice.
 
-Error codes (a public contract: add codes, never rename them).
+Error codes (a public contract: add codes, never rename them). F = fatal, W = warning (RFC).
 
 ``parse_sts_record`` (RFC 8461 §3.1) and ``parse_tlsrpt_record`` (RFC 8460 §3):
-    ``non_ascii``         a character outside printable ASCII, SP and HTAB (control or 8-bit)
-    ``version_missing``   no version field (``v=STSv1`` / ``v=TLSRPTv1``) anywhere
-    ``version_invalid``   the first field is ``v=`` with another value (``v=STSv10``, ``v=stsv1``)
-    ``version_not_first`` the version field is present, but not at the very start
-    ``syntax``            bad delimiting: an empty field (``;;``), text after the version without
-                          ``;``, whitespace at the start or at the end without a ``;``
-    ``field_invalid``     a field that is not ``name=value`` with a valid extension name/value
+    ``non_ascii``         F  a character outside printable ASCII, SP and HTAB (control or 8-bit)
+    ``version_missing``   F  no version field (``v=STSv1`` / ``v=TLSRPTv1``) anywhere
+    ``version_invalid``   F  the first field is ``v=`` with another value (``v=STSv10``)
+    ``version_not_first`` F  the version field is present, but not at the very start
+    ``syntax``            F  bad delimiting: an empty field (``;;``), text after the version
+                             without ``;``, whitespace before the version
+    ``trailing_whitespace`` F  WSP at the end of the record not followed by ``;`` (the ABNF
+                             allows WSP only around a ``;``)
+    ``space_before_semicolon`` W  WSP between a field and its ``;`` (``v=STSv1 ;``): the ABNF's
+                             ``*WSP ";"`` allows it (erratum 6285); some senders do not
+    ``field_invalid``     F  a field that is not ``name=value`` with a valid extension name/value
 STS only:
-    ``id_missing``        no ``id=`` field
-    ``id_invalid``        ``id`` is not 1-32 ALPHA/DIGIT
-    ``id_duplicate``      more than one ``id=`` field
+    ``id_missing``        F  no ``id=`` field
+    ``id_invalid``        F  ``id`` is not 1-32 ALPHA/DIGIT
+    ``id_duplicate``      W  more than one ``id=`` field (the first is used)
 TLS-RPT only:
-    ``rua_missing``       no ``rua=`` field
-    ``rua_duplicate``     more than one ``rua=`` field
-    ``rua_invalid_uri``   an empty or malformed URI, a mailto without ``local@domain``, an https
-                          URI without a host
-    ``rua_scheme``        a well-formed URI whose scheme is neither ``mailto`` nor ``https``
+    ``rua_missing``       F  no ``rua=`` field
+    ``rua_duplicate``     W  more than one ``rua=`` field: the ABNF lets ``tlsrpt-field``
+                             repeat; the URIs of all of them are joined, in order
+    ``rua_invalid_uri``   F  an empty or malformed URI, a mailto without ``local@domain``, an
+                             https URI without a host
+    ``rua_scheme``        F  a well-formed URI whose scheme is neither ``mailto`` nor ``https``
 
-``select_sts_record`` / ``select_tlsrpt_record`` reasons: ``no_record``, ``multiple_records``.
+``select_sts_record`` / ``select_tlsrpt_record`` reasons: ``no_record``, ``multiple_records``;
+``other_records`` only for a profile that refuses a name holding other TXT records too.
 
 ``parse_policy`` (RFC 8461 §3.2):
-    ``empty``                the body has no field at all (empty or blank lines only)
-    ``too_large``            over ``POLICY_MAX_BYTES``; the first ``POLICY_MAX_BYTES`` are still
-                             parsed, cut after their last line break
-    ``not_utf8``             not valid UTF-8 (the rest is parsed with U+FFFD replacements)
-    ``bom``                  a leading UTF-8 BOM (the rest is parsed without it)
-    ``syntax``               a line without ``:``, or an invalid field name (empty, over 32
-                             characters, whitespace or other characters outside the ABNF)
-    ``duplicate_key``        ``version``, ``mode`` or ``max_age`` given twice (the first is kept)
-    ``version_missing`` / ``version_invalid``   no ``version`` / not exactly ``STSv1``
-    ``mode_missing`` / ``mode_invalid``         no ``mode`` / not ``enforce``/``testing``/``none``
-    ``max_age_missing``      no ``max_age``
-    ``max_age_out_of_range`` not 1-10 ASCII digits, or over ``MAX_AGE_LIMIT``
-    ``mx_missing``           mode ``enforce`` or ``testing`` without any ``mx`` line
-    ``mx_invalid``           an ``mx`` value that is not ``[*.]`` followed by LDH labels
+    ``empty``                F  the body has no field at all (empty or blank lines only)
+    ``too_large``            F  over ``POLICY_MAX_BYTES``; the first ``POLICY_MAX_BYTES`` are
+                                still parsed, cut after their last line break
+    ``not_utf8``             F  not valid UTF-8 (the rest is parsed with U+FFFD replacements)
+    ``bom``                  F  a leading UTF-8 BOM (the rest is parsed without it)
+    ``syntax``               F  a line without ``:``, or an invalid field name (empty, over 32
+                                characters, whitespace or characters outside the ABNF)
+    ``field_name_invalid``   F  a field name of ABNF characters not starting with ALPHA/DIGIT
+                                (``_x: 1``)
+    ``extension_value_invalid`` F  an unknown field's value empty (``x:``) or with control
+                                characters
+    ``blank_line``           F  an empty or whitespace-only line (the ABNF has none; the one
+                                optional line break at the end is not a blank line)
+    ``indented_line``        F  a line starting with SP or HTAB (read trimmed)
+    ``lone_cr``              F  a CR not followed by LF (read as a line break)
+    ``duplicate_key``        W  a field other than ``mx`` given twice (the first is kept)
+    ``version_missing`` / ``version_invalid``   F  no ``version`` / not exactly ``STSv1``
+    ``mode_missing`` / ``mode_invalid``         F  no ``mode`` / not enforce, testing, none
+    ``max_age_missing``      F  no ``max_age``
+    ``max_age_out_of_range`` F  not 1-10 ASCII digits, or over ``MAX_AGE_LIMIT``
+    ``mx_missing``           F  mode ``enforce`` or ``testing`` without any ``mx`` line
+    ``mx_invalid``           F  an ``mx`` value that is not ``[*.]`` followed by LDH labels
+    ``mx_trailing_dot``      F  an ``mx`` value that would be valid without its trailing dot
+    ``body_html`` / ``body_rtf`` / ``body_dns_record`` / ``body_prose``   F  the body is no
+                                policy at all (no ``version``, ``mode``, ``max_age`` or ``mx``
+                                field): an HTML/XML page, an RTF document, a pasted DNS record
+                                (``v=STSv1; id=...``, a zone-file line), or other text
+Only in a parse for a profile that objects (never under the RFC, which allows them):
+    ``non_ascii``            a byte outside ASCII, for a sender that reads the body as ASCII
+    ``colon_in_value``       a ``:`` inside a value, for a sender that splits lines on every ``:``
 """
 
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Generic, TypeVar
+
+from survey.core.senders import RFC8461, SenderProfile
 
 #: Senders read at most this much of a policy body (RFC 8461 §3.3 leaves the cap to the
 #: implementation; 64 KiB is what Postfix's and Exim's resolvers use).
@@ -65,10 +96,22 @@ POLICY_MAX_BYTES = 64 * 1024
 MAX_AGE_LIMIT = 31_557_600
 
 
+class ParseSeverity(StrEnum):
+    FATAL = "fatal"  # a sender following the RFC to the letter does not use the record/policy
+    WARNING = "warning"  # the RFC tells senders to carry on: the record/policy still applies
+
+
 @dataclass(frozen=True, slots=True)
 class ParseError:
     code: str  # stable, snake_case (e.g. "max_age_out_of_range")
     message: str  # human text, with the offending value where useful
+    #: whether the sender profile the parse was made for rejects the record or policy for it;
+    #: None when that profile's behaviour is unknown. Under the RFC profile: the code's severity.
+    fatal: bool | None = True
+
+
+def _usable(errors: Sequence[ParseError]) -> bool:
+    return all(e.fatal is False for e in errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +123,8 @@ class StsRecord:
 
     @property
     def valid(self) -> bool:
-        return not self.errors
+        """No fatal error: the sender (profile) the parse was made for uses the record."""
+        return _usable(self.errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +136,7 @@ class TlsRptRecord:
 
     @property
     def valid(self) -> bool:
-        return not self.errors
+        return _usable(self.errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +150,8 @@ class Policy:
 
     @property
     def valid(self) -> bool:
-        return not self.errors
+        """No fatal error: the sender (profile) the parse was made for applies the policy."""
+        return _usable(self.errors)
 
 
 R = TypeVar("R", StsRecord, TlsRptRecord)
@@ -124,22 +169,35 @@ class RecordSelection(Generic[R]):
 
 TxtStrings = Sequence[str | bytes]
 
+_F, _W = ParseSeverity.FATAL, ParseSeverity.WARNING
+_RECORD_SEVERITY = {
+    "non_ascii": _F, "version_missing": _F, "version_invalid": _F, "version_not_first": _F,
+    "syntax": _F, "trailing_whitespace": _F, "space_before_semicolon": _W, "field_invalid": _F}
+#: Every ``ParseError.code`` each parser can give, with its severity under the RFC's letter.
+STS_RECORD_ERROR_SEVERITY: Mapping[str, ParseSeverity] = {
+    **_RECORD_SEVERITY, "id_missing": _F, "id_invalid": _F, "id_duplicate": _W}
+TLSRPT_RECORD_ERROR_SEVERITY: Mapping[str, ParseSeverity] = {
+    **_RECORD_SEVERITY, "rua_missing": _F, "rua_duplicate": _W, "rua_invalid_uri": _F,
+    "rua_scheme": _F}
+POLICY_ERROR_SEVERITY: Mapping[str, ParseSeverity] = {
+    "empty": _F, "too_large": _F, "not_utf8": _F, "bom": _F, "syntax": _F,
+    "field_name_invalid": _F, "extension_value_invalid": _F, "blank_line": _F,
+    "indented_line": _F, "lone_cr": _F, "duplicate_key": _W, "version_missing": _F,
+    "version_invalid": _F, "mode_missing": _F, "mode_invalid": _F, "max_age_missing": _F,
+    "max_age_out_of_range": _F, "mx_missing": _F, "mx_invalid": _F, "mx_trailing_dot": _F,
+    "body_html": _F, "body_rtf": _F, "body_dns_record": _F, "body_prose": _F,
+    # only in parses for a profile that objects (the RFC does not): see the module docstring
+    "non_ascii": _W, "colon_in_value": _W}
+#: Policy codes saying the body is no policy at all (``body_*``).
+NOT_A_POLICY_CODES = frozenset({"body_html", "body_rtf", "body_dns_record", "body_prose"})
 
 #: Keys every policy has exactly once (RFC 8461 §3.2); ``mx`` is repeatable.
 REQUIRED_POLICY_KEYS = ("version", "mode", "max_age")
-#: Every ``ParseError.code`` each parser can give (the module docstring says what each means).
-STS_RECORD_ERROR_CODES = frozenset({
-    "non_ascii", "version_missing", "version_invalid", "version_not_first", "syntax",
-    "field_invalid", "id_missing", "id_invalid", "id_duplicate"})
-TLSRPT_RECORD_ERROR_CODES = frozenset({
-    "non_ascii", "version_missing", "version_invalid", "version_not_first", "syntax",
-    "field_invalid", "rua_missing", "rua_duplicate", "rua_invalid_uri", "rua_scheme"})
-POLICY_ERROR_CODES = frozenset({
-    "empty", "too_large", "not_utf8", "bom", "syntax", "duplicate_key", "version_missing",
-    "version_invalid", "mode_missing", "mode_invalid", "max_age_missing", "max_age_out_of_range",
-    "mx_missing", "mx_invalid"})
+STS_RECORD_ERROR_CODES = frozenset(STS_RECORD_ERROR_SEVERITY)
+TLSRPT_RECORD_ERROR_CODES = frozenset(TLSRPT_RECORD_ERROR_SEVERITY)
+POLICY_ERROR_CODES = frozenset(POLICY_ERROR_SEVERITY)
 #: ``RecordSelection.reason`` values.
-SELECTION_REASONS = frozenset({"no_record", "multiple_records"})
+SELECTION_REASONS = frozenset({"no_record", "multiple_records", "other_records"})
 POLICY_MODES = ("enforce", "testing", "none")
 STS_VERSION = "v=STSv1"
 TLSRPT_VERSION = "v=TLSRPTv1"
@@ -158,6 +216,11 @@ _LDH = _ALNUM | frozenset("-")
 _POLICY_KEY = _ALNUM | frozenset("_-.")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _BOM = b"\xef\xbb\xbf"
+
+
+def _fatal(knob: object, *tolerated: object) -> bool | None:
+    """Whether a profile whose knob has value ``knob`` rejects the construct (None: unknown)."""
+    return None if knob == "unknown" else knob not in tolerated
 
 
 def _show(text: str) -> str:
@@ -189,7 +252,8 @@ def _is_ext_value(value: str) -> bool:
     return bool(value) and all(c in _EXT_VALUE for c in value)
 
 
-def _record_fields(text: str, tag: str, errors: list[ParseError]) -> list[tuple[str, str]]:
+def _record_fields(text: str, tag: str, errors: list[ParseError],
+                   profile: SenderProfile) -> list[tuple[str, str]]:
     """Check the version and delimiters of a ``v=...; name=value; ...`` record; list its fields.
 
     Appends the version, character and delimiter errors; returns the ``(name, value)`` pairs of the
@@ -208,88 +272,122 @@ def _record_fields(text: str, tag: str, errors: list[ParseError]) -> list[tuple[
     if version == tag:
         if rest:
             errors.append(ParseError("syntax", f"missing ';' after {tag!r}: {_show(first)}"))
+        elif len(segments) == 1 and cut < len(first):
+            errors.append(ParseError("trailing_whitespace", f"whitespace without ';' after {tag!r}",
+                                     _fatal(profile.txt_trailing_wsp, "accept")))
     elif version.startswith("v="):
         errors.append(ParseError("version_invalid", f"version {_show(version)} is not {tag!r}"))
     elif any(s.strip(_WSP) == tag for s in segments[1:]):
-        errors.append(ParseError("version_not_first", f"{tag!r} is not the first field"))
+        errors.append(ParseError("version_not_first", f"{tag!r} is not the first field",
+                                 _fatal(profile.txt_version_position, "anywhere")))
         segments.insert(1, first)  # parse the displaced first field as an ordinary field
     else:
         errors.append(ParseError("version_missing", f"no {tag!r} field"))
         segments.insert(1, first)
     fields: list[tuple[str, str]] = []
     last = len(segments) - 1
+    spaced = len(segments) > 1 and segments[0] != segments[0].rstrip(_WSP) and version == tag
     for i, segment in enumerate(segments[1:], start=1):
         item = segment.strip(_WSP)
         if not item:
             if i != last:
-                errors.append(ParseError("syntax", "empty field (';;')"))
+                errors.append(ParseError("syntax", "empty field (';;')",
+                                         _fatal(profile.txt_empty_field, "skip")))
             continue
         if i == last and item != segment.lstrip(_WSP):
-            errors.append(ParseError("syntax", f"whitespace without ';' after {_show(item)}"))
+            errors.append(ParseError("trailing_whitespace", f"whitespace without ';' after "
+                                     f"{_show(item)}", _fatal(profile.txt_trailing_wsp, "accept")))
+        elif i != last and segment != segment.rstrip(_WSP):
+            spaced = True
         if item == tag and version != tag:
             continue  # the displaced version field, already reported
         name, eq, value = item.partition("=")
         if not eq:
-            errors.append(ParseError("field_invalid", f"field {_show(item)} is not name=value"))
+            errors.append(ParseError("field_invalid", f"field {_show(item)} is not name=value",
+                                     _fatal(profile.txt_extension_abnf, "ignore")))
             continue
         fields.append((name, value))
+    if spaced:
+        errors.append(ParseError("space_before_semicolon", "whitespace before a ';'",
+                                 _fatal(profile.txt_space_before_semicolon, "accept")))
     return fields
 
 
 def _extension(name: str, value: str, extensions: dict[str, str],
-               errors: list[ParseError]) -> None:
+               errors: list[ParseError], profile: SenderProfile) -> None:
     """Keep a valid extension field (the first of a name wins), or report it."""
     if _is_ext_name(name) and _is_ext_value(value):
         extensions.setdefault(name, value)
     else:
-        errors.append(ParseError("field_invalid", f"invalid field {_show(name + '=' + value)}"))
+        errors.append(ParseError("field_invalid", f"invalid field {_show(name + '=' + value)}",
+                                 _fatal(profile.txt_extension_abnf, "ignore")))
 
 
-def parse_sts_record(txt_strings: TxtStrings) -> StsRecord:
+def parse_sts_record(txt_strings: TxtStrings, profile: SenderProfile = RFC8461) -> StsRecord:
     """Parse one ``_mta-sts`` TXT record (RFC 8461 §3.1) given as its character-strings.
 
-    ``id`` is the first ``id=`` value as written, even when invalid (the errors say so), so that
-    snapshots can still compare ids. Extensions are kept, the first value of a name winning.
+    ``id`` is the ``id=`` value the profile uses (the RFC: the first), as written even when
+    invalid (the errors say so), so that snapshots can still compare ids. Extensions are kept,
+    the first value of a name winning.
     """
     raw = _text(txt_strings)
     errors: list[ParseError] = []
     extensions: dict[str, str] = {}
     ids: list[str] = []
-    for name, value in _record_fields(raw, STS_VERSION, errors):
+    for name, value in _record_fields(raw, STS_VERSION, errors, profile):
         if name == "id":
             ids.append(value)
             if not (0 < len(value) <= 32 and all(c in _ALNUM for c in value)):
-                errors.append(ParseError("id_invalid", f"id {_show(value)}: not 1-32 ALPHA/DIGIT"))
+                tolerated = ("any", "not_required") + (("any_nonempty",) if value else ())
+                errors.append(ParseError("id_invalid", f"id {_show(value)}: not 1-32 ALPHA/DIGIT",
+                                         _fatal(profile.txt_id_syntax, *tolerated)))
             if len(ids) == 2:
-                errors.append(ParseError("id_duplicate", f"second id {_show(value)}"))
+                errors.append(ParseError("id_duplicate", f"second id {_show(value)}",
+                                         _fatal(profile.txt_duplicate_id, "first", "last")))
         else:
-            _extension(name, value, extensions, errors)
+            _extension(name, value, extensions, errors, profile)
     if not ids:
-        errors.append(ParseError("id_missing", "no id= field"))
-    return StsRecord(raw=raw, id=ids[0] if ids else None, extensions=extensions, errors=errors)
+        errors.append(ParseError("id_missing", "no id= field",
+                                 _fatal(profile.txt_id_syntax, "not_required")))
+    chosen = ids[-1] if ids and profile.txt_duplicate_id == "last" else ids[0] if ids else None
+    return StsRecord(raw=raw, id=chosen, extensions=extensions, errors=errors)
 
 
-def _select(records: Sequence[TxtStrings], tag: str,
-            parse: Callable[[TxtStrings], R]) -> RecordSelection[R]:
-    """RFC 8461 §3.1 / RFC 8460 §3: discard records not starting with ``tag``; one must remain."""
-    candidates = [r for r in records if _has_version(_text(r), tag)]
+def _select(records: Sequence[TxtStrings], tag: str, parse: Callable[[TxtStrings], R],
+            profile: SenderProfile = RFC8461) -> RecordSelection[R]:
+    """RFC 8461 §3.1 / RFC 8460 §3: discard records not starting with ``tag``; one must remain.
+
+    A profile may count a record with ``tag`` anywhere, take the first valid of several, or
+    refuse a name that holds other records too (``txt_version_position``,
+    ``txt_multiple_records``, ``txt_other_records``).
+    """
+    anywhere = profile.txt_version_position == "anywhere"
+    candidates = [r for r in records if _has_version(_text(r), tag) or (anywhere and any(
+        f.strip(_WSP) == tag for f in _text(r).split(";")))]
     discarded = len(records) - len(candidates)
+    if candidates and discarded and profile.txt_other_records == "no_policy":
+        return RecordSelection(None, len(candidates), discarded, "other_records")
     if len(candidates) == 1:
         return RecordSelection(parse(candidates[0]), 1, discarded, None)
+    if candidates and profile.txt_multiple_records == "first_valid":
+        parsed = [parse(r) for r in candidates]
+        chosen = next((r for r in parsed if r.valid), parsed[0])
+        return RecordSelection(chosen, len(candidates), discarded, None)
     reason = "no_record" if not candidates else "multiple_records"
     return RecordSelection(None, len(candidates), discarded, reason)
 
 
-def select_sts_record(records: Sequence[TxtStrings]) -> RecordSelection[StsRecord]:
+def select_sts_record(records: Sequence[TxtStrings],
+                      profile: SenderProfile = RFC8461) -> RecordSelection[StsRecord]:
     """Select the STS record among the TXT records at ``_mta-sts.<domain>`` (RFC 8461 §3.1).
 
     A record is a candidate when its concatenated text starts with the version field
     ``v=STSv1`` ended by ``;``, SP/HTAB or the end of the text: ``v=STSv1;...`` and ``v=STSv1 ;``
     count, ``v=STSv10``, ``v=STSv1x``, `` v=STSv1`` (leading space) and ``V=STSv1`` do not. The
     RFC writes "begin with v=STSv1;", and the space before ``;`` is accepted (docs/classification.md
-    "Decisions"). A single candidate is returned parsed, even with errors.
+    "Decisions"). A single candidate is returned parsed (for ``profile``), even with errors.
     """
-    return _select(records, STS_VERSION, parse_sts_record)
+    return _select(records, STS_VERSION, lambda r: parse_sts_record(r, profile), profile)
 
 
 def _uri_error(uri: str) -> ParseError | None:
@@ -327,21 +425,23 @@ def _uri_error(uri: str) -> ParseError | None:
 def parse_tlsrpt_record(txt_strings: TxtStrings) -> TlsRptRecord:
     """Parse one ``_smtp._tls`` TXT record (RFC 8460 §3) given as its character-strings.
 
-    ``rua`` lists the URIs of the first ``rua=`` field as written (invalid ones included; the
+    ``rua`` lists the URIs of every ``rua=`` field, in order (the ABNF lets ``tlsrpt-field``
+    repeat; a repeat is ``rua_duplicate``, a warning), as written, invalid ones included (the
     errors name them), split on ``,`` with WSP around commas tolerated as the ABNF allows.
     """
     raw = _text(txt_strings)
     errors: list[ParseError] = []
     extensions: dict[str, str] = {}
     rua: list[str] | None = None
-    for name, value in _record_fields(raw, TLSRPT_VERSION, errors):
+    for name, value in _record_fields(raw, TLSRPT_VERSION, errors, RFC8461):
         if name != "rua":
-            _extension(name, value, extensions, errors)
-        elif rua is not None:
-            errors.append(ParseError("rua_duplicate", "more than one rua= field"))
-        else:
-            rua = [uri.strip(_WSP) for uri in value.split(",")]
-            errors.extend(e for e in map(_uri_error, rua) if e is not None)
+            _extension(name, value, extensions, errors, RFC8461)
+            continue
+        if rua is not None:
+            errors.append(ParseError("rua_duplicate", "more than one rua= field (joined)", False))
+        uris = [uri.strip(_WSP) for uri in value.split(",")]
+        errors.extend(e for e in map(_uri_error, uris) if e is not None)
+        rua = (rua or []) + uris
     if rua is None:
         errors.append(ParseError("rua_missing", "no rua= field"))
     return TlsRptRecord(raw=raw, rua=rua or [], extensions=extensions, errors=errors)
@@ -369,16 +469,22 @@ def _is_host_pattern(value: str) -> bool:
                and all(c in _LDH for c in label) for label in domain.split("."))
 
 
-def _decode_policy(body: bytes, errors: list[ParseError]) -> str:
-    """Bytes to text: cap, BOM and UTF-8 checks, each reported, the rest still decoded."""
+def _decode_policy(body: bytes, errors: list[ParseError],
+                   profile: SenderProfile = RFC8461) -> str:
+    """Bytes to text: cap, BOM and UTF-8 checks, each reported, the rest still decoded.
+
+    """
     if len(body) > POLICY_MAX_BYTES:
         errors.append(ParseError("too_large", f"{len(body)} bytes, over {POLICY_MAX_BYTES}"))
         body = body[:POLICY_MAX_BYTES]
         cut = body.rfind(b"\n")
         body = body[:cut + 1] if cut >= 0 else body
     if body.startswith(_BOM):
-        errors.append(ParseError("bom", "the body starts with a UTF-8 byte order mark"))
+        errors.append(ParseError("bom", "the body starts with a UTF-8 byte order mark",
+                                 _fatal(profile.bom, "strip", "first_field_lost")))
         body = body[len(_BOM):]
+    if profile.charset == "ascii" and not body.isascii():
+        errors.append(ParseError("non_ascii", "a byte outside ASCII (read as ASCII)"))
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -386,85 +492,208 @@ def _decode_policy(body: bytes, errors: list[ParseError]) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def _policy_lines(text: str, errors: list[ParseError]) -> list[tuple[str, str]]:
-    """Split a policy into ``(key, value)`` pairs; LF or CRLF; trailing WSP and blank lines ok.
+def _is_ext_policy_value(value: str) -> bool:
+    """sts-policy-ext-value: visible characters (UTF-8 allowed) and inner SP; not empty."""
+    return bool(value) and all(c == " " or (c > " " and c != "\x7f") for c in value)
 
-    Blank lines are tolerated anywhere (the ABNF has none, but senders skip them and a trailing
-    empty line is common); no whitespace is allowed before the colon or at the start of a line.
+
+def _policy_lines(text: str, errors: list[ParseError],
+                  profile: SenderProfile) -> list[tuple[str, str]]:
+    """Split a policy into ``(key, value)`` pairs; lines end in LF or CRLF; trailing WSP ok.
+
+    Blank lines, indented lines and lone CRs are reported (the ABNF has none of them); for the
+    record of what is written they are read the lenient way (skipped, trimmed, a line break).
     """
+    if "\r" in text.replace("\r\n", ""):
+        errors.append(ParseError("lone_cr", "a CR not followed by LF ends a line",
+                                 _fatal(profile.lone_cr, "line_end")))
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the one optional line break at the end
     pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(text.split("\n"), start=1):
+    blank: list[int] = []
+    swallow = False
+    for number, line in enumerate(lines, start=1):
         line = line.removesuffix("\r").rstrip(_WSP)
         if not line:
+            blank.append(number)
             continue
+        if line[0] in _WSP:
+            errors.append(ParseError("indented_line", f"line {number} starts with whitespace",
+                                     _fatal(profile.indented_lines, "trim", "drop")))
+            if profile.indented_lines == "drop":
+                continue  # read as the unknown field ' name': the field is lost
+            line = line.lstrip(_WSP)
         key, colon, value = line.partition(":")
+        value = value.lstrip(_WSP)
+        if profile.field_name_case == "insensitive":
+            key = key.translate(_ASCII_LOWER)
+        if swallow:
+            swallow = False
+            if colon:
+                continue  # the previous line without ':' took this field's name with it
         if not colon:
-            errors.append(ParseError("syntax", f"line {number}: no ':' in {_show(line)}"))
+            errors.append(ParseError("syntax", f"line {number}: no ':' in {_show(line)}",
+                                     _fatal(profile.line_without_colon, "skip", "swallow_next")))
+            swallow = profile.line_without_colon == "swallow_next"
         elif not (0 < len(key) <= 32 and all(c in _POLICY_KEY for c in key)):
             errors.append(ParseError("syntax", f"line {number}: invalid field name {_show(key)}"))
+        elif key[0] not in _ALNUM:
+            errors.append(ParseError("field_name_invalid", f"line {number}: field name "
+                                     f"{_show(key)} does not start with a letter or digit",
+                                     _fatal(profile.field_name_abnf, "ignore")))
         else:
-            pairs.append((key, value.lstrip(_WSP)))
+            pairs.append((key, value))
+    if blank:
+        errors.append(ParseError("blank_line", f"{len(blank)} blank line(s), the first is line "
+                                 f"{blank[0]}", _fatal(profile.blank_lines, "skip")))
+    if profile.bom == "first_field_lost" and any(e.code == "bom" for e in errors) and pairs:
+        pairs.pop(0)  # the first name is read with the BOM in front: an unknown field
     return pairs
 
 
-def _max_age(value: str, errors: list[ParseError]) -> int | None:
+#: What a profile with ``max_age_number: default`` (or ``missing_max_age: default``) uses.
+DEFAULT_MAX_AGE = 86_400
+
+
+def _lenient_int(value: str) -> int | None:
+    """A signed decimal integer as Atoi/int() read one (``+1``, `` 1``), else None."""
+    text = value.strip(_WSP)
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return int(text) if digits and digits.isascii() and digits.isdigit() else None
+
+
+def _max_age(value: str, errors: list[ParseError], profile: SenderProfile) -> int | None:
     """sts-policy-max-age-value: 1*10 DIGIT, at most MAX_AGE_LIMIT; the number even if over."""
     if not (0 < len(value) <= 10 and all(c in string.digits for c in value)):
+        lenient = _lenient_int(value)
+        knob = profile.max_age_number
+        tolerated = ("default",) + (("lenient",) if lenient is not None and lenient >= 0 else ())
         errors.append(ParseError("max_age_out_of_range",
-                                 f"max_age {_show(value)} is not 1-10 digits"))
-        return None
+                                 f"max_age {_show(value)} is not 1-10 digits",
+                                 _fatal(knob, *tolerated)))
+        if knob == "lenient" and lenient is not None and lenient >= 0:
+            return lenient
+        return DEFAULT_MAX_AGE if knob == "default" else None
     seconds = int(value)
+    if seconds == 0 and profile.max_age_zero not in ("accept",):
+        errors.append(ParseError("max_age_out_of_range", "max_age 0",
+                                 _fatal(profile.max_age_zero, "accept")))
     if seconds > MAX_AGE_LIMIT:
         errors.append(ParseError("max_age_out_of_range",
-                                 f"max_age {seconds} is over {MAX_AGE_LIMIT}"))
+                                 f"max_age {seconds} is over {MAX_AGE_LIMIT}",
+                                 _fatal(profile.max_age_over_limit, "clamp", "accept")))
+        if profile.max_age_over_limit == "clamp":
+            return MAX_AGE_LIMIT
     return seconds
 
 
-def parse_policy(body: bytes) -> Policy:
+def _mx_error(value: str, profile: SenderProfile) -> ParseError | None:
+    if _is_host_pattern(value):
+        return None
+    if value.endswith(".") and _is_host_pattern(value[:-1]):
+        return ParseError("mx_trailing_dot", f"mx {_show(value)} ends with a dot",
+                          _fatal(profile.mx_trailing_dot, "strip", "no_match"))
+    return ParseError("mx_invalid", f"mx {_show(value)} is not a host pattern",
+                      _fatal(profile.invalid_mx_pattern, "kept"))
+
+
+def _not_a_policy(text: str) -> ParseError:
+    """What a body without any policy field is: HTML, RTF, a pasted DNS record, or prose."""
+    start = text.lstrip(" \t\r\n").lower()
+    if start.startswith("<"):
+        return ParseError("body_html", "the body is an HTML or XML document, not a policy")
+    if start.startswith("{\\rtf"):
+        return ParseError("body_rtf", "the body is an RTF document, not a policy")
+    words = start.replace('"', " ").split()
+    if start.lstrip('"').startswith(("v=stsv1", "v=tlsrptv1")) or any(
+            w in ("txt", "mx") and i and words[i - 1] == "in" for i, w in enumerate(words)):
+        return ParseError("body_dns_record", "the body is a DNS record, not a policy")
+    return ParseError("body_prose", "the body has no policy field (text, not a policy)")
+
+
+def parse_policy(body: bytes, profile: SenderProfile = RFC8461) -> Policy:
     """Parse a policy body (RFC 8461 §3.2) as fetched; a body over the cap is ``too_large``.
 
     Values are recorded as written even when invalid (``version``, ``mode``; ``max_age`` when it
-    is 1-10 digits, even over the limit), the first one of a repeated singleton key winning, so
-    that rows still show what a domain publishes. Unknown keys go to ``extensions`` (first value
-    wins) and are otherwise ignored, whatever their value.
+    is 1-10 digits, even over the limit), the first one of a repeated singleton key winning (the
+    last for a profile that keeps the last), so that rows still show what a domain publishes.
+    Unknown keys go to ``extensions`` (first value wins) and are otherwise ignored.
     """
     errors: list[ParseError] = []
-    pairs = _policy_lines(_decode_policy(body, errors), errors)
+    text = _decode_policy(body, errors, profile)
+    pairs = _policy_lines(text, errors, profile)
     if not pairs and not any(e.code == "syntax" for e in errors):
+        errors = [e for e in errors if e.code != "blank_line"]
         errors.append(ParseError("empty", "the policy has no field"))
         return Policy(errors=errors)
     singles: dict[str, str] = {}
     mx: list[str] = []
     extensions: dict[str, str] = {}
+    duplicate_fatal = _fatal(profile.duplicate_fields, "first", "last")
+    repeated: set[str] = set()
     for key, value in pairs:
+        if ":" in value and profile.colon_in_value != "accept":
+            errors.append(ParseError("colon_in_value", f"field {key!r}: ':' in the value",
+                                     _fatal(profile.colon_in_value, "accept")))
         if key == "mx":
             mx.append(value)
-            if not _is_host_pattern(value):
-                errors.append(ParseError("mx_invalid", f"mx {_show(value)} is not a host pattern"))
-        elif key in REQUIRED_POLICY_KEYS:
-            if key in singles:
-                errors.append(ParseError("duplicate_key", f"{key} given more than once"))
-            else:
-                singles[key] = value
+            error = _mx_error(value, profile)
+            if error is not None:
+                errors.append(error)
+            continue
+        if key not in REQUIRED_POLICY_KEYS and not _is_ext_policy_value(value):
+            errors.append(ParseError("extension_value_invalid",
+                                     f"field {key!r}: value {_show(value)} is empty or has "
+                                     "control characters",
+                                     _fatal(profile.extension_value_abnf, "ignore")))
+        if key in singles or key in extensions:
+            if key not in repeated:
+                repeated.add(key)
+                errors.append(ParseError("duplicate_key", f"{key} given more than once",
+                                         duplicate_fatal))
+            if profile.duplicate_fields != "last":
+                continue
+        if key in REQUIRED_POLICY_KEYS:
+            singles[key] = value
         else:
-            extensions.setdefault(key, value)
+            extensions[key] = value
+    if not any(k in singles for k in REQUIRED_POLICY_KEYS) and not mx:
+        errors.append(_not_a_policy(text))
     version, mode, max_age = (singles.get(k) for k in REQUIRED_POLICY_KEYS)
     if version is None:
-        errors.append(ParseError("version_missing", "no version field"))
+        errors.append(ParseError("version_missing", "no version field",
+                                 _fatal(profile.missing_version, "accept")))
     elif version != "STSv1":
-        errors.append(ParseError("version_invalid", f"version {_show(version)} is not 'STSv1'"))
+        case_only = version.translate(_ASCII_LOWER) == "stsv1"
+        errors.append(ParseError("version_invalid", f"version {_show(version)} is not 'STSv1'",
+                                 _fatal(profile.version_value_case, "insensitive")
+                                 if case_only else True))
     if mode is None:
-        errors.append(ParseError("mode_missing", "no mode field"))
+        errors.append(ParseError("mode_missing", "no mode field",
+                                 _fatal(profile.missing_mode, "none")))
+        mode = "none" if profile.missing_mode == "none" else None
     elif mode not in POLICY_MODES:
+        folded = mode.translate(_ASCII_LOWER)
+        case_only = folded in POLICY_MODES
         errors.append(ParseError("mode_invalid", f"mode {_show(mode)} is not one of "
-                                                 "enforce, testing, none"))
+                                                 "enforce, testing, none",
+                                 _fatal(profile.mode_value_case, "insensitive")
+                                 if case_only else True))
+        mode = folded if case_only and profile.mode_value_case == "insensitive" else mode
     seconds = None
     if max_age is None:
-        errors.append(ParseError("max_age_missing", "no max_age field"))
+        errors.append(ParseError("max_age_missing", "no max_age field",
+                                 _fatal(profile.missing_max_age, "default")))
+        seconds = DEFAULT_MAX_AGE if profile.missing_max_age == "default" else None
     else:
-        seconds = _max_age(max_age, errors)
-    if not mx and mode in ("enforce", "testing"):
-        errors.append(ParseError("mx_missing", f"mode {mode} requires at least one mx"))
+        seconds = _max_age(max_age, errors, profile)
+    if not mx and (mode in ("enforce", "testing")
+                   or (mode == "none" and profile.mx_required_in_none != "no")):
+        errors.append(ParseError("mx_missing", f"mode {mode} requires at least one mx",
+                                 True if mode != "none" else _fatal(
+                                     profile.mx_required_in_none, "no")))
     return Policy(version=version, mode=mode, max_age=seconds, mx=mx, extensions=extensions,
                   errors=errors)
 
@@ -475,14 +704,19 @@ def _host_labels(name: str) -> list[str] | None:
     return None if "" in labels else labels
 
 
-def mx_matches(pattern: str, host: str) -> bool:
+def mx_matches(pattern: str, host: str, profile: SenderProfile = RFC8461) -> bool:
     """Whether MX host ``host`` matches policy ``mx`` pattern ``pattern`` (RFC 8461 §4.1).
 
-    Case-insensitive (ASCII), one trailing dot on either ignored. ``*.`` at the start matches
-    exactly one non-empty leftmost label: ``*.example.com`` matches ``a.example.com``, neither
-    ``example.com`` nor ``a.b.example.com``. A ``*`` anywhere else is literal text. A name with an
-    empty label (``a..b``, ``""``, ``.``) matches nothing.
+    Case-insensitive (ASCII), one trailing dot on the host ignored (DNS names are absolute).
+    A pattern ``parse_policy`` rejects (``mx_invalid``, ``mx_trailing_dot``) matches nothing,
+    unless ``profile`` strips a trailing dot. ``*.`` at the start matches exactly one non-empty
+    leftmost label: ``*.example.com`` matches ``a.example.com``, neither ``example.com`` nor
+    ``a.b.example.com``.
     """
+    if profile.mx_trailing_dot == "strip" and pattern.endswith("."):
+        pattern = pattern[:-1]
+    if not _is_host_pattern(pattern):
+        return False
     p, h = _host_labels(pattern), _host_labels(host)
     if p is None or h is None:
         return False

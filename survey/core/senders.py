@@ -25,15 +25,42 @@ Policy fetch (§3.3)
 Policy text (§3.2)
     duplicate_fields        a non-``mx`` field given twice: first | last | reject
     blank_lines             an empty line (the ABNF has none): skip | reject
-    indented_lines          a line starting with SP/HTAB: trim | reject
+    indented_lines          a line starting with SP/HTAB: trim | reject | drop (read as an
+                            unknown field ``' mode'``: the field is lost)
     lone_cr                 a CR not followed by LF: line_end (a line break) | reject
     missing_max_age         no ``max_age`` line: reject | default (a built-in max_age)
     max_age_over_limit      ``max_age`` over 31557600: reject | clamp | accept
-    mx_trailing_dot         ``mx: mail.example.com.``: reject | strip (then it matches)
+    mx_trailing_dot         ``mx: mail.example.com.``: reject | strip (then it matches) |
+                            no_match (the policy applies, the pattern is compared verbatim)
     field_name_abnf         a field name not starting with ALPHA/DIGIT (``_x: 1``): enforce
                             (reject the policy) | ignore (an unknown field)
     extension_value_abnf    an unknown field's value empty or outside the ABNF (``x:``):
                             enforce (reject the policy) | ignore
+Found by research (/work/notes/senders_research.md "NEW KNOBS"):
+    txt_multiple_records    several ``v=STSv1`` records: no_policy | first_valid
+    txt_other_records       another TXT record beside the STS one: ignored | no_policy
+    txt_version_position    ``id=1; v=STSv1``: first (not a record) | anywhere
+    txt_empty_field         ``v=STSv1;; id=1``: reject | skip
+    txt_id_syntax           the id: abnf | any_nonempty | any | not_required
+    http_status             statuses whose body is parsed: 200_only | any_2xx | any
+    body_overflow           a body over ``body_cap``: reject | truncate (the start is parsed)
+    line_without_colon      a line without ``:``: reject | skip | swallow_next (the next field is
+                            lost with it)
+    colon_in_value          ``ext: https://x``: accept | reject
+    field_name_case         ``Mode: enforce``: sensitive | insensitive
+    mode_value_case         ``mode: Enforce``: sensitive | insensitive
+    version_value_case      ``version: stsv1``: sensitive | insensitive
+    missing_version         no ``version`` line: reject | accept
+    missing_mode            no ``mode`` line: reject | none (applied as mode none)
+    mx_required_in_none     mode none without ``mx``: no | yes (rejected)
+    max_age_zero            ``max_age: 0``: accept | reject
+    max_age_number          ``+86400``, ``1e5``, empty: abnf (reject) | lenient (signed
+                            integers) | default (a built-in max_age)
+    invalid_mx_pattern      ``mx: *.*.example``: reject_policy | kept (the policy applies)
+    wildcard_depth          ``*.example.com`` vs ``a.b.example.com``: one_label | any_depth
+                            (recorded; per-sender MX matching is not part of the outcome)
+    charset                 non-ASCII bytes: utf8 | ascii (any non-ASCII byte rejects)
+    bom                     a leading UTF-8 BOM: reject | strip | first_field_lost
 """
 
 from __future__ import annotations
@@ -46,6 +73,7 @@ Unknown = Literal["unknown"]
 AcceptReject = Literal["accept", "reject", "unknown"]
 Duplicates = Literal["first", "last", "reject", "unknown"]
 Abnf = Literal["enforce", "ignore", "unknown"]
+Case = Literal["sensitive", "insensitive", "unknown"]
 
 #: The knob fields of ``SenderProfile``, in the order the docs list them.
 KNOBS: tuple[str, ...] = (
@@ -53,6 +81,11 @@ KNOBS: tuple[str, ...] = (
     "content_type", "redirects", "body_cap",
     "duplicate_fields", "blank_lines", "indented_lines", "lone_cr", "missing_max_age",
     "max_age_over_limit", "mx_trailing_dot", "field_name_abnf", "extension_value_abnf",
+    "txt_multiple_records", "txt_other_records", "txt_version_position", "txt_empty_field",
+    "txt_id_syntax", "http_status", "body_overflow", "line_without_colon", "colon_in_value",
+    "field_name_case", "mode_value_case", "version_value_case", "missing_version",
+    "missing_mode", "mx_required_in_none", "max_age_zero", "max_age_number",
+    "invalid_mx_pattern", "wildcard_depth", "charset", "bom",
 )
 
 
@@ -70,13 +103,34 @@ class SenderProfile:
     body_cap: int | Unknown | None
     duplicate_fields: Duplicates
     blank_lines: Literal["skip", "reject", "unknown"]
-    indented_lines: Literal["trim", "reject", "unknown"]
+    indented_lines: Literal["trim", "reject", "drop", "unknown"]
     lone_cr: Literal["line_end", "reject", "unknown"]
     missing_max_age: Literal["reject", "default", "unknown"]
     max_age_over_limit: Literal["reject", "clamp", "accept", "unknown"]
-    mx_trailing_dot: Literal["reject", "strip", "unknown"]
+    mx_trailing_dot: Literal["reject", "strip", "no_match", "unknown"]
     field_name_abnf: Abnf
     extension_value_abnf: Abnf
+    txt_multiple_records: Literal["no_policy", "first_valid", "unknown"]
+    txt_other_records: Literal["ignored", "no_policy", "unknown"]
+    txt_version_position: Literal["first", "anywhere", "unknown"]
+    txt_empty_field: Literal["reject", "skip", "unknown"]
+    txt_id_syntax: Literal["abnf", "any_nonempty", "any", "not_required", "unknown"]
+    http_status: Literal["200_only", "any_2xx", "any", "unknown"]
+    body_overflow: Literal["reject", "truncate", "unknown"]
+    line_without_colon: Literal["reject", "skip", "swallow_next", "unknown"]
+    colon_in_value: AcceptReject
+    field_name_case: Case
+    mode_value_case: Case
+    version_value_case: Case
+    missing_version: AcceptReject
+    missing_mode: Literal["reject", "none", "unknown"]
+    mx_required_in_none: Literal["no", "yes", "unknown"]
+    max_age_zero: AcceptReject
+    max_age_number: Literal["abnf", "lenient", "default", "unknown"]
+    invalid_mx_pattern: Literal["reject_policy", "kept", "unknown"]
+    wildcard_depth: Literal["one_label", "any_depth", "unknown"]
+    charset: Literal["utf8", "ascii", "unknown"]
+    bom: Literal["reject", "strip", "first_field_lost", "unknown"]
     #: knob -> where the behaviour is shown ("owner/repo path: function or test"), or "unknown"
     sources: Mapping[str, str]
     #: free text: version or commit read, caveats
@@ -117,6 +171,27 @@ RFC8461 = SenderProfile(
     mx_trailing_dot="reject",
     field_name_abnf="enforce",
     extension_value_abnf="enforce",
+    txt_multiple_records="no_policy",
+    txt_other_records="ignored",
+    txt_version_position="first",
+    txt_empty_field="reject",
+    txt_id_syntax="abnf",
+    http_status="200_only",
+    body_overflow="reject",
+    line_without_colon="reject",
+    colon_in_value="accept",
+    field_name_case="sensitive",
+    mode_value_case="sensitive",
+    version_value_case="sensitive",
+    missing_version="reject",
+    missing_mode="reject",
+    mx_required_in_none="no",
+    max_age_zero="accept",
+    max_age_number="abnf",
+    invalid_mx_pattern="reject_policy",
+    wildcard_depth="one_label",
+    charset="utf8",
+    bom="reject",
     sources={
         "txt_trailing_wsp": f"{_RFC} §3.1: sts-text-record ABNF ends in [sts-field-delim]",
         "txt_space_before_semicolon": f"{_RFC} §3.1: sts-field-delim = *WSP \";\" *WSP "
@@ -137,6 +212,29 @@ RFC8461 = SenderProfile(
                            "Domain has no trailing dot)",
         "field_name_abnf": f"{_RFC} §3.2: sts-policy-ext-name = (ALPHA / DIGIT) *31(...)",
         "extension_value_abnf": f"{_RFC} §3.2: sts-policy-ext-value = 1 or more sts-policy-vchar",
+        "txt_multiple_records": "RFC 8461 §3.1: \"If the number of resulting records is not one, "
+                                "senders MUST assume the recipient domain does not have an "
+                                "available MTA-STS policy\"",
+        "txt_other_records": "RFC 8461 §3.1: records not starting with v=STSv1 are discarded",
+        "txt_version_position": "RFC 8461 §3.1: sts-text-record starts with sts-version",
+        "txt_empty_field": "RFC 8461 §3.1: sts-field-delim between fields, no empty field",
+        "txt_id_syntax": "RFC 8461 §3.1: sts-id = %s\"id=\" 1*32(ALPHA / DIGIT)",
+        "http_status": "RFC 8461 §3.3: \"only valid if the HTTP response code is 200\"",
+        "body_overflow": "RFC 8461 §3.3: a body the sender does not read in full is no policy",
+        "line_without_colon": "RFC 8461 §3.2: every line of sts-policy-record is a field",
+        "colon_in_value": "RFC 8461 §3.2: sts-policy-vchar includes ':'",
+        "field_name_case": "RFC 8461 §3.2: %s\"version\", %s\"mode\", ... (case-sensitive)",
+        "mode_value_case": "RFC 8461 §3.2: sts-policy-mode-value = %s\"testing\" / ...",
+        "version_value_case": "RFC 8461 §3.2: sts-policy-version-value = %s\"STSv1\"",
+        "missing_version": "RFC 8461 §3.2: version is required",
+        "missing_mode": "RFC 8461 §3.2: mode is required",
+        "mx_required_in_none": "RFC 8461 §3.2: mx is required \"except when mode is none\"",
+        "max_age_zero": "RFC 8461 §3.2: sts-policy-max-age-value = 1*10DIGIT (0 allowed)",
+        "max_age_number": "RFC 8461 §3.2: sts-policy-max-age-value = 1*10DIGIT",
+        "invalid_mx_pattern": "RFC 8461 §3.2: sts-policy-mx-value = [\"*.\"] Domain",
+        "wildcard_depth": "RFC 8461 §4.1: the wildcard matches exactly one label",
+        "charset": "RFC 8461 §3.2: sts-policy-vchar includes UTF-8",
+        "bom": "RFC 8461 §3.2: the first field name is version (no BOM before it)",
     },
     notes="RFC 8461 with errata 6253 (LF or CRLF) and 6285 (WSP before ';').",
 )
@@ -166,6 +264,27 @@ MOX = SenderProfile(
     mx_trailing_dot="reject",
     field_name_abnf="enforce",
     extension_value_abnf="enforce",
+    txt_multiple_records="no_policy",
+    txt_other_records="ignored",
+    txt_version_position="first",
+    txt_empty_field="reject",
+    txt_id_syntax="abnf",
+    http_status="200_only",
+    body_overflow="reject",
+    line_without_colon="reject",
+    colon_in_value="accept",
+    field_name_case="sensitive",
+    mode_value_case="sensitive",
+    version_value_case="sensitive",
+    missing_version="reject",
+    missing_mode="reject",
+    mx_required_in_none="no",
+    max_age_zero="accept",
+    max_age_number="abnf",
+    invalid_mx_pattern="reject_policy",
+    wildcard_depth="one_label",
+    charset="utf8",
+    bom="reject",
     sources={
         "txt_trailing_wsp": f"{_MOX}parse.go: ParseRecord (delim() needs ';', then "
                             "\"leftover characters\")",
@@ -190,6 +309,34 @@ MOX = SenderProfile(
         "mx_trailing_dot": f"{_MOX}parse.go: parser.xdomain (a '.' must be followed by a label)",
         "field_name_abnf": f"{_MOX}parse_test.go: TestParsePolicy bad \"_bad:test\"",
         "extension_value_abnf": f"{_MOX}parse_test.go: TestParsePolicy bad \"ext:\"",
+        "txt_multiple_records": "mjl-/mox mtasts/mtasts.go: LookupRecord ErrMultipleRecords "
+                                "(TestLookup multiple.example)",
+        "txt_other_records": "mjl-/mox mtasts/mtasts.go: LookupRecord (!ismtasts -> continue; "
+                             "TestLookup one.example)",
+        "txt_version_position": "mjl-/mox mtasts/parse.go: ParseRecord (xtake(\"v=STSv1\") first)",
+        "txt_empty_field": "mjl-/mox mtasts/parse_test.go: TestRecord bad \"v=STSv1; id=a;;\"",
+        "txt_id_syntax": "mjl-/mox mtasts/parse_test.go: TestRecord bad id=test-123, too long, "
+                         "empty",
+        "http_status": "mjl-/mox mtasts/mtasts.go: FetchPolicy (404 -> ErrNoPolicy, other -> "
+                       "ErrPolicyFetch)",
+        "body_overflow": "mjl-/mox moxio/limitreader.go: ErrLimit -> FetchPolicy error",
+        "line_without_colon": "mjl-/mox mtasts/parse.go: ParsePolicy (xkey/xtake(\":\"))",
+        "colon_in_value": "mjl-/mox mtasts/parse.go: ParsePolicy (extension value takes the rest "
+                          "of the line)",
+        "field_name_case": "mjl-/mox mtasts/parse.go: ParsePolicy (switch on exact key)",
+        "mode_value_case": "mjl-/mox mtasts/parse.go: ParsePolicy (exact mode strings)",
+        "version_value_case": "mjl-/mox mtasts/parse.go: ParsePolicy (xtake(\"STSv1\"))",
+        "missing_version": "mjl-/mox mtasts/parse.go: ParsePolicy (version must be first)",
+        "missing_mode": "mjl-/mox mtasts/parse.go: ParsePolicy (missing mode error)",
+        "mx_required_in_none": "mjl-/mox mtasts/parse_test.go: TestParsePolicy good "
+                               "\"version:STSv1\\nmode:none\"",
+        "max_age_zero": "mjl-/mox mtasts/parse_test.go: TestParsePolicy good max_age: 0",
+        "max_age_number": "mjl-/mox mtasts/parse.go: ParsePolicy (xnumber: digits only)",
+        "invalid_mx_pattern": "mjl-/mox mtasts/parse_test.go: TestParsePolicy bad "
+                              "\"mx:*.*.example\", \"mx:\"",
+        "wildcard_depth": "mjl-/mox mtasts/mtasts_test.go: TestMatches sub.sub.b.example",
+        "charset": "mjl-/mox mtasts/parse.go: ParsePolicy (UTF-8 string)",
+        "bom": "mjl-/mox mtasts/parse.go: ParsePolicy (xkey fails on a BOM)",
     },
     notes=_MOX_NOTES + " max_age over 2147483647 fails ParseInt (rejected).",
 )
@@ -209,13 +356,34 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
     body_cap=64 * 1024,
     duplicate_fields="last",
     blank_lines="skip",
-    indented_lines="reject",
+    indented_lines="drop",
     lone_cr="line_end",
     missing_max_age="reject",
     max_age_over_limit="reject",
     mx_trailing_dot="unknown",
     field_name_abnf="ignore",
     extension_value_abnf="ignore",
+    txt_multiple_records="no_policy",
+    txt_other_records="ignored",
+    txt_version_position="first",
+    txt_empty_field="skip",
+    txt_id_syntax="any",
+    http_status="200_only",
+    body_overflow="reject",
+    line_without_colon="skip",
+    colon_in_value="accept",
+    field_name_case="sensitive",
+    mode_value_case="sensitive",
+    version_value_case="sensitive",
+    missing_version="reject",
+    missing_mode="reject",
+    mx_required_in_none="no",
+    max_age_zero="accept",
+    max_age_number="lenient",
+    invalid_mx_pattern="kept",
+    wildcard_depth="unknown",
+    charset="ascii",
+    bom="reject",
     sources={
         "txt_trailing_wsp": f"{_PMSR}tests/test_utils.py: test_parse_mta_sts_record "
                             "\"v=STSv1;        id=20160831085700Z   \"",
@@ -251,6 +419,53 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
                            "(unknown keys ignored)",
         "extension_value_abnf": f"{_PMSR}postfix_mta_sts_resolver/utils.py: "
                                 "parse_mta_sts_policy (unknown keys ignored)",
+        "txt_multiple_records": "Snawoot/postfix-mta-sts-resolver "
+                                "postfix_mta_sts_resolver/resolver.py: STSResolver.resolve "
+                                "(len(txt_records) != 1)",
+        "txt_other_records": "Snawoot/postfix-mta-sts-resolver "
+                             "postfix_mta_sts_resolver/resolver.py: STSResolver.resolve "
+                             "(startswith filter)",
+        "txt_version_position": "Snawoot/postfix-mta-sts-resolver "
+                                "postfix_mta_sts_resolver/resolver.py: STSResolver.resolve "
+                                "(startswith('v=STSv1'))",
+        "txt_empty_field": "Snawoot/postfix-mta-sts-resolver tests/test_utils.py: "
+                           "test_parse_mta_sts_record \"...;;;\"",
+        "txt_id_syntax": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/resolver.py: "
+                         "STSResolver.resolve ('id' in mta_sts_record)",
+        "http_status": "Snawoot/postfix-mta-sts-resolver tests/nginx.conf bad-policy4: 404 -> "
+                       "FETCH_ERROR",
+        "body_overflow": "Snawoot/postfix-mta-sts-resolver tests/test_resolver.py: "
+                         "static-overlength, chunked-overlength",
+        "line_without_colon": "Snawoot/postfix-mta-sts-resolver "
+                              "postfix_mta_sts_resolver/utils.py: parse_mta_sts_policy (lines "
+                              "without ':' ignored)",
+        "colon_in_value": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
+                          "parse_mta_sts_policy (split(':', 1))",
+        "field_name_case": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
+                           "parse_mta_sts_policy (exact keys)",
+        "mode_value_case": "Snawoot/postfix-mta-sts-resolver tests/nginx.conf bad-policy8 "
+                           "(unknown mode -> FETCH_ERROR)",
+        "version_value_case": "Snawoot/postfix-mta-sts-resolver "
+                              "postfix_mta_sts_resolver/utils.py: parse_mta_sts_policy (== "
+                              "'STSv1')",
+        "missing_version": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
+                           "parse_mta_sts_policy",
+        "missing_mode": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
+                        "parse_mta_sts_policy",
+        "mx_required_in_none": "Snawoot/postfix-mta-sts-resolver tests/nginx.conf valid-none.loc",
+        "max_age_zero": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
+                        "parse_mta_sts_policy (0 <= max_age)",
+        "max_age_number": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
+                          "parse_mta_sts_policy (int(): '+1', ' 1', '1_0')",
+        "invalid_mx_pattern": "Snawoot/postfix-mta-sts-resolver "
+                              "postfix_mta_sts_resolver/utils.py: parse_mta_sts_policy (mx "
+                              "unchecked)",
+        "wildcard_depth": "unknown: Snawoot/postfix-mta-sts-resolver responder.py hands "
+                          "'match=.example.com' to Postfix, which checks certificate names",
+        "charset": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/resolver.py: decode "
+                   "with the Content-Type charset, ASCII by default",
+        "bom": "Snawoot/postfix-mta-sts-resolver: a BOM is non-ASCII under the default ASCII "
+               "charset",
     },
     notes="Snawoot/postfix-mta-sts-resolver @ a000619e838f (2025-02-05). Lines without ':' are "
           "ignored; the body is decoded with the Content-Type charset, ASCII by default (a "
@@ -271,13 +486,34 @@ GO_MTASTS = SenderProfile(
     body_cap=None,
     duplicate_fields="last",
     blank_lines="reject",
-    indented_lines="reject",
+    indented_lines="drop",
     lone_cr="reject",
     missing_max_age="reject",
     max_age_over_limit="accept",
     mx_trailing_dot="strip",
     field_name_abnf="ignore",
     extension_value_abnf="ignore",
+    txt_multiple_records="no_policy",
+    txt_other_records="no_policy",
+    txt_version_position="anywhere",
+    txt_empty_field="skip",
+    txt_id_syntax="any_nonempty",
+    http_status="200_only",
+    body_overflow="unknown",
+    line_without_colon="reject",
+    colon_in_value="reject",
+    field_name_case="sensitive",
+    mode_value_case="sensitive",
+    version_value_case="sensitive",
+    missing_version="reject",
+    missing_mode="reject",
+    mx_required_in_none="no",
+    max_age_zero="accept",
+    max_age_number="lenient",
+    invalid_mx_pattern="kept",
+    wildcard_depth="one_label",
+    charset="utf8",
+    bom="reject",
     sources={
         "txt_trailing_wsp": f"{_GO}mtasts.go: readDNSRecord (strings.TrimSpace of each part)",
         "txt_space_before_semicolon": f"{_GO}mtasts_test.go: TestReadDNSRecord "
@@ -302,6 +538,34 @@ GO_MTASTS = SenderProfile(
                            "TestPolicyMatch \"example.org.\"",
         "field_name_abnf": f"{_GO}mtasts.go: readPolicy (unknown names ignored)",
         "extension_value_abnf": f"{_GO}mtasts.go: readPolicy (unknown names ignored)",
+        "txt_multiple_records": "foxcpp/go-mtasts cache.go: Cache.fetch (len(records) != 1)",
+        "txt_other_records": "foxcpp/go-mtasts cache.go: Cache.fetch (len(records) != 1 counts "
+                             "every TXT record)",
+        "txt_version_position": "foxcpp/go-mtasts mtasts.go: readDNSRecord (looks for v anywhere)",
+        "txt_empty_field": "foxcpp/go-mtasts mtasts.go: readDNSRecord (empty parts skipped)",
+        "txt_id_syntax": "foxcpp/go-mtasts mtasts.go: readDNSRecord (id non-empty)",
+        "http_status": "foxcpp/go-mtasts cache.go: downloadPolicy (StatusOK only)",
+        "body_overflow": "unknown: foxcpp/go-mtasts has no cap (bufio.Scanner fails on one line "
+                         "over 64 KiB)",
+        "line_without_colon": "foxcpp/go-mtasts mtasts.go: readPolicy (len(fieldParts) != 2)",
+        "colon_in_value": "foxcpp/go-mtasts mtasts.go: readPolicy (strings.Split(line, \":\") "
+                          "must give 2)",
+        "field_name_case": "foxcpp/go-mtasts mtasts.go: readPolicy (switch on exact key)",
+        "mode_value_case": "foxcpp/go-mtasts mtasts.go: readPolicy",
+        "version_value_case": "foxcpp/go-mtasts mtasts.go: readPolicy",
+        "missing_version": "foxcpp/go-mtasts mtasts.go: readPolicy",
+        "missing_mode": "foxcpp/go-mtasts mtasts.go: readPolicy",
+        "mx_required_in_none": "foxcpp/go-mtasts mtasts.go: readPolicy (mx required unless mode "
+                               "none)",
+        "max_age_zero": "foxcpp/go-mtasts mtasts.go: readPolicy (Atoi)",
+        "max_age_number": "foxcpp/go-mtasts mtasts.go: readPolicy (strconv.Atoi: '+1', '-1')",
+        "invalid_mx_pattern": "foxcpp/go-mtasts mtasts.go: Policy.Match (an unparsable pattern "
+                              "matches nothing)",
+        "wildcard_depth": "foxcpp/go-mtasts mtasts_test.go: TestPolicyMatch "
+                          "mx0.special.example.org",
+        "charset": "foxcpp/go-mtasts mtasts.go: readPolicy (Go strings)",
+        "bom": "foxcpp/go-mtasts mtasts.go: readPolicy (field \\ufeffversion unknown -> version "
+               "missing)",
     },
     notes="foxcpp/go-mtasts @ 1438da2e5932 (2024-01-30), the library maddy uses. A value "
           "containing ':' rejects the policy (strings.Split must give 2 parts); every TXT record "
@@ -329,6 +593,27 @@ CHASQUID = SenderProfile(
     mx_trailing_dot="strip",
     field_name_abnf="ignore",
     extension_value_abnf="ignore",
+    txt_multiple_records="first_valid",
+    txt_other_records="ignored",
+    txt_version_position="first",
+    txt_empty_field="skip",
+    txt_id_syntax="not_required",
+    http_status="200_only",
+    body_overflow="truncate",
+    line_without_colon="skip",
+    colon_in_value="accept",
+    field_name_case="sensitive",
+    mode_value_case="sensitive",
+    version_value_case="sensitive",
+    missing_version="reject",
+    missing_mode="reject",
+    mx_required_in_none="yes",
+    max_age_zero="reject",
+    max_age_number="lenient",
+    invalid_mx_pattern="kept",
+    wildcard_depth="one_label",
+    charset="utf8",
+    bom="reject",
     sources={
         "txt_trailing_wsp": f"{_CHQ}sts.go: hasSTSRecord (only the prefix \"v=STSv1;\" is "
                             "checked)",
@@ -353,6 +638,35 @@ CHASQUID = SenderProfile(
         "field_name_abnf": f"{_CHQ}sts.go: parsePolicy (\"Only care for the keys we "
                            "recognize\")",
         "extension_value_abnf": f"{_CHQ}sts.go: parsePolicy (unknown keys ignored)",
+        "txt_multiple_records": "albertito/chasquid internal/sts/sts.go: hasSTSRecord (returns on "
+                                "the first match)",
+        "txt_other_records": "albertito/chasquid internal/sts/sts.go: hasSTSRecord",
+        "txt_version_position": "albertito/chasquid internal/sts/sts.go: hasSTSRecord (HasPrefix "
+                                "\"v=STSv1;\")",
+        "txt_empty_field": "albertito/chasquid internal/sts/sts.go: hasSTSRecord (prefix only)",
+        "txt_id_syntax": "albertito/chasquid internal/sts/sts.go: hasSTSRecord (id not read)",
+        "http_status": "albertito/chasquid internal/sts/sts.go: httpGet",
+        "body_overflow": "albertito/chasquid internal/sts/sts_test.go: TestPolicyTooBig "
+                         "(io.LimitedReader, first 10 KiB parsed)",
+        "line_without_colon": "albertito/chasquid internal/sts/sts.go: parsePolicy (no ':' -> "
+                              "continue)",
+        "colon_in_value": "albertito/chasquid internal/sts/sts.go: parsePolicy (SplitN 2)",
+        "field_name_case": "albertito/chasquid internal/sts/sts.go: parsePolicy",
+        "mode_value_case": "albertito/chasquid internal/sts/sts.go: Policy.Check",
+        "version_value_case": "albertito/chasquid internal/sts/sts.go: Policy.Check",
+        "missing_version": "albertito/chasquid internal/sts/sts.go: Policy.Check",
+        "missing_mode": "albertito/chasquid internal/sts/sts.go: Policy.Check (mode '' invalid)",
+        "mx_required_in_none": "albertito/chasquid internal/sts/sts.go: Policy.Check "
+                               "(ErrInvalidMX whatever the mode)",
+        "max_age_zero": "albertito/chasquid internal/sts/sts.go: Policy.Check (MaxAge <= 0)",
+        "max_age_number": "albertito/chasquid internal/sts/sts.go: parsePolicy (Atoi: '+1'; "
+                          "failure -> 0 -> reject)",
+        "invalid_mx_pattern": "albertito/chasquid internal/sts/sts.go: parsePolicy (mx unchecked)",
+        "wildcard_depth": "albertito/chasquid internal/sts/sts_test.go: TestMatchDomain "
+                          "foo.bar.example.com",
+        "charset": "albertito/chasquid internal/sts/sts.go: parsePolicy",
+        "bom": "albertito/chasquid internal/sts/sts.go: parsePolicy (as go-mtasts: version "
+               "missing)",
     },
     notes="albertito/chasquid @ ca2538b9745a (2026-06-07). Also: mx is required in mode none "
           "(Policy.Check ErrInvalidMX), max_age 0 is rejected, several v=STSv1; records are "
@@ -379,9 +693,30 @@ STALWART = SenderProfile(
     lone_cr="reject",
     missing_max_age="default",
     max_age_over_limit="clamp",
-    mx_trailing_dot="unknown",
+    mx_trailing_dot="no_match",
     field_name_abnf="ignore",
     extension_value_abnf="ignore",
+    txt_multiple_records="first_valid",
+    txt_other_records="ignored",
+    txt_version_position="anywhere",
+    txt_empty_field="skip",
+    txt_id_syntax="any",
+    http_status="any",
+    body_overflow="reject",
+    line_without_colon="swallow_next",
+    colon_in_value="accept",
+    field_name_case="sensitive",
+    mode_value_case="sensitive",
+    version_value_case="insensitive",
+    missing_version="accept",
+    missing_mode="none",
+    mx_required_in_none="yes",
+    max_age_zero="accept",
+    max_age_number="default",
+    invalid_mx_pattern="kept",
+    wildcard_depth="one_label",
+    charset="utf8",
+    bom="first_field_lost",
     sources={
         "txt_trailing_wsp": f"{_STW_AUTH}mta_sts/parse.rs: MtaSts::parse (TagParser::text "
                             "drops WSP)",
@@ -410,6 +745,51 @@ STALWART = SenderProfile(
                            "'no_match' is requested in senders_research.md NEW KNOBS)",
         "field_name_abnf": f"{_STW}parse.rs: Policy::parse (unknown keys ignored)",
         "extension_value_abnf": f"{_STW}parse.rs: Policy::parse (unknown keys ignored)",
+        "txt_multiple_records": "stalwartlabs/mail-auth src/common/resolver.rs: txt_lookup (first "
+                                "record that parses)",
+        "txt_other_records": "stalwartlabs/mail-auth src/common/resolver.rs: txt_lookup",
+        "txt_version_position": "stalwartlabs/mail-auth src/mta_sts/parse.rs: MtaSts::parse "
+                                "(loops over tags)",
+        "txt_empty_field": "stalwartlabs/mail-auth src/common/parse.rs: TagParser key() resets on "
+                           "';'",
+        "txt_id_syntax": "stalwartlabs/mail-auth src/mta_sts/parse.rs: MtaSts::parse "
+                         "(record.text(false))",
+        "http_status": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/lookup.rs: "
+                       "lookup_mta_sts_policy (no error_for_status)",
+        "body_overflow": "stalwartlabs/mail-server crates/utils/src/lib.rs: bytes_with_limit "
+                         "(MAX_POLICY_SIZE 1 MiB)",
+        "line_without_colon": "stalwartlabs/mail-server "
+                              "crates/smtp/src/outbound/mta_sts/parse.rs: Policy::parse "
+                              "(split_once(':') spans lines)",
+        "colon_in_value": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                          "Policy::parse",
+        "field_name_case": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                           "Policy::parse (unknown key ignored)",
+        "mode_value_case": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                           "Policy::parse (\"Unsupported mode\")",
+        "version_value_case": "stalwartlabs/mail-server "
+                              "crates/smtp/src/outbound/mta_sts/parse.rs: Policy::parse "
+                              "(eq_ignore_ascii_case)",
+        "missing_version": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                           "Policy::parse (version never required)",
+        "missing_mode": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                        "Policy::parse (default Mode::None)",
+        "mx_required_in_none": "stalwartlabs/mail-server "
+                               "crates/smtp/src/outbound/mta_sts/parse.rs: Policy::parse (\"No "
+                               "'mx' entries found\")",
+        "max_age_zero": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                        "Policy::parse (cached 86400)",
+        "max_age_number": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                          "Policy::parse (u64 parse failure ignored, 86400)",
+        "invalid_mx_pattern": "stalwartlabs/mail-server "
+                              "crates/smtp/src/outbound/mta_sts/parse.rs: Policy::parse (empty mx "
+                              "dropped, the rest kept)",
+        "wildcard_depth": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/verify.rs: "
+                          "Policy::verify (split_once('.'))",
+        "charset": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                   "Policy::parse (invalid UTF-8 rejected)",
+        "bom": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: Policy::parse "
+               "(first key unknown)",
     },
     notes="stalwartlabs/mail-server @ 55e62a683048 (2025-06-15), TXT parser from "
           "stalwartlabs/mail-auth @ 0e93300e5c77. Also: no HTTP status check, version and mode "
@@ -435,9 +815,30 @@ MAILAUTH = SenderProfile(
     lone_cr="reject",
     missing_max_age="reject",
     max_age_over_limit="reject",
-    mx_trailing_dot="unknown",
+    mx_trailing_dot="no_match",
     field_name_abnf="ignore",
     extension_value_abnf="ignore",
+    txt_multiple_records="no_policy",
+    txt_other_records="ignored",
+    txt_version_position="first",
+    txt_empty_field="skip",
+    txt_id_syntax="any_nonempty",
+    http_status="any_2xx",
+    body_overflow="unknown",
+    line_without_colon="skip",
+    colon_in_value="accept",
+    field_name_case="insensitive",
+    mode_value_case="insensitive",
+    version_value_case="sensitive",
+    missing_version="reject",
+    missing_mode="none",
+    mx_required_in_none="no",
+    max_age_zero="accept",
+    max_age_number="lenient",
+    invalid_mx_pattern="kept",
+    wildcard_depth="any_depth",
+    charset="utf8",
+    bom="strip",
     sources={
         "txt_trailing_wsp": f"{_MA}: resolvePolicy (row.join('').trim())",
         "txt_space_before_semicolon": f"{_MA}: resolvePolicy (/^v=STSv1\\b/i)",
@@ -459,6 +860,32 @@ MAILAUTH = SenderProfile(
                            "senders_research.md NEW KNOBS)",
         "field_name_abnf": f"{_MA}: parsePolicy (unknown keys ignored)",
         "extension_value_abnf": f"{_MA}: parsePolicy (unknown keys ignored)",
+        "txt_multiple_records": "postalsys/mailauth lib/mta-sts.js: resolvePolicy "
+                                "(multi_sts_records -> mode none)",
+        "txt_other_records": "postalsys/mailauth lib/mta-sts.js: resolvePolicy",
+        "txt_version_position": "postalsys/mailauth lib/mta-sts.js: resolvePolicy (/^v=STSv1\\b/i)",
+        "txt_empty_field": "postalsys/mailauth lib/parse-dkim-headers.js (empty tags dropped)",
+        "txt_id_syntax": "postalsys/mailauth lib/mta-sts.js: resolvePolicy",
+        "http_status": "postalsys/mailauth lib/mta-sts.js: fetchPolicy (statusCode < 200 || >= "
+                       "300 rejected)",
+        "body_overflow": "unknown: postalsys/mailauth lib/mta-sts.js: fetchPolicy has no cap",
+        "line_without_colon": "postalsys/mailauth lib/mta-sts.js: parsePolicy (no ':' -> filtered)",
+        "colon_in_value": "postalsys/mailauth lib/mta-sts.js: parsePolicy",
+        "field_name_case": "postalsys/mailauth lib/mta-sts.js: parsePolicy (key lowercased)",
+        "mode_value_case": "postalsys/mailauth lib/mta-sts.js: parsePolicy (value lowercased)",
+        "version_value_case": "postalsys/mailauth lib/mta-sts.js: parsePolicy",
+        "missing_version": "postalsys/mailauth lib/mta-sts.js: parsePolicy",
+        "missing_mode": "postalsys/mailauth lib/mta-sts.js: parsePolicy (default mode: 'none')",
+        "mx_required_in_none": "postalsys/mailauth lib/mta-sts.js: parsePolicy",
+        "max_age_zero": "postalsys/mailauth lib/mta-sts.js: parsePolicy",
+        "max_age_number": "postalsys/mailauth lib/mta-sts.js: parsePolicy (Number(): 1e5, 0x10, "
+                          "empty -> 0)",
+        "invalid_mx_pattern": "postalsys/mailauth lib/mta-sts.js: validateMx (kept, compared "
+                              "verbatim)",
+        "wildcard_depth": "postalsys/mailauth lib/mta-sts.js: validateMx (suffix match at any "
+                          "depth)",
+        "charset": "postalsys/mailauth lib/mta-sts.js: fetchPolicy",
+        "bom": "postalsys/mailauth lib/mta-sts.js: parsePolicy (trim() removes U+FEFF)",
     },
     notes="postalsys/mailauth @ d2616c6bee77 (2026-08-19). Also: field names and the mode "
           "value lower-cased, a missing mode is 'none', any 2xx status accepted, a wildcard "

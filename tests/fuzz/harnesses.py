@@ -78,7 +78,8 @@ def _check_record_common(rec: StsRecord | TlsRptRecord, again: StsRecord | TlsRp
     _require(rec == again, f"bytes and str strings parse differently: {rec!r} != {again!r}")
     unknown = {e.code for e in rec.errors} - codes
     _require(not unknown, f"undocumented error codes {unknown}")
-    _require(rec.valid is (not rec.errors), "valid disagrees with errors")
+    _require(rec.valid is all(e.fatal is False for e in rec.errors),
+             "valid disagrees with the errors' severity")
     _require(all(e.message for e in rec.errors), "an error without a message")
     if rec.valid:
         _require(rec.raw.startswith(tag), f"valid record not starting with {tag}: {rec.raw!r}")
@@ -129,7 +130,8 @@ def check_tlsrpt_record(data: bytes) -> None:
 def _check_policy(pol: Policy) -> None:
     unknown = {e.code for e in pol.errors} - POLICY_ERROR_CODES
     _require(not unknown, f"undocumented error codes {unknown}")
-    _require(pol.valid is (not pol.errors), "valid disagrees with errors")
+    _require(pol.valid is all(e.fatal is False for e in pol.errors),
+             "valid disagrees with the errors' severity")
     _require(pol.max_age is None or pol.max_age >= 0, f"negative max_age {pol.max_age}")
     if pol.max_age is not None and pol.max_age > MAX_AGE_LIMIT:
         _require(any(e.code == "max_age_out_of_range" for e in pol.errors),
