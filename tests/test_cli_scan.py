@@ -516,3 +516,24 @@ def test_sharded_summary_sums_the_guards_counts() -> None:
                ShardResult(1, 2, "complete", blocked_addresses=4, excluded_addresses=0)]
     summary, _ = summarise(results, 1.0)
     assert (summary.blocked_addresses, summary.excluded_addresses) == (7, 1)
+
+
+def test_check_prints_the_per_sender_table(catalogue_running: tuple[World, RunningWorld, Path],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15: blank lines split the senders; the table says who applies and who ignores."""
+    world, running, _ = catalogue_running
+    scenario = next(s for s in world.scenarios if s.name == "policy_blank_lines")
+    main(["check", scenario.domain, *running.scan_args(), *FAST])
+    report = capsys.readouterr().out
+    table = report[report.index("per sender"):]
+    assert "rfc8461" in table and "ignores (policy:blank_line)" in table
+    assert any("chasquid" in line and "applies, mode enforce" in line
+               for line in table.splitlines())
+    assert "- senders_disagree (warning" in report
+    main(["check", scenario.domain, "--json", *running.scan_args(), *FAST])
+    row = json.loads(capsys.readouterr().out)
+    outcomes = {o["sender"]: o for o in row["sender_outcomes"]}
+    assert outcomes["rfc8461"] == {"sender": "rfc8461", "applies": False, "mode": None,
+                                   "reason": "policy:blank_line"}
+    applying = sum(o["applies"] is True for o in row["sender_outcomes"])
+    assert f"in effect for {applying} of {len(outcomes)} senders" in table

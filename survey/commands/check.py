@@ -108,6 +108,21 @@ def _dane_lines(obs: DomainObservations, verdict: Verdict) -> list[str]:
     return lines
 
 
+def _sender_lines(verdict: Verdict) -> list[str]:
+    """The per-sender table (issue 15): what each profile of survey.core.senders does."""
+    if not verdict.sender_outcomes:
+        return []
+    width = max(len(o.sender) for o in verdict.sender_outcomes)
+    lines = ["", "per sender (rfc8461 is the RFC's letter, the verdict above):"]
+    for o in verdict.sender_outcomes:
+        what = {True: f"applies, mode {o.mode}", False: "ignores", None: "unknown"}[o.applies]
+        why = f" ({o.reason})" if o.reason else ""
+        lines.append(f"    {o.sender:<{width}}  {what}{why}")
+    applying = sum(o.applies is True for o in verdict.sender_outcomes)
+    lines.append(f"    in effect for {applying} of {len(verdict.sender_outcomes)} senders")
+    return lines
+
+
 def render(obs: DomainObservations, verdict: Verdict) -> str:
     """The human report: each step's evidence, the verdict, then each mistake with its fix."""
     mx = ", ".join(f"{m.preference} {m.host or '.'}" for m in obs.mx.mx)
@@ -140,6 +155,7 @@ def render(obs: DomainObservations, verdict: Verdict) -> str:
                      "mail can be lost (exit status 5)")
     if verdict.error_reason:
         lines.append(f"measurement error: {verdict.error_reason}")
+    lines += _sender_lines(verdict)
     for code in verdict.mistakes:
         mistake = MISTAKES.get(code)
         if mistake is None:

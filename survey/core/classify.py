@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from survey.core.dane import assess_dane
 from survey.core.mistakes import MISTAKES
 from survey.core.observations import DnsResult, Dnssec, DomainObservations, FetchError, HttpsFetch
+from survey.core.outcomes import disagree, sender_outcomes
 from survey.core.policy import (
+    NOT_A_POLICY_CODES,
     POLICY_MAX_BYTES,
     POLICY_MODES,
     Policy,
@@ -24,6 +26,7 @@ from survey.core.policy import (
     select_sts_record,
     select_tlsrpt_record,
 )
+from survey.core.providers import submission_provider, wildcard_provider
 from survey.core.verdict import GRADE_OF_STATUS, Status, Verdict
 
 #: A max_age under a day gives little protection (RFC 8461 §3.2 suggests weeks).
@@ -156,6 +159,28 @@ def _content_mistakes(policy: Policy, content_type: str | None) -> set[str]:
     return found
 
 
+# --- issue 15: what real policies get wrong (one code per construct) --------------------------
+#: Policy parse code -> the mistake that names it.
+_PARSE_MISTAKE = {
+    **dict.fromkeys(NOT_A_POLICY_CODES, "policy_not_a_policy"),
+    "blank_line": "policy_blank_lines",
+    "indented_line": "policy_indented_lines",
+    "duplicate_key": "policy_duplicate_fields",
+    "mx_trailing_dot": "mx_trailing_dot",
+}
+
+
+def _construct_mistakes(policy: Policy) -> set[str]:
+    """§3: constructs of a checked policy that senders read differently, and mx patterns that
+    name a provider's whole domain or its submission host (``survey.core.providers``)."""
+    found = {_PARSE_MISTAKE[e.code] for e in policy.errors if e.code in _PARSE_MISTAKE}
+    if any(wildcard_provider(p) for p in policy.mx):
+        found.add("mx_wildcard_provider")
+    if any(submission_provider(p) for p in policy.mx):
+        found.add("mx_submission_host")
+    return found
+
+
 def _status(facts: _Facts) -> tuple[Status, set[str]]:
     """§4: the status, and the mistakes that only the status rule knows."""
     mode = facts.policy.mode if facts.policy is not None else None
@@ -242,11 +267,16 @@ def classify(obs: DomainObservations) -> Verdict:
     policy = facts.relevant_policy
     if policy is not None:
         found |= _content_mistakes(policy, fetch.content_type if fetch else None)
+        found |= _construct_mistakes(policy)
     found |= _mx_mistakes(obs, facts)
     found |= _tlsrpt_mistakes(obs, status)
     if status is not Status.ABSENT:  # STARTTLS without MTA-STS is no MTA-STS mistake
         found |= _smtp_mistakes(obs)
     dane = assess_dane(obs, status.value, found)  # §8, beside the MTA-STS verdict
     found |= dane.mistakes
+    outcomes = sender_outcomes(obs)
+    if disagree(outcomes):
+        found.add("senders_disagree")
     mode = policy.mode if policy is not None and policy.mode in POLICY_MODES else None
-    return Verdict(status, mode, GRADE_OF_STATUS[status], _ordered(found), dane=dane)
+    return Verdict(status, mode, GRADE_OF_STATUS[status], _ordered(found), dane=dane,
+                   sender_outcomes=outcomes)

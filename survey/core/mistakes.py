@@ -27,7 +27,7 @@ class Mistake:
 
 _E, _W = Severity.ERROR, Severity.WARNING
 
-_ALL = (
+_BASE = (
     Mistake("txt_without_policy", _E,
             "An _mta-sts TXT record is published but no valid policy can be fetched.",
             "RFC 8461 §3.3", "Serve a valid policy at https://mta-sts.<domain>/.well-known/"
@@ -146,6 +146,48 @@ _ALL = (
             "RFC 8461 §5", "Deploy in testing with TLS-RPT first, then move to enforce.",
             longitudinal=True),
 )
+
+# --- issue 15: what real policies get wrong, and senders that read them differently ----------
+_SENDERS = (
+    Mistake("policy_not_a_policy", _E,
+            "The policy URL serves something that is no policy at all: an HTML page, an RTF "
+            "document, prose or a pasted DNS record.", "RFC 8461 §3.2",
+            "Serve the plain-text policy (version, mode, mx and max_age lines) at "
+            "/.well-known/mta-sts.txt; the v=STSv1 record belongs in DNS."),
+    Mistake("policy_blank_lines", _E,
+            "The policy has blank lines (or more than one line break at the end), which its "
+            "grammar does not allow: senders that follow the RFC reject it.", "RFC 8461 §3.2",
+            "Remove the empty lines; end the file with at most one line break."),
+    Mistake("policy_indented_lines", _E,
+            "A policy line starts with spaces or tabs: senders that follow the RFC reject the "
+            "policy, others trim the line.", "RFC 8461 §3.2",
+            "Start every line with its field name."),
+    Mistake("policy_duplicate_fields", _W,
+            "A policy field other than mx is given more than once: the RFC keeps the first, some "
+            "senders keep the last or reject the policy.", "RFC 8461 §3.2",
+            "Give version, mode and max_age once each."),
+    Mistake("mx_trailing_dot", _E,
+            "An mx pattern ends with a dot (mail.example.com.), which the policy grammar does "
+            "not allow: senders that follow the RFC reject the policy, others strip the dot.",
+            "RFC 8461 §3.2", "Write mx patterns without the trailing dot."),
+    Mistake("mx_wildcard_provider", _W,
+            "An mx pattern is a wildcard over a whole mail provider's domain (*.google.com, "
+            "*.outlook.com): it admits every host directly under it and matches none of the "
+            "provider's MX hosts, which lie deeper.", "RFC 8461 §4.1",
+            "List the MX hosts the provider documents (e.g. *.mail.protection.outlook.com, "
+            "aspmx.l.google.com), not its whole domain."),
+    Mistake("mx_submission_host", _W,
+            "An mx pattern names a provider's client submission host (smtp.gmail.com, "
+            "smtp.office365.com), which is never an MX: it matches no mail exchanger.",
+            "RFC 8461 §4.1", "List the MX hosts of the domain's MX records instead."),
+    Mistake("senders_disagree", _W,
+            "Deployed senders disagree on this domain: some apply its policy and others ignore "
+            "it, or they apply different modes (sender_outcomes names who does what).",
+            "RFC 8461 §3", "Fix the mistakes that make some senders reject the policy, so every "
+            "sender applies the same policy."),
+)
+
+_ALL: tuple[Mistake, ...] = (*_BASE, *_SENDERS)
 
 MISTAKES: dict[str, Mistake] = {m.code: m for m in _ALL}
 #: The DANE and DNSSEC codes (issue 16): found whatever the MTA-STS status (also ``absent``).

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from survey.core.outcomes import SenderOutcome
+
 if TYPE_CHECKING:
     from survey.core.dane import DaneAssessment
 
@@ -45,3 +47,6 @@ class Verdict:
     #: the DANE part (issue 16): the ``dane`` and ``sender_*`` columns; not compared, so that a
     #: verdict reads as its MTA-STS meaning in tests
     dane: DaneAssessment | None = field(default=None, compare=False)
+    #: what each sender profile does (survey.core.senders, the RFC's first); empty for error.
+    #: Left out of equality: verdicts compare on what ``status`` and the mistakes say.
+    sender_outcomes: tuple[SenderOutcome, ...] = field(default=(), compare=False)

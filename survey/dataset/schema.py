@@ -26,7 +26,7 @@ from survey.core.policy import (
 from survey.core.verdict import Verdict
 
 #: Bump the major part when a column changes meaning or type, the minor part when one is added.
-SCHEMA_VERSION = "1.1"  # 1.1: DNSSEC, DANE and sender columns (issue 16)
+SCHEMA_VERSION = "1.1"  # 1.1: DNSSEC, DANE, sender columns (issues 15, 16)
 
 _TS = pa.timestamp("ms", tz="UTC")
 
@@ -50,6 +50,14 @@ SMTP_STRUCT = pa.struct(
         pa.field("elapsed_ms", pa.float32()),
     ]
 )
+
+#: One sender profile's outcome (survey.core.outcomes.SenderOutcome).
+SENDER_OUTCOME_STRUCT = pa.struct([
+    pa.field("sender", pa.string()),
+    pa.field("applies", pa.bool_()),
+    pa.field("mode", pa.string()),
+    pa.field("reason", pa.string()),
+])
 
 MX_STRUCT = pa.struct([pa.field("preference", pa.int32()), pa.field("host", pa.string())])
 
@@ -99,6 +107,11 @@ SCHEMA = pa.schema(
         _f("grade", pa.string(), "pass (enforce) | warn (testing) | fail; null for error."),
         _f("mistakes", pa.list_(pa.string()), "Mistake codes (see the mistake reference)."),
         _f("error_reason", pa.string(), "Why status is error: which lookup failed and how."),
+        # per sender (issue 15)
+        _f("sender_outcomes", pa.list_(SENDER_OUTCOME_STRUCT),
+           "Per sender profile (rfc8461 first, then deployed implementations): whether it "
+           "applies a policy (null: unknown), in which mode, and why not (txt:, fetch:, policy: "
+           "code); empty for error."),
         # DNS evidence
         *_dns_columns("sts", "_mta-sts TXT", ("txt", TXT_LIST,
                       "Raw _mta-sts TXT records, each as its character-strings (latin-1).")),
@@ -232,6 +245,8 @@ def to_row(
         "grade": None if verdict.grade is None else str(verdict.grade),
         "mistakes": list(verdict.mistakes),
         "error_reason": verdict.error_reason,
+        "sender_outcomes": [{"sender": o.sender, "applies": o.applies, "mode": o.mode,
+                             "reason": o.reason} for o in verdict.sender_outcomes],
         **_dns("sts", obs.sts_txt),
         "sts_txt": [list(r) for r in obs.sts_txt.txt],
         "sts_id": sts.record.id if sts and sts.record else None,

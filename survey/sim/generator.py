@@ -88,7 +88,8 @@ KINDS: dict[str, tuple[int, Builder, Expectation]] = {
         ABSENT),
     "enforce_ok": (70, _sts, _ok("enforce")),
     "testing_ok": (45, lambda d, mx: _sts(d, mx, "testing"), _ok("testing")),
-    "none_ok": (15, lambda d, mx: _sts(d, mx, "none"), _ok("none")),
+    # chasquid and Stalwart want an mx line in mode none too (senders_disagree)
+    "none_ok": (15, lambda d, mx: _sts(d, mx, "none"), _ok("none", "senders_disagree")),
     "enforce_without_tlsrpt": (25, lambda d, mx: _sts(d, mx, tlsrpt=False),
                                _ok("enforce", "enforce_without_tlsrpt")),
     "testing_without_tlsrpt": (15, lambda d, mx: _sts(d, mx, "testing", tlsrpt=False),
@@ -110,7 +111,7 @@ KINDS: dict[str, tuple[int, Builder, Expectation]] = {
     "policy_not_found": (10, lambda d, mx: _sts(d, mx, status=404, body=b"not found\n"),
                          _invalid(None, "txt_without_policy", "policy_http_error")),
     "policy_content_type": (5, lambda d, mx: _sts(d, mx, content_type="application/octet-stream"),
-                            _ok("enforce", "policy_content_type")),
+                            _ok("enforce", "policy_content_type", "senders_disagree")),
     "policy_invalid": (5, lambda d, mx: _sts(d, mx, policy_mx=()),
                        _invalid("enforce", "txt_without_policy", "policy_invalid")),
 }
