@@ -54,6 +54,9 @@ def test_publish_then_verify_then_detect_corruption(tmp_path: Path, capsys) -> N
     for name in ("funnel", "status", "mistakes", "rank_buckets", "mx_providers"):
         assert (snap / "aggregates" / f"{name}.csv").is_file()
         assert json.loads((snap / "aggregates" / f"{name}.json").read_text())
+    for name in ("senders_in_effect", "sender_adoption", "sender_disagreements"):  # issue 15
+        assert isinstance(json.loads((snap / "aggregates" / f"{name}.json").read_text()), list)
+        assert (snap / "aggregates" / f"{name}.csv").read_text().splitlines()[0]
     sheet = (snap / "README.md").read_text()
     for heading in ("Motivation", "Composition", "Collection process", "Preprocessing", "Uses",
                     "Distribution", "Maintenance", "How to cite", "Columns", "Mistake codes"):

@@ -7,7 +7,8 @@ Layout of a snapshot (``datasets/<date>-<toplist>-<run>/``), modelled on OpenINT
     schema.json                the Arrow schema with each column's documentation
     data/status=<s>/part-0.parquet   rows, one file per status (so one status reads alone)
     aggregates/<table>.csv|.json     funnel, statuses, rank buckets, mistakes, providers, TLS-RPT,
-                                     DANE beside MTA-STS
+                                     DANE beside MTA-STS, per-sender effect and
+                                     disagreement classes
     SHA256SUMS                 sha256 of every other file (``sha256sum -c`` compatible)
 
 A snapshot's files depend only on the run it is made from (``published_at`` is the run's
@@ -87,6 +88,9 @@ AGGREGATES: dict[str, Callable[[pl.LazyFrame], pl.DataFrame]] = {
     "dane_codeployment": stats.codeployment,
     "dnssec_signed_mx": stats.dnssec_signed_mx,
     "sender_outcomes": stats.sender_outcomes,
+    "senders_in_effect": stats.senders_in_effect,
+    "sender_adoption": stats.sender_adoption,
+    "sender_disagreements": stats.disagreement_classes,
 }
 
 

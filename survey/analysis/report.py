@@ -173,6 +173,7 @@ def build_sections(lf: pl.LazyFrame) -> list[ReportSection]:
         ReportSection("HTTPS outcomes", "Policy fetches of publishing domains.",
                       stats.https_errors(lf)),
         *dane_sections(lf),
+        *_sender_sections(lf),
     ]
 
 
@@ -195,6 +196,21 @@ def dane_sections(lf: pl.LazyFrame) -> list[ReportSection]:
         ReportSection("What a sender with both does", "Mechanism and protection a sender "
                       "implementing MTA-STS and DANE applies (RFC 8461 §2, RFC 7672).",
                       stats.sender_outcomes(lf)),
+    ]
+
+
+def _sender_sections(lf: pl.LazyFrame) -> list[ReportSection]:
+    """Issue 15: the RFC's verdict beside what deployed senders do (survey.core.senders)."""
+    return [
+        ReportSection("In effect by the RFC, and for k of n senders",
+                      "Domains publishing MTA-STS by how many sender profiles apply their "
+                      "policy; in_effect_by_rfc counts those the RFC's letter applies.",
+                      stats.senders_in_effect(lf)),
+        ReportSection("Per sender", "Domains on which each sender profile applies a policy "
+                      "(rfc8461 is the status above; unknown: a construct whose handling by that "
+                      "sender is not established).", stats.sender_adoption(lf)),
+        ReportSection("Where senders disagree", "Who applies (in which mode) and who ignores, "
+                      "by class, with the domain count.", stats.disagreement_classes(lf)),
     ]
 
 

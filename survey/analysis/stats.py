@@ -17,6 +17,13 @@ import polars as pl
 from publicsuffixlist import PublicSuffixList
 
 from survey.core.mistakes import MISTAKES
+from survey.core.outcomes import SenderOutcome, disagreement_class
+from survey.core.policy import (
+    POLICY_ERROR_SEVERITY,
+    STS_RECORD_ERROR_SEVERITY,
+    TLSRPT_RECORD_ERROR_SEVERITY,
+    ParseSeverity,
+)
 
 #: Statuses under which a compliant sender applies a policy.
 ADOPTED = ("none", "testing", "enforce")
@@ -98,18 +105,24 @@ MEASURED = pl.col("status") != "error"
 HAS_STS_RECORD = (pl.col("sts_txt").list.len() > 0) & ~pl.col("sts_record_errors").list.contains(
     "no_record"
 )
-VALID_STS_RECORD = (pl.col("sts_txt").list.len() > 0) & (
-    pl.col("sts_record_errors").list.len() == 0
-)
+
+
+def _only_warnings(column: str, severity: dict[str, ParseSeverity]) -> pl.Expr:
+    """No fatal code in a parse-errors column (warnings, e.g. a duplicated field, allowed)."""
+    warnings = [c for c, s in severity.items() if s is ParseSeverity.WARNING]
+    return pl.col(column).list.eval(pl.element().is_in(warnings)).list.all()
+
+
+VALID_STS_RECORD = (pl.col("sts_txt").list.len() > 0) & _only_warnings(
+    "sts_record_errors", dict(STS_RECORD_ERROR_SEVERITY))
 POLICY_FETCHED = (
     (pl.col("https_status") == 200)
     & pl.col("https_error").is_null()
     & ~pl.col("policy_truncated").fill_null(False)
 )
-VALID_POLICY = POLICY_FETCHED & (pl.col("policy_errors").list.len() == 0)
-VALID_TLSRPT = (pl.col("tlsrpt_txt").list.len() > 0) & (
-    pl.col("tlsrpt_record_errors").list.len() == 0
-)
+VALID_POLICY = POLICY_FETCHED & _only_warnings("policy_errors", dict(POLICY_ERROR_SEVERITY))
+VALID_TLSRPT = (pl.col("tlsrpt_txt").list.len() > 0) & _only_warnings(
+    "tlsrpt_record_errors", dict(TLSRPT_RECORD_ERROR_SEVERITY))
 HAS_MX = pl.col("mx_hosts").list.eval(pl.element().struct.field("host") != "").list.any()
 
 
@@ -621,3 +634,68 @@ def sender_outcomes(lf: pl.LazyFrame) -> pl.DataFrame:
         .sort(["domains", "mechanism", "protection"], descending=[True, False, False])
         .collect()
     )
+
+
+# -- per sender (issue 15) ------------------------------------------------------------------
+
+_APPLYING = pl.col("sender_outcomes").list.eval(
+    pl.element().struct.field("applies").fill_null(False).cast(pl.Int32)).list.sum()
+_PUBLISHING = pl.col("status").is_in(("invalid", *ADOPTED))
+
+
+def senders_in_effect(lf: pl.LazyFrame) -> pl.DataFrame:
+    """Domains that publish MTA-STS (status invalid, none, testing, enforce) by the number of
+    sender profiles that apply their policy: "in effect by the RFC" beside "for k of n".
+
+    One row per k (0..n), with ``domains``, ``in_effect_by_rfc`` (of those, how many the RFC's
+    letter applies) and ``share`` of the publishing domains.
+    """
+    n_profiles = lf.select(pl.col("sender_outcomes").list.len().max()).collect().item() or 0
+    counts = (lf.filter(_PUBLISHING)
+              .group_by(_APPLYING.alias("senders_applying"))
+              .agg(pl.len().alias("domains"),
+                   pl.col("status").is_in(ADOPTED).sum().alias("in_effect_by_rfc"))
+              .collect())
+    base = pl.DataFrame({"senders_applying": list(range(n_profiles + 1))},
+                        schema={"senders_applying": counts.schema["senders_applying"]})
+    out = base.join(counts, on="senders_applying", how="left").with_columns(
+        pl.col("domains").fill_null(0), pl.col("in_effect_by_rfc").fill_null(0).cast(pl.Int64),
+        pl.lit(n_profiles).alias("senders"))
+    total = int(out["domains"].sum())
+    return out.with_columns(
+        (pl.col("domains") / total if total else pl.lit(None, pl.Float64)).alias("share"))
+
+
+def sender_adoption(lf: pl.LazyFrame) -> pl.DataFrame:
+    """Per sender profile: on how many measured domains it applies a policy, and in which mode
+    (``rfc8461`` first: its ``in_effect`` equals the statuses none + testing + enforce)."""
+    exploded = (lf.filter(MEASURED)
+                .select(pl.col("sender_outcomes").list.eval(pl.struct(
+                    pl.element().struct.field("sender"), pl.int_range(pl.len()).alias("order"),
+                    pl.element().struct.field("applies"), pl.element().struct.field("mode"))))
+                .explode("sender_outcomes").drop_nulls().unnest("sender_outcomes"))
+    measured = lf.filter(MEASURED).select(pl.len()).collect().item()
+    out = (exploded.group_by("sender")
+           .agg(pl.col("order").min(),
+                (pl.col("applies") == True).sum().alias("in_effect"),  # noqa: E712
+                pl.col("applies").is_null().sum().alias("unknown"),
+                *((pl.col("mode") == m).sum().alias(f"mode_{m}") for m in ADOPTED))
+           .sort("order").drop("order").collect())
+    return out.with_columns(
+        (pl.col("in_effect") / measured if measured else pl.lit(None, pl.Float64))
+        .alias("share_in_effect"))
+
+
+def disagreement_classes(lf: pl.LazyFrame) -> pl.DataFrame:
+    """Domains on which the senders disagree, grouped by who does what (most common first),
+    e.g. ``enforce: chasquid, stalwart | ignored: rfc8461, mox`` with its domain count."""
+    rows = (lf.filter(pl.col("mistakes").list.contains("senders_disagree"))
+            .select("sender_outcomes").collect())
+    counts: dict[str, int] = {}
+    for outcomes in rows["sender_outcomes"].to_list():
+        label = disagreement_class([SenderOutcome(o["sender"], o["applies"], o["mode"],
+                                                  o["reason"]) for o in outcomes])
+        counts[label] = counts.get(label, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return pl.DataFrame({"senders": [k for k, _ in ordered], "domains": [v for _, v in ordered]},
+                        schema={"senders": pl.String, "domains": pl.Int64})
