@@ -13,6 +13,7 @@ from survey.core.outcomes import (
     disagree,
     disagreement_class,
     sender_outcome,
+    sender_outcomes,
 )
 from survey.core.senders import PROFILES, RFC8461, SenderProfile, profile
 from survey.core.verdict import Status
@@ -132,3 +133,11 @@ def test_profiles_split_on_the_constructs_the_issue_names() -> None:
     assert outcomes["rfc8461"] == outcomes["mox"] == outcomes["go-mtasts"] == "ignored"
     assert outcomes["chasquid"] == outcomes["mailauth"] == "enforce"
     assert profile("mox").duplicate_fields == "first"
+
+
+@pytest.mark.parametrize("txt", [(), (("v=spf1 -all",),), (("google-site-verification=x",),),
+                                 (("id=1; v=STSv1",),), (("V=STSV1; id=1",),)])
+def test_the_no_record_shortcut_says_what_each_profile_says(
+        txt: tuple[tuple[str, ...], ...]) -> None:
+    o = obs(txt=txt)
+    assert sender_outcomes(o) == tuple(sender_outcome(p, o) for p in PROFILES)
