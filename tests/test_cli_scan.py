@@ -27,6 +27,7 @@ from survey.sim.catalogue import (
     SMTP_EXTRA_MISTAKES,
     catalogue,
     dane_with_smtp,
+    default_dane,
     expectation_with_smtp,
     mistakes_of,
 )
@@ -373,8 +374,7 @@ def dane_columns(row: dict[str, Any], *, smtp: bool) -> dict[str, Any]:
 
 
 def expected_dane_columns(scenario: Scenario, *, smtp: bool) -> dict[str, Any]:
-    want = dane_with_smtp(scenario) if smtp else scenario.dane
-    assert want is not None
+    want = dane_with_smtp(scenario) if smtp else (scenario.dane or default_dane(scenario))
     return {**per_lookup(scenario), "dane": want.dane, "sender": want.sender,
             "usable": sorted(want.usable),
             "smtp_dane": sorted(want.smtp_dane) if smtp else []}

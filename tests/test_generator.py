@@ -9,9 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from survey.sim.generator import KINDS, generate_world, write_toplist
-from survey.sim.scenario import Scenario, World
-from tests.test_catalogue import LABEL, as_expectation, observations_for
+from survey.cli import main
+from survey.sim.generator import KINDS, SIGNED_SHARE, generate_world, write_toplist
+from survey.sim.scenario import DNSSEC_CHECK_NAME, Dnssec, Scenario, World
+from tests.conftest import WorldFactory
+from tests.test_catalogue import (
+    LABEL,
+    as_dane_expectation,
+    as_expectation,
+    dane_expected,
+    full_expectation,
+    observations_for,
+)
+from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 
 
 def test_deterministic_from_seed() -> None:
@@ -77,3 +87,47 @@ def test_write_toplist(tmp_path: Path) -> None:
     assert lines == [f"{i},{s.domain}" for i, s in enumerate(world.scenarios, 1)]
     write_toplist(World(()), path)
     assert path.read_text() == ""
+
+
+def test_signed_worlds_differ_only_in_dnssec_and_dane() -> None:
+    """``signed`` draws from a stream of its own: the same seed gives the same domains, kinds
+    and MTA-STS expectations, signed or not (a benchmark compares the two)."""
+    plain, signed = generate_world(20_000, 4), generate_world(20_000, 4, signed=SIGNED_SHARE)
+    assert generate_world(500, 4, signed=0.0) == generate_world(500, 4)
+    assert plain.scenarios[0].dane is None and plain.scenarios[0].dnssec is Dnssec.INSECURE
+    for a, b in zip(plain.scenarios, signed.scenarios, strict=True):
+        assert (a.domain, a.name, a.expect, a.sts_txt, a.policy_host, a.tlsrpt_txt) == (
+            b.domain, b.name, b.expect, b.sts_txt, b.policy_host, b.tlsrpt_txt)
+        assert [m.name for m in a.mx] == [m.name for m in b.mx]
+    share = sum(s.dnssec is Dnssec.SECURE for s in signed.scenarios) / len(signed.scenarios)
+    assert 0.6 * SIGNED_SHARE < share < 1.4 * SIGNED_SHARE
+    verdicts = Counter(s.dane.dane for s in signed.scenarios if s.dane is not None)
+    assert set(verdicts) == {"usable", "none"} and verdicts["usable"] > 20
+
+
+def _one_per_kind_and_dane() -> list[Scenario]:
+    seen: dict[tuple[str, str | None], Scenario] = {}
+    for s in generate_world(20_000, 5, signed=0.3).scenarios:
+        seen.setdefault((s.name, s.dane.dane if s.dane else None), s)
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("scenario", _one_per_kind_and_dane(),
+                         ids=lambda s: f"{s.name}-{s.dane.dane if s.dane else 'unsigned'}")
+def test_signed_expectations_are_what_classify_gives(scenario: Scenario) -> None:
+    for smtp in (False, True):
+        obs = observations_for(scenario, smtp=smtp)
+        assert as_expectation(obs) == full_expectation(scenario, smtp=smtp)
+        if scenario.dane is not None:
+            assert as_dane_expectation(obs, smtp=smtp) == dane_expected(scenario, smtp=smtp)
+
+
+def test_a_signed_world_scans_as_expected(make_world: WorldFactory, tmp_path: Path) -> None:
+    """Through the sim's validating resolver: every row, MTA-STS and DANE columns, as expected."""
+    world = generate_world(300, 6, signed=0.4)
+    assert any(s.dane and s.dane.dane == "usable" for s in world.scenarios)
+    running = make_world(world)
+    out = tmp_path / "out"
+    assert main(["scan", str(running.toplist), "-o", str(out), *running.scan_args(), *FAST,
+                 "--no-progress", "--dnssec-check", DNSSEC_CHECK_NAME]) == 0
+    check_expectations(world, rows_by_domain(out), _expect)

@@ -18,7 +18,17 @@ could be checked when this was written:
 
 Each scenario is one of a fixed set of kinds whose verdict is known (the same shapes as
 ``survey.sim.catalogue``), so ``Scenario.expect`` is exact; tests check it against the
-classifier. Generation is one pass with ``random.Random(seed)``: about 8 µs and 270 bytes per
+classifier.
+
+DNSSEC and DANE (issue 16), only when asked (``signed`` > 0, so default worlds stay as they
+were): that share of domains is signed, drawn from a random stream of its own so that the rest
+of the world is the one the same seed gives unsigned. One provider (``DANE_PROVIDER``) signs its
+zone and publishes DANE-EE TLSA for its MX hosts, and half the signed self-hosted domains do; so a
+signed domain there gets ``dane`` usable, the others ``none`` (unsigned MX answers: TLSA not
+looked up). ``SIGNED_SHARE`` is our estimate of the signed share of registered domains (a few
+percent), NOT a verified figure.
+
+Generation is one pass with ``random.Random(seed)``: about 8 µs and 270 bytes per
 domain (provider MX sets and expectations are shared objects).
 """
 
@@ -28,9 +38,20 @@ import csv
 import itertools
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from survey.sim.scenario import CertKind, Expectation, MxHost, PolicyHost, Scenario, World
+from survey.sim.scenario import (
+    CertKind,
+    DaneExpectation,
+    Dnssec,
+    Expectation,
+    MxHost,
+    PolicyHost,
+    Scenario,
+    Tlsa,
+    World,
+)
 
 TLDS = ("test", "example")
 WORDS = ("river", "stone", "maple", "harbor", "pixel", "cedar", "orbit", "lumen", "atlas",
@@ -42,6 +63,12 @@ PROVIDERS = (("mailprovider-a.test", 40), ("mailprovider-b.test", 25),
              ("mailprovider-c.test", 10), ("mailhost-d.example", 5), ("mx-e.example", 5))
 SELF_HOSTED_WEIGHT = 15
 STS_ID = "20261129G"
+#: With ``signed`` > 0: the provider whose zone is signed and whose MX hosts publish TLSA.
+DANE_PROVIDER = "mailprovider-c.test"
+#: Share of signed domains a DANE benchmark world may use (our estimate, see the docstring).
+SIGNED_SHARE = 0.05
+#: Of the signed self-hosted domains, the share that publishes TLSA for its MX host.
+SELF_HOSTED_DANE = 0.5
 
 Builder = Callable[[str, tuple[MxHost, ...]], Scenario]
 
@@ -129,9 +156,35 @@ def _choose_mx(rng: random.Random, d: str, cum: list[int], total: int) -> tuple[
     return (MxHost(f"mail.{d}", 10),)
 
 
-def generate_world(n: int, seed: int) -> World:
-    """``n`` domains, deterministic from ``seed``; ranks are the scenario order (1-based)."""
+#: The DANE provider's MX set (with ``signed`` > 0): a signed zone, DANE-EE 3 1 1 per host.
+_DANE_PROVIDER_MX = tuple(replace(m, dnssec=Dnssec.SECURE, tlsa=(Tlsa(3, 1, 1),))
+                          for m in _PROVIDER_MX[[p for p, _ in PROVIDERS].index(DANE_PROVIDER)])
+_STS_SENDER = {"enforce": ("mta-sts", "authenticated"), "testing": ("mta-sts", "testing")}
+
+
+def _signed(sc: Scenario, rng: random.Random) -> Scenario:
+    """``sc`` in a signed zone, with its DANE expectation (RFC 7672 §2.2; RFC 8461 §2)."""
+    mx = sc.mx
+    if len(mx) == 1 and mx[0].name == f"mail.{sc.domain}" and rng.random() < SELF_HOSTED_DANE:
+        mx = (replace(mx[0], tlsa=(Tlsa(3, 1, 1),)),)
+    assert sc.expect is not None
+    if mx and all(m.tlsa for m in mx):
+        dane = DaneExpectation("usable", usable=tuple(m.name for m in mx),
+                               smtp_dane=tuple((m.name, "valid") for m in mx),
+                               sender=("dane", "authenticated"))
+    else:
+        dane = DaneExpectation("none", sender=_STS_SENDER.get(sc.expect.status, ("none", "none")))
+    return replace(sc, mx=mx, dnssec=Dnssec.SECURE, dane=dane)
+
+
+def generate_world(n: int, seed: int, *, signed: float = 0.0) -> World:
+    """``n`` domains, deterministic from ``seed``; ranks are the scenario order (1-based).
+
+    ``signed``: the share of domains whose zone is signed (DNSSEC and DANE, see above)."""
     rng = random.Random(seed)
+    dnssec_rng = random.Random(f"dnssec-{seed}")
+    provider_mx = {id(mx): _DANE_PROVIDER_MX for mx in _PROVIDER_MX
+                   if signed and mx[0].name.endswith(f".{DANE_PROVIDER}")}
     names = list(KINDS)
     kind_cum = list(itertools.accumulate(KINDS[k][0] for k in names))
     provider_cum = list(itertools.accumulate(w for _, w in PROVIDERS))
@@ -141,9 +194,13 @@ def generate_world(n: int, seed: int) -> World:
     for rank, kind in enumerate(chosen, 1):
         d = f"d{rank}-{WORDS[rng.randrange(len(WORDS))]}.{TLDS[rank % len(TLDS)]}"
         _, build, expect = KINDS[kind]
-        sc = build(d, _choose_mx(rng, d, provider_cum, mx_total))
-        scenarios.append(Scenario(sc.domain, sc.mx, sc.sts_txt, sc.sts_cname, sc.tlsrpt_txt,
-                                  sc.policy_host, sc.dns_faults, expect, kind))
+        mx = _choose_mx(rng, d, provider_cum, mx_total)
+        sc = build(d, provider_mx.get(id(mx), mx))
+        sc = Scenario(sc.domain, sc.mx, sc.sts_txt, sc.sts_cname, sc.tlsrpt_txt,
+                      sc.policy_host, sc.dns_faults, expect, kind)
+        if signed and dnssec_rng.random() < signed:
+            sc = _signed(sc, dnssec_rng)
+        scenarios.append(sc)
     return World(tuple(scenarios), seed=seed, extra={"generator": "survey.sim.generator"})
 
 
