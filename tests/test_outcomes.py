@@ -83,6 +83,16 @@ def test_a_clean_domain_is_applied_by_every_sender() -> None:
      "enforce"),
     (obs(body=GOOD.replace(b"\nmx", b"\n  mx")), {"indented_lines": "drop"},
      "policy:indented_line", "ignored"),  # the mx line is lost: enforce without mx
+    # an indented line a sender drops is still a line: without ':' go-mtasts rejects it
+    (obs(body=GOOD + b"  - aspmx2.example\n"), {"indented_lines": "drop"},
+     "policy:indented_line", "ignored"),
+    (obs(body=GOOD + b"  - aspmx2.example\n"),
+     {"indented_lines": "drop", "line_without_colon": "skip"}, "policy:indented_line", "enforce"),
+    (obs(body=GOOD + b"sp ace: x\n"), {"field_name_abnf": "ignore"}, "policy:syntax", "enforce"),
+    (obs(txt=(("v=STSv1; id=foo include=x",),)), {"txt_id_syntax": "any_nonempty"},
+     "txt:id_invalid", "ignored"),  # go-mtasts: WSP inside a value (txt_value_wsp reject)
+    (obs(txt=(("v=STSv1; id=foo include=x",),)),
+     {"txt_id_syntax": "any_nonempty", "txt_value_wsp": "accept"}, "txt:id_invalid", "enforce"),
     (obs(txt=(("v=STSv1; id=a-b",),)), {"txt_id_syntax": "any_nonempty"}, "txt:id_invalid",
      "enforce"),
     (obs(txt=(("v=STSv1;",),)), {"txt_id_syntax": "not_required"}, "txt:id_missing", "enforce"),

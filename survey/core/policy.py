@@ -334,7 +334,8 @@ def parse_sts_record(txt_strings: TxtStrings, profile: SenderProfile = RFC8461) 
     errors: list[ParseError] = []
     extensions: dict[str, str] = {}
     ids: list[str] = []
-    for name, value in _record_fields(raw, STS_VERSION, errors, profile):
+    fields = _record_fields(raw, STS_VERSION, errors, profile)
+    for name, value in fields:
         if name == "id":
             ids.append(value)
             if not (0 < len(value) <= 32 and all(c in _ALNUM for c in value)):
@@ -349,6 +350,11 @@ def parse_sts_record(txt_strings: TxtStrings, profile: SenderProfile = RFC8461) 
     if not ids:
         errors.append(ParseError("id_missing", "no id= field",
                                  _fatal(profile.txt_id_syntax, "not_required")))
+    spaced = [v for _, v in fields if any(c in " \t=" for c in v)]
+    if spaced and profile.txt_value_wsp != "accept" and not any(e.fatal for e in errors):
+        # only said where nothing else rejects the record (the RFC's id and extension ABNF do)
+        errors.append(ParseError("field_invalid", f"whitespace or '=' in the value "
+                                 f"{_show(spaced[0])}", _fatal(profile.txt_value_wsp, "accept")))
     chosen = ids[-1] if ids and profile.txt_duplicate_id == "last" else ids[0] if ids else None
     return StsRecord(raw=raw, id=chosen, extensions=extensions, errors=errors)
 
@@ -497,6 +503,19 @@ def _is_ext_policy_value(value: str) -> bool:
     return bool(value) and all(c == " " or (c > " " and c != "\x7f") for c in value)
 
 
+def _dropped_line(line: str, number: int, errors: list[ParseError],
+                  profile: SenderProfile) -> None:
+    """An indented line a profile reads as the unknown field ``' name'``: it is still a line,
+    so a missing ``:`` or a second one is what that profile says of any line."""
+    _, colon, value = line.partition(":")
+    if not colon:
+        errors.append(ParseError("syntax", f"line {number}: no ':' in {_show(line)}",
+                                 _fatal(profile.line_without_colon, "skip", "swallow_next")))
+    elif ":" in value and profile.colon_in_value != "accept":
+        errors.append(ParseError("colon_in_value", f"line {number}: ':' in the value",
+                                 _fatal(profile.colon_in_value, "accept")))
+
+
 def _policy_lines(text: str, errors: list[ParseError],
                   profile: SenderProfile) -> list[tuple[str, str]]:
     """Split a policy into ``(key, value)`` pairs; lines end in LF or CRLF; trailing WSP ok.
@@ -523,6 +542,7 @@ def _policy_lines(text: str, errors: list[ParseError],
             errors.append(ParseError("indented_line", f"line {number} starts with whitespace",
                                      _fatal(profile.indented_lines, "trim", "drop")))
             if profile.indented_lines == "drop":
+                _dropped_line(line, number, errors, profile)
                 continue  # read as the unknown field ' name': the field is lost
             line = line.lstrip(_WSP)
         key, colon, value = line.partition(":")
@@ -538,7 +558,8 @@ def _policy_lines(text: str, errors: list[ParseError],
                                      _fatal(profile.line_without_colon, "skip", "swallow_next")))
             swallow = profile.line_without_colon == "swallow_next"
         elif not (0 < len(key) <= 32 and all(c in _POLICY_KEY for c in key)):
-            errors.append(ParseError("syntax", f"line {number}: invalid field name {_show(key)}"))
+            errors.append(ParseError("syntax", f"line {number}: invalid field name {_show(key)}",
+                                     _fatal(profile.field_name_abnf, "ignore")))
         elif key[0] not in _ALNUM:
             errors.append(ParseError("field_name_invalid", f"line {number}: field name "
                                      f"{_show(key)} does not start with a letter or digit",

@@ -61,6 +61,9 @@ Found by research (/work/notes/senders_research.md "NEW KNOBS"):
                             (recorded; per-sender MX matching is not part of the outcome)
     charset                 non-ASCII bytes: utf8 | ascii (any non-ASCII byte rejects)
     bom                     a leading UTF-8 BOM: reject | strip | first_field_lost
+    txt_value_wsp           ``v=STSv1; id=foo include=x``: WSP or a second ``=`` inside a TXT
+                            field's value: accept | reject (only asked where the id and
+                            extension rules let the record through)
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ KNOBS: tuple[str, ...] = (
     "txt_id_syntax", "http_status", "body_overflow", "line_without_colon", "colon_in_value",
     "field_name_case", "mode_value_case", "version_value_case", "missing_version",
     "missing_mode", "mx_required_in_none", "max_age_zero", "max_age_number",
-    "invalid_mx_pattern", "wildcard_depth", "charset", "bom",
+    "invalid_mx_pattern", "wildcard_depth", "charset", "bom", "txt_value_wsp",
 )
 
 
@@ -131,6 +134,7 @@ class SenderProfile:
     wildcard_depth: Literal["one_label", "any_depth", "unknown"]
     charset: Literal["utf8", "ascii", "unknown"]
     bom: Literal["reject", "strip", "first_field_lost", "unknown"]
+    txt_value_wsp: AcceptReject
     #: knob -> where the behaviour is shown ("owner/repo path: function or test"), or "unknown"
     sources: Mapping[str, str]
     #: free text: version or commit read, caveats
@@ -192,6 +196,7 @@ RFC8461 = SenderProfile(
     wildcard_depth="one_label",
     charset="utf8",
     bom="reject",
+    txt_value_wsp="reject",
     sources={
         "txt_trailing_wsp": f"{_RFC} §3.1: sts-text-record ABNF ends in [sts-field-delim]",
         "txt_space_before_semicolon": f"{_RFC} §3.1: sts-field-delim = *WSP \";\" *WSP "
@@ -235,6 +240,7 @@ RFC8461 = SenderProfile(
         "wildcard_depth": "RFC 8461 §4.1: the wildcard matches exactly one label",
         "charset": "RFC 8461 §3.2: sts-policy-vchar includes UTF-8",
         "bom": "RFC 8461 §3.2: the first field name is version (no BOM before it)",
+        "txt_value_wsp": "RFC 8461 §3.1: sts-id and sts-ext-value exclude SP, HTAB and \"=\"",
     },
     notes="RFC 8461 with errata 6253 (LF or CRLF) and 6285 (WSP before ';').",
 )
@@ -285,6 +291,7 @@ MOX = SenderProfile(
     wildcard_depth="one_label",
     charset="utf8",
     bom="reject",
+    txt_value_wsp="unknown",
     sources={
         "txt_trailing_wsp": f"{_MOX}parse.go: ParseRecord (delim() needs ';', then "
                             "\"leftover characters\")",
@@ -337,6 +344,7 @@ MOX = SenderProfile(
         "wildcard_depth": "mjl-/mox mtasts/mtasts_test.go: TestMatches sub.sub.b.example",
         "charset": "mjl-/mox mtasts/parse.go: ParsePolicy (UTF-8 string)",
         "bom": "mjl-/mox mtasts/parse.go: ParsePolicy (xkey fails on a BOM)",
+        "txt_value_wsp": "unknown: not read apart (mox's id ABNF rejects such an id before)",
     },
     notes=_MOX_NOTES + " max_age over 2147483647 fails ParseInt (rejected).",
 )
@@ -384,6 +392,7 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
     wildcard_depth="unknown",
     charset="ascii",
     bom="reject",
+    txt_value_wsp="unknown",
     sources={
         "txt_trailing_wsp": f"{_PMSR}tests/test_utils.py: test_parse_mta_sts_record "
                             "\"v=STSv1;        id=20160831085700Z   \"",
@@ -466,6 +475,7 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
                    "with the Content-Type charset, ASCII by default",
         "bom": "Snawoot/postfix-mta-sts-resolver: a BOM is non-ASCII under the default ASCII "
                "charset",
+        "txt_value_wsp": "unknown: not established by the research",
     },
     notes="Snawoot/postfix-mta-sts-resolver @ a000619e838f (2025-02-05). Lines without ':' are "
           "ignored; the body is decoded with the Content-Type charset, ASCII by default (a "
@@ -514,6 +524,7 @@ GO_MTASTS = SenderProfile(
     wildcard_depth="one_label",
     charset="utf8",
     bom="reject",
+    txt_value_wsp="reject",
     sources={
         "txt_trailing_wsp": f"{_GO}mtasts.go: readDNSRecord (strings.TrimSpace of each part)",
         "txt_space_before_semicolon": f"{_GO}mtasts_test.go: TestReadDNSRecord "
@@ -566,6 +577,8 @@ GO_MTASTS = SenderProfile(
         "charset": "foxcpp/go-mtasts mtasts.go: readPolicy (Go strings)",
         "bom": "foxcpp/go-mtasts mtasts.go: readPolicy (field \\ufeffversion unknown -> version "
                "missing)",
+        "txt_value_wsp": "foxcpp/go-mtasts mtasts_test.go: TestReadDNSRecord \"v=STSv1;    id=foo "
+                         "include=foo.com\" fails (readDNSRecord)",
     },
     notes="foxcpp/go-mtasts @ 1438da2e5932 (2024-01-30), the library maddy uses. A value "
           "containing ':' rejects the policy (strings.Split must give 2 parts); every TXT record "
@@ -614,6 +627,7 @@ CHASQUID = SenderProfile(
     wildcard_depth="one_label",
     charset="utf8",
     bom="reject",
+    txt_value_wsp="accept",
     sources={
         "txt_trailing_wsp": f"{_CHQ}sts.go: hasSTSRecord (only the prefix \"v=STSv1;\" is "
                             "checked)",
@@ -667,6 +681,8 @@ CHASQUID = SenderProfile(
         "charset": "albertito/chasquid internal/sts/sts.go: parsePolicy",
         "bom": "albertito/chasquid internal/sts/sts.go: parsePolicy (as go-mtasts: version "
                "missing)",
+        "txt_value_wsp": "albertito/chasquid internal/sts/sts.go: hasSTSRecord (only the "
+                         "\"v=STSv1;\" prefix is read)",
     },
     notes="albertito/chasquid @ ca2538b9745a (2026-06-07). Also: mx is required in mode none "
           "(Policy.Check ErrInvalidMX), max_age 0 is rejected, several v=STSv1; records are "
@@ -717,6 +733,7 @@ STALWART = SenderProfile(
     wildcard_depth="one_label",
     charset="utf8",
     bom="first_field_lost",
+    txt_value_wsp="unknown",
     sources={
         "txt_trailing_wsp": f"{_STW_AUTH}mta_sts/parse.rs: MtaSts::parse (TagParser::text "
                             "drops WSP)",
@@ -790,6 +807,7 @@ STALWART = SenderProfile(
                    "Policy::parse (invalid UTF-8 rejected)",
         "bom": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: Policy::parse "
                "(first key unknown)",
+        "txt_value_wsp": "unknown: not established by the research",
     },
     notes="stalwartlabs/mail-server @ 55e62a683048 (2025-06-15), TXT parser from "
           "stalwartlabs/mail-auth @ 0e93300e5c77. Also: no HTTP status check, version and mode "
@@ -839,6 +857,7 @@ MAILAUTH = SenderProfile(
     wildcard_depth="any_depth",
     charset="utf8",
     bom="strip",
+    txt_value_wsp="unknown",
     sources={
         "txt_trailing_wsp": f"{_MA}: resolvePolicy (row.join('').trim())",
         "txt_space_before_semicolon": f"{_MA}: resolvePolicy (/^v=STSv1\\b/i)",
@@ -886,6 +905,7 @@ MAILAUTH = SenderProfile(
                           "depth)",
         "charset": "postalsys/mailauth lib/mta-sts.js: fetchPolicy",
         "bom": "postalsys/mailauth lib/mta-sts.js: parsePolicy (trim() removes U+FEFF)",
+        "txt_value_wsp": "unknown: not established by the research",
     },
     notes="postalsys/mailauth @ d2616c6bee77 (2026-08-19). Also: field names and the mode "
           "value lower-cased, a missing mode is 'none', any 2xx status accepted, a wildcard "
