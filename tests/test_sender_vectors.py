@@ -29,6 +29,8 @@ MOX = "mjl-/mox@1c9587665b32 mtasts/"
 GO = "foxcpp/go-mtasts@1438da2e5932 mtasts_test.go: "
 CHQ = "albertito/chasquid@ca2538b9745a internal/sts/sts_test.go: "
 PMSR = "Snawoot/postfix-mta-sts-resolver@a000619e838f tests/"
+STW = "stalwartlabs/mail-server@55e62a683048 tests/src/smtp/"
+STW_AUTH = "stalwartlabs/mail-auth@0e93300e5c77 src/mta_sts/parse.rs: mta_sts_record_parse"
 
 
 @dataclass(frozen=True)
@@ -234,8 +236,27 @@ def _pmsr() -> list[Vector]:
     return vectors
 
 
+def _stalwart() -> list[Vector]:
+    parse = STW + "lookup/utils.rs: parse_policy"
+    outbound = STW + "outbound/mta_sts.rs: mta_sts_verify "
+    policies = [(b"version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\n"
+                 b"mx: backupmx.example.com\nmax_age: 604800", "enforce"),
+                (b"version: STSv1\nmode: testing\nmx: gmail-smtp-in.l.google.com\n"
+                 b"mx: *.gmail-smtp-in.l.google.com\nmax_age: 86400\n", "testing")]
+    return ([Vector("stalwart", "policy", b, m, parse) for b, m in policies]
+            + [Vector("stalwart", "policy", b"", "ignored", outbound + "(No 'mx' entries found)")]
+            + [Vector("stalwart", "record", r, "enforce", STW_AUTH)
+               for r in ("v=STSv1; id=20160831085700Z;", "v=STSv1; id=20190429T010101")]
+            + [Vector("stalwart", "record", "v=STSv1; id=policy_will_fail;", "enforce",
+                      outbound + "(MtaSts::parse of the test's record)",
+                      differs_by="txt_id_syntax")]
+            + [Vector("stalwart", "match", (p, "mx.foobar.org"), e, outbound + why)
+               for p, e, why in (("mail.foobar.net", "no_match", "(not authorized by policy)"),
+                                 ("*.foobar.org", "match", "(policy_will_work)"))])
+
+
 VECTORS = (_mox_records() + _mox_policies() + _mox_matches() + _go_records() + _go_policies()
-           + _go_matches() + _chasquid() + _pmsr())
+           + _go_matches() + _chasquid() + _pmsr() + _stalwart())
 
 
 def _id(v: Vector) -> str:
