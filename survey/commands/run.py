@@ -87,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
     except SurveyFileError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 2
-    except (StageFailed, PublishError, ValueError, OSError) as exc:
+    except PublishError as exc:  # its message says what to do
+        print(f"run: {exc}", file=sys.stderr)
+        return 1
+    except (StageFailed, ValueError, OSError) as exc:
         print(f"run: {exc}", file=sys.stderr)
         status = getattr(exc, "status", 1)
         if status == 1:

@@ -112,6 +112,9 @@ def load(path: Path) -> SurveyDefinition:
     for key in OUTPUT_KEYS & set(output):
         if not isinstance(output[key], str) or not output[key]:
             raise SurveyFileError(f"{path}: [output] {key} must be a path or URL")
+    if url_scheme(str(output.get("runs", ""))) is not None:
+        raise SurveyFileError(f"{path}: [output] runs must be a local directory (the retry of "
+                              "the errors rewrites parts in place); publish may be a URL")
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not name.strip():
         raise SurveyFileError(f"{path}: name must be a non-empty string")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from survey.dataset.destination import open_fs
 from survey.dataset.sink import MANIFEST, PARTS, SHARDS, part_sequence
 from survey.toplist.reader import url_scheme
 
@@ -95,20 +95,11 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         """ValueError when fsspec (the ``cluster`` extra) or the protocol's package is missing."""
-        try:
-            fsspec = importlib.import_module("fsspec")  # the cluster extra; untyped
-        except ImportError as exc:
-            raise ValueError("an object-store OUT needs fsspec: pip install "
-                             "'mta-sts-survey[cluster]' and the store's package (s3fs, "
-                             "gcsfs)") from exc
-        try:
-            fs, root = fsspec.core.url_to_fs(url)
-        except (ImportError, ValueError) as exc:  # no s3fs / gcsfs, or an unknown scheme
-            raise ValueError(str(exc)) from exc
+        fs, root = open_fs(url)
         if "memory" in _protocols(fs):
             raise ValueError("memory:// lives in one process, and the shards run in others: "
                              "use a directory or an object store")
-        return cls(url, fs, str(root).rstrip("/"))
+        return cls(url, fs, root)
 
     def path(self, relative: str) -> str:
         return f"{self.root}/{relative}"
