@@ -26,7 +26,7 @@ from survey.core.policy import (
     parse_sts_record,
     parse_tlsrpt_record,
 )
-from survey.core.senders import RFC8461, SenderProfile
+from survey.core.senders import PROFILES, RFC8461, SenderProfile
 
 GOOD = b"version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n"
 
@@ -200,3 +200,41 @@ def test_txt_knobs() -> None:
 def test_tlsrpt_trailing_whitespace_is_fatal_and_rua_repeat_is_not() -> None:
     assert not parse_tlsrpt_record(["v=TLSRPTv1; rua=mailto:a@b.c "]).valid
     assert parse_tlsrpt_record(["v=TLSRPTv1; rua=mailto:a@b.c; rua=mailto:d@e.f"]).valid
+
+
+POLICY_LINES = st.lists(st.one_of(
+    st.sampled_from(["version: STSv1", "version: stsv1", "mode: enforce", "mode: Testing",
+                     "mode: none", "mx: mx.example.com", "mx: mx.example.com.", "mx: *.*.x",
+                     "max_age: 86400", "max_age: 0", "max_age: +5", "max_age: 99999999999",
+                     "", "  mx: a.example", "\tmode: none", "---", "_x: 1", "x:", "Mode: enforce",
+                     "ext: https://a:b", "# comment: yes", "junk", "caf\u00e9: 1"]),
+    st.text(max_size=15)), max_size=10)
+BODY = st.tuples(st.sampled_from([b"", b"\xef\xbb\xbf"]), POLICY_LINES,
+                 st.sampled_from(["\n", "\r\n", "\r"])).map(
+    lambda t: t[0] + t[2].join(t[1]).encode("utf-8", "replace"))
+
+
+@settings(deadline=None, max_examples=300, database=None)
+@given(BODY, st.sampled_from(PROFILES))
+def test_every_profile_parses_any_body_with_documented_codes(body: bytes,
+                                                             sender: SenderProfile) -> None:
+    p = parse_policy(body, sender)
+    assert {e.code for e in p.errors} <= POLICY_ERROR_CODES
+    assert all(e.fatal in (True, False, None) for e in p.errors)
+    if p.valid:  # a profile that applies it has a mode to apply
+        assert p.mode in ("enforce", "testing", "none")
+    rfc = parse_policy(body)
+    assert all(e.fatal is (POLICY_ERROR_SEVERITY[e.code] is ParseSeverity.FATAL)
+               for e in rfc.errors)
+
+
+@settings(deadline=None, max_examples=300, database=None)
+@given(st.lists(st.sampled_from(["v=STSv1", "id=1", "id=a b", "id=", "x=1", "_x=1", "", " ",
+                                 "v=STSv1 ", "id=1 "]), max_size=5).map(";".join),
+       st.sampled_from(PROFILES))
+def test_every_profile_parses_any_record_with_documented_codes(text: str,
+                                                               sender: SenderProfile) -> None:
+    rec = parse_sts_record([text], sender)
+    assert {e.code for e in rec.errors} <= STS_RECORD_ERROR_CODES
+    assert all(e.fatal is (STS_RECORD_ERROR_SEVERITY[e.code] is ParseSeverity.FATAL)
+               for e in parse_sts_record([text]).errors)
