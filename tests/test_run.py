@@ -353,10 +353,16 @@ def test_killed_while_uploading_then_finished_gives_the_same_files(
 
 def test_killed_while_scanning_then_finished(worlds: dict[str, RunningWorld],
                                              series: tuple[World, Step], tmp_path: Path) -> None:
+    """Also: a toplist named by nothing but the file a symlink points at (tranco_K8W3Q.csv)."""
     world, _ = series
     running = worlds[DATES[0]]
     survey = write_survey(tmp_path / "survey.toml", "datasets")
-    (tmp_path / f"world-{DATES[0]}").symlink_to(running.toplist.parent, target_is_directory=True)
+    survey.write_text(survey.read_text().replace('source = "world-{date}/toplist.csv"\n'
+                                                 'name = "tranco-SIM1"',
+                                                 'source = "lists/tranco-current.csv"'))
+    (tmp_path / "lists").mkdir()
+    shutil.copy(running.toplist, tmp_path / "lists" / "tranco_K8W3Q.csv")
+    (tmp_path / "lists" / "tranco-current.csv").symlink_to("tranco_K8W3Q.csv")
     manifest = tmp_path / "runs" / DATES[0] / "manifest.json"
     command = [sys.executable, "-m", "survey", "run", str(survey), "--date", DATES[0],
                *running.scan_args()]
@@ -367,3 +373,9 @@ def test_killed_while_scanning_then_finished(worlds: dict[str, RunningWorld],
     index = json.loads((tmp_path / "datasets" / "index.json").read_text())["snapshots"]
     assert [e["rows"] for e in index] == [len(world.scenarios)]
     assert verify(tmp_path / "datasets" / index[0]["snapshot"]) == []
+    assert index[0]["snapshot"].startswith(f"{DATES[0]}-tranco-k8w3q-")
+    recorded = json.loads(manifest.read_text())["toplist"]
+    assert (recorded["name"], recorded["list_id"]) == ("tranco-K8W3Q", "K8W3Q")
+    data = tmp_path / "datasets" / index[0]["snapshot"] / "data"
+    rows = pl.read_parquet(data / "*" / "*.parquet", hive_partitioning=False)
+    assert set(rows["toplist"].to_list()) == {"tranco-K8W3Q"}
