@@ -68,3 +68,13 @@ def test_valid_record_and_policy_allow_warnings() -> None:
     space = DF.filter(pl.col("domain") == "txt-space-before-semicolon.test")
     assert space["sts_record_errors"].to_list() == [["space_before_semicolon"]]
     assert space.select(stats.VALID_STS_RECORD).item()
+
+
+def test_a_dataset_without_the_column_gives_empty_tables() -> None:
+    """Scanned before schema 1.1: publish's aggregates and the notebook still run."""
+    old = LF.drop("sender_outcomes")
+    assert not stats.has_sender_columns(old)
+    assert stats.sender_adoption(old).height == 0
+    assert stats.disagreement_classes(old).height == 0
+    assert int(stats.senders_in_effect(old)["domains"].sum()) == DF.filter(
+        pl.col("status").is_in(["invalid", "none", "testing", "enforce"])).height

@@ -200,7 +200,10 @@ def dane_sections(lf: pl.LazyFrame) -> list[ReportSection]:
 
 
 def _sender_sections(lf: pl.LazyFrame) -> list[ReportSection]:
-    """Issue 15: the RFC's verdict beside what deployed senders do (survey.core.senders)."""
+    """Issue 15: the RFC's verdict beside what deployed senders do (survey.core.senders); none
+    for a dataset scanned before the column existed."""
+    if not stats.has_sender_columns(lf):
+        return []
     return [
         ReportSection("In effect by the RFC, and for k of n senders",
                       "Domains publishing MTA-STS by how many sender profiles apply their "

@@ -638,6 +638,11 @@ def sender_outcomes(lf: pl.LazyFrame) -> pl.DataFrame:
 
 # -- per sender (issue 15) ------------------------------------------------------------------
 
+def has_sender_columns(lf: pl.LazyFrame) -> bool:
+    """Whether the dataset has ``sender_outcomes`` (scanned with schema 1.1 or later)."""
+    return "sender_outcomes" in lf.collect_schema().names()
+
+
 _APPLYING = pl.col("sender_outcomes").list.eval(
     pl.element().struct.field("applies").fill_null(False).cast(pl.Int32)).list.sum()
 _PUBLISHING = pl.col("status").is_in(("invalid", *ADOPTED))
@@ -650,6 +655,9 @@ def senders_in_effect(lf: pl.LazyFrame) -> pl.DataFrame:
     One row per k (0..n), with ``domains``, ``in_effect_by_rfc`` (of those, how many the RFC's
     letter applies) and ``share`` of the publishing domains.
     """
+    if not has_sender_columns(lf):
+        lf = lf.with_columns(pl.lit([], pl.List(pl.Struct({"applies": pl.Boolean})))
+                             .alias("sender_outcomes"))
     n_profiles = lf.select(pl.col("sender_outcomes").list.len().max()).collect().item() or 0
     counts = (lf.filter(_PUBLISHING)
               .group_by(_APPLYING.alias("senders_applying"))
@@ -669,6 +677,9 @@ def senders_in_effect(lf: pl.LazyFrame) -> pl.DataFrame:
 def sender_adoption(lf: pl.LazyFrame) -> pl.DataFrame:
     """Per sender profile: on how many measured domains it applies a policy, and in which mode
     (``rfc8461`` first: its ``in_effect`` equals the statuses none + testing + enforce)."""
+    if not has_sender_columns(lf):
+        return pl.DataFrame(schema={"sender": pl.String, "in_effect": pl.UInt32,
+                                    "unknown": pl.UInt32, "share_in_effect": pl.Float64})
     exploded = (lf.filter(MEASURED)
                 .select(pl.col("sender_outcomes").list.eval(pl.struct(
                     pl.element().struct.field("sender"), pl.int_range(pl.len()).alias("order"),
@@ -689,6 +700,8 @@ def sender_adoption(lf: pl.LazyFrame) -> pl.DataFrame:
 def disagreement_classes(lf: pl.LazyFrame) -> pl.DataFrame:
     """Domains on which the senders disagree, grouped by who does what (most common first),
     e.g. ``enforce: chasquid, stalwart | ignored: rfc8461, mox`` with its domain count."""
+    if not has_sender_columns(lf):
+        return pl.DataFrame(schema={"senders": pl.String, "domains": pl.Int64})
     rows = (lf.filter(pl.col("mistakes").list.contains("senders_disagree"))
             .select("sender_outcomes").collect())
     counts: dict[str, int] = {}
