@@ -189,7 +189,8 @@ class DomainObservations:
 class DaneHost:
     """The DANE evidence of one probed MX host (issue 16): its TLSA lookup and its addresses'
     DNSSEC status; ``smtp_dane`` is the presented chain checked against the TLSA records
-    (``valid`` / ``mismatch``; None without ``--smtp`` or without usable records)."""
+    (``valid`` / ``mismatch``; None without ``--smtp`` or without usable records, and for records
+    no DANE sender uses: not secure, or of a host whose MX or address answer is not secure)."""
 
     host: str
     tlsa: DnsResult  # _25._tcp.<host> TLSA (or the CNAME target's base name, RFC 7672 §2.2.2)

@@ -169,7 +169,8 @@ SCHEMA = pa.schema(
         _f("dane_hosts", pa.list_(DANE_HOST_STRUCT),
            "One entry per MX host whose TLSA records were looked up (same cap as --smtp): host, "
            "tlsa_dnssec, address_dnssec, tlsa ('usage selector mtype hex'), usable, smtp_dane "
-           "(valid | mismatch with --smtp; null otherwise)."),
+           "(valid | mismatch with --smtp, for a host whose TLSA records a DANE sender uses: "
+           "secure, with secure MX and address answers; null otherwise)."),
         _f("sender_mechanism", pa.string(), "What a sender implementing both MTA-STS and DANE "
            "applies: dane | mta-sts | none (RFC 8461 §2, RFC 7672 §2.2); null when unknown."),
         _f("sender_protection", pa.string(), "What that sender's mail gets: authenticated | "

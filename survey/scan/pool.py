@@ -197,11 +197,14 @@ def mx_hosts(mx: DnsResult, cap: int) -> list[str]:
     return hosts[:cap]
 
 
-async def _probe_mx(probes: Probes, domain: str, hosts: list[str], *, smtp: bool, tlsa: bool
+async def _probe_mx(probes: Probes, domain: str, hosts: list[str], *, smtp: bool, tlsa: bool,
+                    mx_secure: bool = False,
                     ) -> tuple[tuple[SmtpProbe, ...], tuple[DaneHost, ...] | None]:
     """Per MX host, concurrently: its addresses, then its TLSA records (``tlsa``) and the SMTP
     probe (``smtp``, or a host with usable TLSA records when there is a prober), whose presented
-    chain is checked against the host's TLSA records."""
+    chain is checked against the host's TLSA records. Only records a DANE sender uses count:
+    secure ones, of a host whose addresses and MX answer (``mx_secure``) are secure too (RFC 7672
+    §2.2); a sender ignores the others, so no chain is checked against them."""
     from survey.core.dane import usable_record
     from survey.probes.dane import check_chain, lookup_tlsa
 
@@ -215,10 +218,12 @@ async def _probe_mx(probes: Probes, domain: str, hosts: list[str], *, smtp: bool
             found = await lookup_tlsa(probes.dns, host, addresses)
             dane[i] = DaneHost(host, found, addresses.dnssec)
         entry = dane[i]
-        usable = entry is not None and any(usable_record(r) for r in entry.tlsa.tlsa)
+        secure = entry is not None and mx_secure and entry.tlsa.dnssec is Dnssec.SECURE \
+            and entry.address_dnssec is Dnssec.SECURE
+        usable = entry is not None and secure and any(usable_record(r) for r in entry.tlsa.tlsa)
         if prober is not None and (smtp or usable):
             probe = results[i] = await prober.probe(host, addresses.addresses)
-            if entry is not None and entry.tlsa.tlsa:
+            if entry is not None and secure and entry.tlsa.tlsa:
                 dane[i] = DaneHost(host, entry.tlsa, entry.address_dnssec,
                                    check_chain(entry.tlsa.tlsa, probe.chain, (
                                        entry.tlsa.qname.removeprefix("_25._tcp."), host,
@@ -254,7 +259,8 @@ async def observe(domain: str, probes: Probes, *, max_mx: int = MAX_MX_PROBED,
         hosts = mx_hosts(mx, max_mx)
         if hosts:
             smtp, dane = await _probe_mx(probes, domain, hosts, smtp=smtp_wanted,
-                                         tlsa=tlsa_wanted)
+                                         tlsa=tlsa_wanted,
+                                         mx_secure=mx.dnssec is Dnssec.SECURE)
     return DomainObservations(domain=domain, sts_txt=sts, tlsrpt_txt=tlsrpt, mx=mx,
                               policy_host=host, policy_fetch=fetch, smtp=smtp, dane=dane)
 
