@@ -19,12 +19,12 @@ import pytest
 
 from survey.cli import main
 from survey.dataset.sink import read_manifest
-from survey.sim.catalogue import catalogue
+from survey.sim.catalogue import catalogue, expectation_with_smtp
 from survey.sim.dns_server import name_wire
 from survey.sim.scenario import DNSSEC_CHECK_NAME, Dnssec, MxHost, Scenario, Tlsa, World
 from survey.sim.signed import export_signed, plan_zones, serve_signed, unbound_conf
 from survey.sim.world import RunningWorld, start_world
-from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
+from tests.test_cli_scan import FAST, check_expectations, rows_by_domain
 from tests.test_sim_dnssec import spki, starttls_chain
 
 NSD_ADDRESS, UNBOUND_ADDRESS = "127.53.16.1", "127.53.16.2"
@@ -160,8 +160,9 @@ def real_scenarios() -> tuple[Scenario, ...]:
 
 
 def test_the_catalogue_through_signed_zones_nsd_and_unbound(tmp_path: Path) -> None:
-    """``scan`` through Unbound validating real signatures reaches every verdict and DNSSEC and
-    DANE column the catalogue expects of its scenarios through the sim's resolver."""
+    """``scan --smtp`` through Unbound validating real signatures reaches every verdict and
+    DNSSEC and DANE column (the chain checks too) the catalogue expects of its scenarios through
+    the sim's resolver."""
     world = World(real_scenarios())
     assert len(world.scenarios) >= 20
     nsd = (NSD_ADDRESS, free_udp_port(NSD_ADDRESS))
@@ -173,11 +174,12 @@ def test_the_catalogue_through_signed_zones_nsd_and_unbound(tmp_path: Path) -> N
         with serve_signed(export, nsd=nsd, unbound=unbound) as address:
             code = main(["scan", str(running.toplist), "-o", str(tmp_path / "out"),
                          *running.scan_args(), "--resolver", f"{address[0]}:{address[1]}",
-                         *FAST, "--no-progress", "--dnssec-check", DNSSEC_CHECK_NAME])
+                         *FAST, "--no-progress", "--dnssec-check", DNSSEC_CHECK_NAME,
+                         "--smtp"])
     assert code == 0
     manifest = read_manifest(tmp_path / "out")
     assert manifest is not None and manifest["resolver_validates"] is True
-    check_expectations(world, rows_by_domain(tmp_path / "out"), _expect)
+    check_expectations(world, rows_by_domain(tmp_path / "out"), expectation_with_smtp)
 
 
 README = Path(__file__).resolve().parents[1] / "README.md"
