@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import signal
+import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,22 @@ from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
 
 WorldFactory = Callable[..., RunningWorld]
+Spawn = Callable[..., "subprocess.Popen[Any]"]
+
+
+def pem_sha256(pem: bytes) -> str:
+    """A certificate's SHA-256 fingerprint from its PEM by a route of its own (the ssl module's
+    PEM decoding, then hashlib): what the probes' ``sha256`` must equal."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))).hexdigest()
+
+
+def deadline_bound(deadlines: float, startup: float = 0.0) -> float:
+    """An upper bound on the wall-clock time of a correct program that may wait out
+    ``deadlines`` seconds of its configured deadlines: twice that, plus 3 s, for what a busy
+    2-core machine adds to scheduling, plus ``startup`` (a child interpreter's). Tests about
+    *not* reaching a deadline configure a long one and compare with it instead; throughput
+    belongs to the benchmarks."""
+    return 2 * deadlines + 3.0 + startup
 
 # Hypothesis: in CI (CI=true) the examples are derandomised, so a CI failure replays anywhere
 # with the same code; locally they are random and failures are kept in .hypothesis/ (replayed
@@ -45,3 +65,25 @@ def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
             return stack.enter_context(start_world(world, tmp_path / f"world{count}", **options))
 
         yield make
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """``spawn(argv, **popen_options)`` starts a process in a session of its own; when the test
+    ends, passed or failed, its whole process group (a scan's worker processes too) is killed
+    and the process reaped, so a failed assert never leaves a scan running."""
+    started: list[subprocess.Popen[Any]] = []
+
+    def start(argv: list[str], **options: Any) -> subprocess.Popen[Any]:
+        proc: subprocess.Popen[Any] = subprocess.Popen(argv, start_new_session=True, **options)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

@@ -34,6 +34,7 @@ from survey.sim.catalogue import (
 from survey.sim.generator import generate_world
 from survey.sim.scenario import Expectation, Scenario, World
 from survey.sim.world import RunningWorld, start_world
+from tests.conftest import Spawn, deadline_bound
 from tests.test_catalogue_dane import per_lookup
 
 
@@ -244,7 +245,7 @@ def wait_for_new_part(out: Path, proc: subprocess.Popen[bytes], timeout: float =
 
 
 def test_kill_and_resume_equals_a_clean_run(generated: tuple[World, RunningWorld],
-                                            tmp_path: Path) -> None:
+                                            tmp_path: Path, spawn: Spawn) -> None:
     world, running = generated
     fast = ["--rate", "50000", "--concurrency", "200"]
     clean = tmp_path / "clean"  # in two worker processes: the sharded path gives the same rows
@@ -255,7 +256,7 @@ def test_kill_and_resume_equals_a_clean_run(generated: tuple[World, RunningWorld
     rng = random.Random(8)
     kills = 0
     for _ in range(rng.randint(3, 5)):
-        proc = subprocess.Popen(scan_cmd(running.toplist, out, running, "--rate", "3000",
+        proc = spawn(scan_cmd(running.toplist, out, running, "--rate", "3000",
                                          "--part-rows", "100"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_new_part(out, proc)  # a random moment after some progress, however loaded
@@ -287,11 +288,12 @@ def test_kill_and_resume_equals_a_clean_run(generated: tuple[World, RunningWorld
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, RunningWorld],
-                                                  tmp_path: Path, signum: int) -> None:
+                                                  tmp_path: Path, signum: int,
+                                                  spawn: Spawn) -> None:
     world, running = generated
     out = tmp_path / "out"
     base = running.dns_query_count()
-    proc = subprocess.Popen(scan_cmd(running.toplist, out, running, "--rate", "1000",
+    proc = spawn(scan_cmd(running.toplist, out, running, "--rate", "1000",
                                      "--part-rows", "100000", "--part-seconds", "600"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # readiness, not a delay: past the limiter's burst (100), queries come from a scan that
@@ -302,8 +304,10 @@ def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, Runnin
         time.sleep(0.01)
     proc.send_signal(signum)
     sent = time.monotonic()
-    stdout, stderr = proc.communicate(timeout=10)
-    assert time.monotonic() - sent < 2.0
+    stdout, stderr = proc.communicate(timeout=60)
+    # in-flight probes are cancelled, not finished: at most the 2 s --timeout, far less than the
+    # ~12 s the rest of the list would take at --rate 1000
+    assert time.monotonic() - sent < deadline_bound(2.0)
     assert proc.returncode == 0, stderr
     assert "re-run the same command to resume" in stderr
     manifest = read_manifest(out)
@@ -315,7 +319,7 @@ def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, Runnin
 
 
 def test_rate_holds_at_the_test_internets_dns_server(generated: tuple[World, RunningWorld],
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, spawn: Spawn) -> None:
     """``--rate`` over a whole scan of 500 domains (2,000 queries, about 3.5 s), counted by the
     test internet's DNS server. Per-second windows are checked in tests/test_scan.py, where
     the server shares the scanner's loop; here the server is a thread of a possibly loaded
@@ -323,7 +327,7 @@ def test_rate_holds_at_the_test_internets_dns_server(generated: tuple[World, Run
     _, running = generated
     rate, domains = 600, 500
     base = running.dns_query_count()
-    proc = subprocess.Popen(scan_cmd(running.toplist, tmp_path / "out", running,
+    proc = spawn(scan_cmd(running.toplist, tmp_path / "out", running,
                                      "--rate", str(rate), "--limit", str(domains)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples: list[tuple[float, int]] = []
@@ -341,7 +345,9 @@ def test_rate_holds_at_the_test_internets_dns_server(generated: tuple[World, Run
     end = next(t for t, n in samples if n >= total)
     measured = (total - burst) / (end - start)
     print(f"measured {measured:.0f} queries/s for --rate {rate}")
-    assert abs(measured - rate) <= 0.1 * rate, measured
+    # a ceiling, never a floor: a busy machine only scans slower (throughput is for the
+    # benchmarks); without --rate the scan would go at the default 1000 queries/s
+    assert measured <= 1.1 * rate, measured
 
 
 def check_expectations(world: World, rows: dict[str, dict[str, Any]],

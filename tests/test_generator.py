@@ -3,7 +3,6 @@ with, fast, and a Tranco-style toplist."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -70,12 +69,10 @@ def test_expectation_is_what_classify_gives(scenario: Scenario) -> None:
     assert as_expectation(observations_for(scenario)) == scenario.expect
 
 
-def test_fast_and_lean() -> None:
-    start = time.perf_counter()
+def test_two_hundred_thousand_distinct_domains() -> None:
+    """How fast is for the benchmarks (``make bench`` times the world it scans)."""
     world = generate_world(200_000, 1)
-    elapsed = time.perf_counter() - start
-    assert len(world.scenarios) == 200_000
-    assert elapsed < 12, f"{elapsed:.1f} s for 200k domains"  # ~1.6 s on an idle core
+    assert len(world.scenarios) == 200_000 == len({s.domain for s in world.scenarios})
 
 
 def test_write_toplist(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import trio
 
 from survey.core.observations import RCODE_TIMEOUT, DnsResult, DnsStatus
 from survey.probes.dns import DnsClient, DnsConfig
+from tests.conftest import deadline_bound
 
 HOST = "127.77.53.1"
 OTHER_HOST = "127.77.53.2"  # a spoofer on another loopback address, same port
@@ -191,6 +192,11 @@ async def hostile_server(udp_handler: UdpHandler,
             nursery.cancel_scope.cancel()
 
 
+#: The attempt deadline of tests whose answer must come before it: long, so that a busy machine
+#: never reaches it; their point is that the answer is accepted, and in how many attempts.
+LONG = 10.0
+
+
 def client(server: Server, timeout: float, retries: int = 2) -> DnsClient:
     return DnsClient(DnsConfig(resolvers=(server.address,), timeout=timeout, retries=retries,
                                backoff=0.02, sockets=1))
@@ -258,7 +264,7 @@ async def test_truncated_then_broken_tcp_answer_times_out(kind: str) -> None:
     # two rounds of UDP (TC) then TCP: four attempts, each one costing at most its timeout
     assert_timeout(result, attempts=4, reason=TCP_REASONS[kind])
     assert server.tcp_connections == 2 and dc.queries_sent == 4
-    assert elapsed < 4 * 0.3 + 0.02 + 1.0, f"{kind}: took {elapsed:.2f} s"
+    assert elapsed < deadline_bound(4 * 0.3 + 0.02), f"{kind}: took {elapsed:.2f} s"
 
 
 @trio_test
@@ -320,13 +326,13 @@ async def test_hostile_response_then_the_right_one(kind: str) -> None:
     def udp(query: bytes) -> list[Send]:
         return [_hostile(query, kind), Send(a_reply(query), delay=0.02)]
 
-    async with hostile_server(udp) as server, client(server, timeout=2.0) as dc:
+    async with hostile_server(udp) as server, client(server, timeout=LONG) as dc:
         start = trio.current_time()
         result = await dc.query("victim.example", "A")
         elapsed = trio.current_time() - start
     assert result.status is DnsStatus.NOERROR and result.addresses == (REAL,), f"{kind}: {result}"
     assert result.attempts == 1 and len(server.udp_queries) == 1
-    assert elapsed < 1.0
+    assert elapsed < LONG  # answered before its one deadline
     if kind not in ("wrong-port", "wrong-address"):  # the kernel drops those
         assert dc.responses_ignored == 1, kind
 
@@ -343,7 +349,7 @@ async def test_hostile_response_alone_is_a_timeout(kind: str) -> None:
         elapsed = trio.current_time() - start
     assert_timeout(result, attempts=2, reason="timeout")
     assert len(server.udp_queries) == 2
-    assert elapsed < 2 * 0.2 + 0.02 + 0.8, f"{kind}: took {elapsed:.2f} s"
+    assert elapsed < deadline_bound(2 * 0.2 + 0.02), f"{kind}: took {elapsed:.2f} s"
 
 
 @trio_test
@@ -355,13 +361,13 @@ async def test_flood_of_forged_responses_does_not_hide_the_right_one() -> None:
         forged = [Send(a_reply(query, FORGED, qid=(qid + 1 + i) % 65536)) for i in range(300)]
         return [*forged, Send(a_reply(query), delay=0.05)]
 
-    async with hostile_server(udp) as server, client(server, timeout=2.0) as dc:
+    async with hostile_server(udp) as server, client(server, timeout=LONG) as dc:
         start = trio.current_time()
         result = await dc.query("victim.example", "A")
         elapsed = trio.current_time() - start
     assert result.status is DnsStatus.NOERROR and result.addresses == (REAL,), result
     assert dc.responses_ignored == 300 and len(server.udp_queries) == 1
-    assert elapsed < 1.5, f"took {elapsed:.2f} s"
+    assert elapsed < LONG, f"took {elapsed:.2f} s"  # answered before its one deadline
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,7 +387,7 @@ async def test_compression_pointer_loops_are_ignored_without_hanging(kind: str) 
     reason = "wrong question" if kind == "question" else "malformed response"
     assert_timeout(result, attempts=2, reason=reason)
     assert dc.responses_ignored == 2
-    assert elapsed < 2 * 0.2 + 0.02 + 0.8, f"{kind}: took {elapsed:.2f} s"
+    assert elapsed < deadline_bound(2 * 0.2 + 0.02), f"{kind}: took {elapsed:.2f} s"
 
     def then_right(query: bytes) -> list[Send]:
         return [Send(pointer_loops(query)[kind]), Send(a_reply(query), delay=0.02)]
@@ -409,7 +415,7 @@ async def test_huge_txt_rrset_over_tcp_is_parsed_within_bounds() -> None:
         sizes.append(len(wire))
         return framed(wire)
 
-    async with hostile_server(udp, tcp) as server, client(server, timeout=2.0) as dc:
+    async with hostile_server(udp, tcp) as server, client(server, timeout=LONG) as dc:
         start = trio.current_time()
         result = await dc.query("big.example", "TXT")
         elapsed = trio.current_time() - start
@@ -417,7 +423,7 @@ async def test_huge_txt_rrset_over_tcp_is_parsed_within_bounds() -> None:
     assert result.status is DnsStatus.NOERROR and result.attempts == 2, result
     assert sorted(result.txt) == sorted((s,) for s in strings)
     assert server.tcp_connections == 1
-    assert elapsed < 1.5, f"took {elapsed:.2f} s"
+    assert elapsed < 2 * LONG, f"took {elapsed:.2f} s"  # two attempts, each within its deadline
 
 
 @trio_test
@@ -482,7 +488,7 @@ async def test_resolver_outage_then_recovery() -> None:
     statuses = [r.status for _, r in runs]
     assert statuses.count(DnsStatus.TIMEOUT) >= 8 and statuses[-5:] == [DnsStatus.NOERROR] * 5
     assert len(server.udp_queries) >= 32 + 8 * retries  # the outage's queries were retried
-    assert elapsed < 3.2 + (retries + 1) * timeout + 0.06 + 1.0, f"took {elapsed:.2f} s"
+    assert elapsed < deadline_bound(3.2 + (retries + 1) * timeout + 0.06), f"took {elapsed:.2f} s"
 
 
 @trio_test
@@ -493,7 +499,7 @@ async def test_servfail_storm_is_not_absent() -> None:
     def udp(query: bytes) -> list[Send]:
         return [Send(reply(query, rcode=dns.rcode.SERVFAIL))]
 
-    async with hostile_server(udp) as server, client(server, timeout=0.5) as dc:
+    async with hostile_server(udp) as server, client(server, timeout=LONG) as dc:
         result = await dc.query("_mta-sts.victim.example", "TXT")
     assert result.status is DnsStatus.SERVFAIL and result.rcode == dns.rcode.SERVFAIL, result
     assert result.attempts == 3 and len(server.udp_queries) == 3 and result.txt == ()
@@ -519,4 +525,4 @@ async def test_a_dead_resolver_costs_one_timeout_when_another_answers() -> None:
     assert all(r.status is DnsStatus.NOERROR and r.addresses == (REAL,) for r in results), results
     assert sorted(r.attempts for r in results) == [1, 1, 1, 2, 2, 2]
     assert len(dead.udp_queries) == 3 and len(alive.udp_queries) == 6
-    assert elapsed < 3 * (0.2 + 0.02) + 1.0, f"took {elapsed:.2f} s"
+    assert elapsed < deadline_bound(3 * (0.2 + 0.02)), f"took {elapsed:.2f} s"

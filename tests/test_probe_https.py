@@ -28,6 +28,7 @@ from survey.probes import tls
 from survey.probes.connect import NoAddress, choose_address
 from survey.probes.https import HttpsConfig, PolicyFetcher
 from survey.probes.net import AddressGuard, DestinationLimiter, Exclusions
+from tests.conftest import deadline_bound, pem_sha256
 
 DOMAIN = "example.test"
 HOST = f"mta-sts.{DOMAIN}"
@@ -250,7 +251,7 @@ def test_valid_fetch_records_everything(pki) -> None:
     assert cert is not None and cert.names == (HOST,) and cert.subject == f"CN={HOST}"
     assert cert.issuer == "CN=Survey Test CA"
     assert cert.not_after is not None and cert.not_after.tzinfo is not None
-    assert cert.sha256 == tls.parse_certificate(pki["valid"].der).sha256  # type: ignore[union-attr]
+    assert cert.sha256 == pem_sha256(pki["valid"].cert_pem)
     request = seen[0].lower()
     assert request.startswith(b"get /.well-known/mta-sts.txt http/1.1\r\n")
     assert f"host: {HOST}:{server.port}".encode() in request
@@ -305,9 +306,9 @@ async def _endless(stream: trio.abc.Stream) -> None:
 
 
 def test_endless_body_bounded_by_cap(pki) -> None:
-    fetch, _, elapsed = fetch_with(pki, "valid", _endless, timeout=2.0)
+    fetch, _, elapsed = fetch_with(pki, "valid", _endless, timeout=30.0)
     assert fetch.body_truncated and fetch.body is not None and len(fetch.body) == 64 * 1024 + 1
-    assert fetch.error is None and elapsed < 2.0
+    assert fetch.error is None and elapsed < 30.0  # stopped by the cap, before the deadline
 
 
 async def _drip(stream: trio.abc.Stream) -> None:
@@ -321,7 +322,7 @@ async def _drip(stream: trio.abc.Stream) -> None:
 def test_drip_bounded_by_deadline(pki) -> None:
     fetch, _, elapsed = fetch_with(pki, "valid", _drip, timeout=1.5)
     assert fetch.error is FetchError.IO_TIMEOUT and fetch.http_status == 200
-    assert 1.4 < elapsed < 2.5
+    assert 1.4 < elapsed < deadline_bound(1.5)
     assert fetch.certificate is not None  # what was seen before the deadline is kept
 
 
@@ -333,13 +334,13 @@ def test_tls_tarpit_bounded(pki) -> None:
     # Accepts TCP, never says a word: the TLS handshake hangs until the overall deadline.
     fetch, server, elapsed = fetch_with(pki, None, _tarpit, timeout=1.0)
     assert fetch.error is FetchError.IO_TIMEOUT and server.connections == 1
-    assert 0.9 < elapsed < 2.0 and fetch.http_status is None
+    assert 0.9 < elapsed < deadline_bound(1.0) and fetch.http_status is None
 
 
 def test_http_tarpit_bounded(pki) -> None:
     fetch, _, elapsed = fetch_with(pki, "valid", _tarpit, timeout=1.0)
     assert fetch.error is FetchError.IO_TIMEOUT and fetch.tls_version is not None
-    assert 0.9 < elapsed < 2.0
+    assert 0.9 < elapsed < deadline_bound(1.0)
 
 
 def test_connection_refused() -> None:
@@ -370,7 +371,7 @@ def test_connection_timeout() -> None:
         fetch = trio.run(main, port)
         elapsed = time.monotonic() - started
     assert fetch.error is FetchError.CONNECTION_TIMEOUT, fetch.error_detail
-    assert 0.4 < elapsed < 1.5
+    assert 0.4 < elapsed < deadline_bound(0.5)  # the connect deadline, not the 3 s one
 
 
 def test_server_closes_without_answer(pki) -> None:
@@ -410,8 +411,7 @@ def test_certificate_failures_classified_with_details(pki, cert, error, issuer) 
     assert fetch.error_detail and "verify error" in fetch.error_detail
     assert fetch.http_status is None and fetch.body is None
     assert fetch.certificate is not None and fetch.certificate.issuer == issuer
-    expected = tls.parse_certificate(pki[cert].der)
-    assert expected is not None and fetch.certificate.sha256 == expected.sha256
+    assert fetch.certificate.sha256 == pem_sha256(pki[cert].cert_pem)
     assert server.connections == 2  # the verified attempt, then the certificate read
 
 

@@ -11,7 +11,6 @@ import trio
 import trio.testing
 
 from survey.core.observations import FetchError, SmtpProbe
-from survey.probes import tls
 from survey.probes.net import AddressGuard, DestinationLimiter
 from survey.probes.smtp import (
     Reply,
@@ -22,6 +21,7 @@ from survey.probes.smtp import (
     capabilities,
     parse_reply_line,
 )
+from tests.conftest import deadline_bound, pem_sha256
 from tests.test_probe_https import (
     Handler,
     Issued,
@@ -222,8 +222,7 @@ def test_bad_certificate_classified_with_details(certs, cert, error, issuer) -> 
     assert probe.certificate is not None and probe.certificate.issuer == issuer
     issued = certs[cert]
     assert isinstance(issued, Issued)
-    expected = tls.parse_certificate(issued.der)
-    assert expected is not None and probe.certificate.sha256 == expected.sha256
+    assert probe.certificate.sha256 == pem_sha256(issued.cert_pem)
     assert server.connections == 2  # the verified session, then the certificate read
 
 
@@ -233,7 +232,7 @@ def test_tarpit_bounded(certs) -> None:
 
     probe, server, elapsed = run_probe(certs, tarpit, timeout=1.0)
     assert probe.error is FetchError.IO_TIMEOUT and probe.banner is None
-    assert server.connections == 1 and 0.9 < elapsed < 2.0
+    assert server.connections == 1 and 0.9 < elapsed < deadline_bound(1.0)
 
 
 async def _endless_banner(stream: trio.abc.Stream) -> None:
@@ -250,9 +249,9 @@ async def _endless_line(stream: trio.abc.Stream) -> None:
 @pytest.mark.parametrize(("handler", "bound"), [(_endless_banner, "100 lines"),
                                                 (_endless_line, "1000 bytes")])
 def test_endless_reply_bounded(certs, handler: Handler, bound: str) -> None:
-    probe, _, elapsed = run_probe(certs, handler, timeout=3.0)
+    probe, _, elapsed = run_probe(certs, handler, timeout=30.0)
     assert probe.error is FetchError.PROTOCOL_ERROR and bound in (probe.error_detail or "")
-    assert elapsed < 2.5  # stopped by the bound, well before the 3 s deadline
+    assert elapsed < 30.0  # stopped by the bound, before the deadline
 
 
 def test_drip_banner_bounded_by_deadline(certs) -> None:
@@ -262,7 +261,7 @@ def test_drip_banner_bounded_by_deadline(certs) -> None:
             await trio.sleep(0.1)
 
     probe, _, elapsed = run_probe(certs, drip, timeout=1.0)
-    assert probe.error is FetchError.IO_TIMEOUT and 0.9 < elapsed < 2.0
+    assert probe.error is FetchError.IO_TIMEOUT and 0.9 < elapsed < deadline_bound(1.0)
 
 
 def test_refused(certs) -> None:
@@ -288,7 +287,7 @@ def test_connection_timeout() -> None:
         started = time.monotonic()
         probe = trio.run(prober.probe, MX, ("127.0.0.1",))
         elapsed = time.monotonic() - started
-    assert probe.error is FetchError.CONNECTION_TIMEOUT and 0.4 < elapsed < 1.5
+    assert probe.error is FetchError.CONNECTION_TIMEOUT and 0.4 < elapsed < deadline_bound(0.5)
 
 
 def test_closed_after_banner(certs) -> None:
@@ -327,17 +326,19 @@ def test_no_address() -> None:
 
 
 def test_slot_wait_not_charged_to_the_deadline(certs) -> None:
-    """Two probes to one IP with one slot: the second waits, then gets its full deadline."""
+    """Two probes to one IP with one slot: the second waits, then gets its full deadline.
+    Each exchange takes 2 s of a 3.5 s deadline: charged from before its wait, the second
+    would need 4 s and fail; a busy machine has 1.5 s to spare on each."""
     results: list[SmtpProbe] = []
 
     async def slow(stream: trio.abc.Stream) -> None:
-        await trio.sleep(1.2)
+        await trio.sleep(2.0)
         await FakeMta(context=context_for(certs, "valid"))(stream)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             server = await start_server(nursery, slow, None)
-            config = SmtpConfig(port=server.port, timeout=2.0, ca_bundle=certs["bundle"])
+            config = SmtpConfig(port=server.port, timeout=3.5, ca_bundle=certs["bundle"])
             prober = SmtpProber(config, guard=AddressGuard(allow_private=True),
                                 destinations=DestinationLimiter(1))
             async with trio.open_nursery() as probes:
@@ -351,7 +352,7 @@ def test_slot_wait_not_charged_to_the_deadline(certs) -> None:
 
     trio.run(main)
     assert [p.error for p in results] == [None, None]
-    assert all(1100 < p.elapsed_ms < 2000 for p in results)  # each timed from its slot
+    assert all(2000 <= p.elapsed_ms < 3500 for p in results)  # each timed from its slot
 
 
 def test_against_sim_smtp_server(tmp_path) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -88,16 +91,47 @@ def test_sequence_continues_after_existing_parts(tmp_path: Path) -> None:
         "part-000001-aaaaaaaa.parquet", "part-000002-bbbbbbbb.parquet"]
 
 
-def test_a_failed_write_leaves_no_part(tmp_path: Path) -> None:
-    """A part exists whole or not at all: a row that breaks the schema writes nothing."""
+def test_a_row_that_breaks_the_schema_writes_nothing(tmp_path: Path) -> None:
+    """Refused while the table is built, before any file is opened."""
     writer = PartWriter(tmp_path, "r", max_rows=10)
     writer.add(row("a.example"))
     writer.add({**row("b.example"), "rank": "not a number"})
-    with pytest.raises(Exception):  # noqa: B017 - pyarrow raises ArrowInvalid/TypeError
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, TypeError)):
         writer.flush()
     assert part_files(tmp_path) == []
     assert completed_domains(tmp_path) == set()
     assert not list((tmp_path / "parts").iterdir())
+
+
+# A child whose file writes fail past 4 KiB (EFBIG, as a full disk's ENOSPC: no privileges
+# needed), writing a part of 300 rows, then the manifest: both writes must fail and leave
+# neither the file nor its .tmp. It prints the errors it saw.
+_FAILING_WRITES = """
+import resource, signal, sys
+from pathlib import Path
+from survey.dataset.sink import PartWriter, write_manifest
+from tests.test_sink import row
+out = Path(sys.argv[1])
+writer = PartWriter(out, "r", max_rows=1000)
+for i in range(300):
+    writer.add(row(f"d{i}.example", i + 1))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+for write in (writer.flush, lambda: write_manifest(out, {"pad": "x" * 10_000})):
+    try:
+        write()
+    except OSError as exc:
+        print(exc.strerror)
+"""
+
+
+def test_a_failed_write_leaves_neither_the_file_nor_its_tmp(tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    done = subprocess.run([sys.executable, "-c", _FAILING_WRITES, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["File too large", "File too large"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["parts"]
 
 
 def test_resume_set_removes_tmp_and_quarantines_damaged_parts(

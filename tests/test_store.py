@@ -34,6 +34,7 @@ from survey.runs.store import (
 )
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
+from tests.conftest import Spawn
 from tests.test_workers import toplist_domains
 
 BUCKET = "survey-bucket"
@@ -134,17 +135,17 @@ def test_one_process_workers_and_cluster_write_the_local_dataset_to_the_store(
 
 
 def test_an_interrupted_scan_to_the_store_resumes_exactly_once(
-        tmp_path: Path, world: RunningWorld, s3: Store) -> None:
+        tmp_path: Path, world: RunningWorld, s3: Store, spawn: Spawn) -> None:
     url = f"s3://{BUCKET}/resumed"
     argv = [sys.executable, "-m", "survey", "scan", str(world.toplist), "-o", url,
             *world.scan_args(), "--rate", "150", "--concurrency", "20", "--no-progress",
             "--part-rows", "20", "--workers", "2", "--run-id", "resumed"]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     staging = staging_dir(url, "resumed")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # some rows in complete parts of the attempts
-        if len(list(staging.glob("shards/*/attempt-*/parts/*.parquet"))) >= 2:
-            break
+    while len(list(staging.glob("shards/*/attempt-*/parts/*.parquet"))) < 2:
+        # some rows in complete parts of the attempts before the interruption
+        assert process.poll() is None and time.monotonic() < deadline, "no part written"
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)

@@ -40,6 +40,7 @@ from survey.scan.progress import Progress
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
 from survey.toplist.reader import ToplistStats, read_toplist
+from tests.conftest import Spawn
 
 #: Columns that differ between two scans of the same world (run, clock, timing).
 VOLATILE = ("run_id", "scanned_at", "https_elapsed_ms", "smtp")
@@ -231,7 +232,8 @@ def test_jobs_pickle(world: RunningWorld, tmp_path: Path) -> None:
 
     job = plan_jobs(str(world.toplist), tmp_path, config(world), shards=2, parallel=2)[1]
     assert pickle.loads(pickle.dumps(job)) == job
-    assert isinstance(job, ShardJob)
+    assert (job.index, job.count, job.toplist, job.outdir) == (
+        1, 2, str(world.toplist), str(tmp_path))
 
 
 def locked(lock: Path) -> bool:
@@ -248,7 +250,7 @@ def locked(lock: Path) -> bool:
 
 
 def test_sigint_then_sigkill_of_the_parent_and_the_same_command_finishes(
-        tmp_path: Path, world: RunningWorld) -> None:
+        tmp_path: Path, world: RunningWorld, spawn: Spawn) -> None:
     """`scan --workers 2` stopped by SIGINT (exit 0, resumable), then SIGKILLed (its children
     stop by themselves, flushing their parts): the same command then finishes the run with
     every domain once, taking over the parts of both sessions."""
@@ -263,7 +265,7 @@ def test_sigint_then_sigkill_of_the_parent_and_the_same_command_finishes(
     deadline = time.monotonic() + 90
 
     def start_and_wait_for(rows: int) -> subprocess.Popen[str]:
-        parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        parent = spawn(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True)
         while rows_in_attempts(out) < rows:
             assert parent.poll() is None and time.monotonic() < deadline

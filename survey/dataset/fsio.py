@@ -8,7 +8,9 @@ rest on this; a leftover ``.tmp`` is never a finished file (``sink.remove_stray_
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 #: Suffix of a file being written; such a file never counts as written.
@@ -42,8 +44,20 @@ def commit(tmp: Path, path: Path, *, durable: bool = True) -> None:
         fsync_path(path.parent)
 
 
+@contextlib.contextmanager
+def replacing(path: Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield the ``.tmp`` path to write ``path``'s new contents to; on leaving the block it is
+    committed over ``path``, or, when the block or the commit failed (a full disk), removed."""
+    tmp = tmp_path(path)
+    try:
+        yield tmp
+        commit(tmp, path, durable=durable)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data``: readers and crashes see the old file or the new one."""
-    tmp = tmp_path(path)
-    tmp.write_bytes(data)
-    commit(tmp, path, durable=durable)
+    with replacing(path, durable=durable) as tmp:
+        tmp.write_bytes(data)

@@ -68,10 +68,8 @@ def write_part(path: Path, table: pa.Table, *, row_group_rows: int = ROW_GROUP_R
 
     Through an open file: given a str, pyarrow parses ``run:2026/...`` as a URI and fails.
     """
-    tmp = fsio.tmp_path(path)
-    with open(tmp, "wb") as handle:
+    with fsio.replacing(path) as tmp, open(tmp, "wb") as handle:
         pq.write_table(table, handle, compression="zstd", row_group_size=row_group_rows)
-    fsio.commit(tmp, path)
 
 
 def read_part(path: Path, columns: list[str] | None = None,
