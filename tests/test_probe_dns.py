@@ -27,7 +27,14 @@ import trio
 import survey.probes.dns as dns_probe
 from benchmarks.dns_client import client_scan
 from benchmarks.naive_scanner import naive_scan, read_toplist
-from survey.core.observations import RCODE_TIMEOUT, Dnssec, DnsStatus, MxRecord, TlsaRecord
+from survey.core.observations import (
+    RCODE_TIMEOUT,
+    DnsResult,
+    Dnssec,
+    DnsStatus,
+    MxRecord,
+    TlsaRecord,
+)
 from survey.probes.dns import (
     Answer,
     DnsClient,
@@ -267,6 +274,90 @@ def test_domain_questions_equal_encoding_each_name() -> None:
         except ValueError:
             want = []
         assert dns_probe._domain_questions(domain) == want, domain
+
+
+def _response(qname: str, qtype: str, qid: int, *records: tuple[str, str, str, str],
+              rcode: int = 0, flags: int = 0) -> tuple[bytes, bytes]:
+    """A response's wire bytes to (qid, qname, qtype) with (owner, class, type, text) records,
+    and the question ``check_response`` compares it with."""
+    query = dns.message.make_query(qname, qtype, id=qid)
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.Rcode(rcode))
+    response.flags |= flags
+    for owner, rdclass, rdtype, text in records:
+        response.answer.append(dns.rrset.from_text(owner, 60, rdclass, rdtype, text))
+    question = encode_qname(qname) + struct.pack("!HH", dns.rdatatype.from_text(qtype), 1)
+    return response.to_wire(), question
+
+
+def test_check_response_header_edges() -> None:
+    wire, question = _response("a.example", "A", 7, rcode=2)
+    assert check_response(wire[:11], 7, question) == "short message"
+    assert check_response(wire[:12], 7, question) == "wrong question"  # header, no question
+    two = wire[:4] + b"\x00\x02" + wire[6:]  # QDCOUNT 2 before an intact first question
+    assert check_response(two, 7, question) == "wrong question"
+    assert check_response(wire, 7, question) == Answer(2)
+    truncated, _ = _response("a.example", "A", 7, rcode=2, flags=dns.flags.TC)
+    assert check_response(truncated, 7, question) == Answer(2, truncated=True)
+
+
+def test_check_response_keeps_unknown_classes_out_and_names_parse_errors() -> None:
+    """A record of a class above 32767 is read (and left out: not IN), not refused as
+    malformed; a record whose RDLENGTH runs past the message is FormError, named so."""
+    wire, question = _response("a.example", "A", 3, ("a.example.", "IN", "A", "192.0.2.1"),
+                               ("a.example.", "CLASS32769", "TYPE1", r"\# 4 c0000202"))
+    parsed = check_response(wire, 3, question)
+    assert isinstance(parsed, Answer) and parsed.records is not None
+    assert [rd.to_text() for _, _, rd in parsed.records] == ["192.0.2.1"]
+    cut = wire[:-2]
+    reason = check_response(cut, 3, question)
+    assert isinstance(reason, str) and reason.startswith("malformed response: FormError")
+
+
+def test_interpret_results_field_by_field() -> None:
+    def result(qname: str, qtype: str, *records: tuple[str, str, str, str], rcode: int = 0
+               ) -> DnsResult:
+        wire, question = _response(qname, qtype, 1, *records, rcode=rcode)
+        answer = check_response(wire, 1, question)
+        assert isinstance(answer, Answer)
+        return interpret(qname, qtype, answer, 2)
+
+    INSECURE = Dnssec.INSECURE  # no AD flag in these answers
+    assert result("n.example", "TXT", rcode=3) == DnsResult(
+        "n.example", "TXT", DnsStatus.NXDOMAIN, rcode=3, attempts=2, dnssec=INSECURE)
+    assert result("r.example", "MX", rcode=9) == DnsResult(
+        "r.example", "MX", DnsStatus.ERROR, rcode=9, error="rcode 9", attempts=2,
+        dnssec=Dnssec.ERROR)  # nothing can be said of a failed lookup
+    assert result("t.example", "TXT", ("t.example.", "IN", "TXT", '"a" "b"')) == DnsResult(
+        "t.example", "TXT", DnsStatus.NOERROR, rcode=0, txt=(("a", "b"),), attempts=2,
+        dnssec=INSECURE)
+    assert result("m.example", "MX", ("m.example.", "IN", "MX", "5 MX.Example.")) == DnsResult(
+        "m.example", "MX", DnsStatus.NOERROR, rcode=0, mx=(MxRecord(5, "mx.example"),),
+        attempts=2, dnssec=INSECURE)
+    assert result("c.example", "AAAA", ("c.example.", "IN", "CNAME", "h.example."),
+                  ("h.example.", "IN", "AAAA", "2001:db8::1")) == DnsResult(
+        "c.example", "AAAA", DnsStatus.NOERROR, rcode=0, addresses=("2001:db8::1",),
+        cname_chain=("h.example",), attempts=2, dnssec=INSECURE)
+    # a CNAME whose target has no record of the type: NOERROR, no data, the chain kept
+    assert result("d.example", "A", ("d.example.", "IN", "CNAME", "e.example.")) == DnsResult(
+        "d.example", "A", DnsStatus.NOERROR, rcode=0, cname_chain=("e.example",), attempts=2,
+        dnssec=INSECURE)
+    # an unknown rcode with records: ERROR with the rcode, the records still read
+    assert result("u.example", "A", ("u.example.", "IN", "A", "192.0.2.9"), rcode=11) == (
+        DnsResult("u.example", "A", DnsStatus.ERROR, rcode=11, addresses=("192.0.2.9",),
+                  error="rcode 11", attempts=2, dnssec=Dnssec.ERROR))
+
+
+def test_outcome_says_why_there_was_no_answer() -> None:
+    group = dns_probe._Group(1, 0.0)
+    waiter = dns_probe._Waiter(1, b"", group)
+    assert dns_probe._outcome(waiter, None) == "timeout"
+    assert dns_probe._outcome(waiter, "send failed") == "send failed"
+    waiter.ignored, waiter.last_reason = 2, "wrong id"
+    assert dns_probe._outcome(waiter, None) == (
+        "timeout (2 invalid responses ignored: wrong id)")
+    waiter.answer = Answer(0)
+    assert dns_probe._outcome(waiter, "send failed") == Answer(0)
 
 
 def test_interpret_cname_chain_limit() -> None:
