@@ -21,6 +21,9 @@ from survey.sim.ca import TestCA
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 
 def ensure_nginx() -> None:
     """nginx installed, with apt-get when missing and running as root (as CI is); Debian's own

@@ -161,6 +161,7 @@ def test_thread_cpu_is_that_thread_s_alone() -> None:
     assert procstat.thread_cpu_seconds(-1) == 0.0  # no such thread
 
 
+@pytest.mark.slow
 def test_tree_cpu_counts_a_child_and_its_grandchild() -> None:
     burn = "import time\nt=time.process_time()\nwhile time.process_time()-t<0.3: pass\n" \
            "time.sleep(30)"

@@ -34,6 +34,7 @@ def rows_by_label(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["label"]: r for r in results["rows"]}
 
 
+@pytest.mark.slow
 def test_every_contender_produces_figures(results: dict[str, Any]) -> None:
     rows = rows_by_label(results)
     assert set(rows) == {"naive", "dnsclient", "scan", "scan-w2", "https-sim"}

@@ -461,6 +461,7 @@ POLICY_FAILURES = {"txt_without_policy", "policy_without_txt", "txt_multiple", "
                    "policy_cert_name_mismatch", "max_age_out_of_range"}
 
 
+@pytest.mark.slow
 @PROFILE
 @given(observations())
 def test_verdict_invariants(o: DomainObservations) -> None:
@@ -481,6 +482,7 @@ def test_verdict_invariants(o: DomainObservations) -> None:
     assert classify(o) == verdict
 
 
+@pytest.mark.slow
 @PROFILE
 @given(observations(), st.sampled_from(UNRELATED), st.sampled_from(["sts_txt", "tlsrpt_txt"]),
        st.integers(0, 3))
@@ -510,6 +512,7 @@ def test_any_attempt(text: tuple[str, ...], start: str, expected: bool) -> None:
     assert any_attempt((("v=spf1",), *records, ("",)), start) is expected
 
 
+@pytest.mark.slow
 @PROFILE
 @given(observations())
 def test_smtp_probes_only_add_smtp_mistakes(o: DomainObservations) -> None:

@@ -19,6 +19,9 @@ from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
 from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, RunningWorld, Path]]:

@@ -45,6 +45,7 @@ def toplist(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -244,6 +245,7 @@ def wait_for_new_part(out: Path, proc: subprocess.Popen[bytes], timeout: float =
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_kill_and_resume_equals_a_clean_run(generated: tuple[World, RunningWorld],
                                             tmp_path: Path, spawn: Spawn) -> None:
     world, running = generated
@@ -286,6 +288,7 @@ def test_kill_and_resume_equals_a_clean_run(generated: tuple[World, RunningWorld
             scenario.name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, RunningWorld],
                                                   tmp_path: Path, signum: int,
@@ -318,6 +321,7 @@ def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, Runnin
     assert f"scanned now       {len(done):,}" in stdout
 
 
+@pytest.mark.slow
 def test_rate_holds_at_the_test_internets_dns_server(generated: tuple[World, RunningWorld],
                                                      tmp_path: Path, spawn: Spawn) -> None:
     """``--rate`` over a whole scan of 500 domains (2,000 queries, about 3.5 s), counted by the
@@ -391,6 +395,7 @@ def _expect(scenario: Scenario) -> Expectation:
     return scenario.expect
 
 
+@pytest.mark.slow
 def test_catalogue_through_scan(catalogue_running: tuple[World, RunningWorld, Path],
                                 tmp_path: Path) -> None:
     world, running, exclude = catalogue_running
@@ -417,6 +422,7 @@ def test_catalogue_through_scan(catalogue_running: tuple[World, RunningWorld, Pa
     assert all(r["toplist"] == "toplist.csv" for r in rows.values())
 
 
+@pytest.mark.slow
 def test_catalogue_through_scan_with_smtp(
         catalogue_running: tuple[World, RunningWorld, Path], tmp_path: Path) -> None:
     world, running, exclude = catalogue_running
@@ -433,6 +439,7 @@ def test_catalogue_through_scan_with_smtp(
         "smtp"] == []
 
 
+@pytest.mark.slow
 def test_catalogue_through_check(catalogue_running: tuple[World, RunningWorld, Path],
                                  capsys: pytest.CaptureFixture[str]) -> None:
     world, running, exclude = catalogue_running
@@ -452,6 +459,7 @@ def test_catalogue_through_check(catalogue_running: tuple[World, RunningWorld, P
     assert statuses == {0, 1, 3, 4, 5}  # the catalogue exercises every documented status
 
 
+@pytest.mark.slow
 def test_check_enforce_with_error_mistakes_exits_5(
         catalogue_running: tuple[World, RunningWorld, Path],
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -469,6 +477,7 @@ def test_check_enforce_with_error_mistakes_exits_5(
     assert got == [5, 5, 0, 0]
 
 
+@pytest.mark.slow
 def test_smtp_scenarios_through_check(catalogue_running: tuple[World, RunningWorld, Path],
                                       capsys: pytest.CaptureFixture[str]) -> None:
     world, running, _ = catalogue_running
@@ -494,6 +503,7 @@ def test_check_report_explains_mistakes(catalogue_running: tuple[World, RunningW
     assert MISTAKES["mx_not_in_policy"].fix in report
 
 
+@pytest.mark.slow
 def test_garbage_lines_are_counted_by_reason(
         catalogue_running: tuple[World, RunningWorld, Path], tmp_path: Path) -> None:
     _, running, _ = catalogue_running

@@ -36,6 +36,9 @@ from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
 from tests.test_workers import ctrl_c_after, toplist_domains
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorld]:

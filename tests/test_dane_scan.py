@@ -25,6 +25,9 @@ from survey.sim.scenario import (
 )
 from survey.sim.world import RunningWorld, start_world
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 FAST = ["--timeout", "3", "--dns-timeout", "1", "--retries", "1", "--no-progress"]
 WRONG = "00" * 32  # association data that matches no certificate
 

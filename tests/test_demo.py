@@ -10,6 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -12,6 +12,9 @@ from survey.analysis.publish import publish
 from tests.test_publish import evolve, make_run
 from tests.test_stats import ROWS
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 
 def _snapshot(root: Path, name: str, toplist: str, run_date: str, *, later: bool = False) -> Path:
     run = make_run(root / name, evolve(ROWS) if later else ROWS, run_date=run_date,

@@ -27,6 +27,9 @@ from survey.sim.world import RunningWorld, start_world
 from tests.test_cli_scan import FAST, check_expectations, rows_by_domain
 from tests.test_sim_dnssec import spki, starttls_chain
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 NSD_ADDRESS, UNBOUND_ADDRESS = "127.53.16.1", "127.53.16.2"
 WORLD = World((
     Scenario("secure.test", mx=(MxHost("mx.secure.test", tlsa=(Tlsa(3, 1, 1), Tlsa(2, 1, 1))),),

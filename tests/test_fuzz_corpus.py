@@ -29,6 +29,7 @@ def corpus_files(target: str) -> list[Path]:
     return sorted(p for p in (CORPUS / target).iterdir() if p.is_file())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_corpus_replays_cleanly(target: str) -> None:
     files = corpus_files(target)
@@ -105,6 +106,7 @@ def mutated_seed(draw: st.DrawFn, target: str) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_mutated_seeds_keep_the_properties(target: str) -> None:
     @settings(max_examples=100, deadline=None)

@@ -69,6 +69,7 @@ def test_expectation_is_what_classify_gives(scenario: Scenario) -> None:
     assert as_expectation(observations_for(scenario)) == scenario.expect
 
 
+@pytest.mark.slow
 def test_two_hundred_thousand_distinct_domains() -> None:
     """How fast is for the benchmarks (``make bench`` times the world it scans)."""
     world = generate_world(200_000, 1)

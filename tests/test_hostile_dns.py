@@ -337,6 +337,7 @@ async def test_hostile_response_then_the_right_one(kind: str) -> None:
         assert dc.responses_ignored == 1, kind
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", HOSTILE)
 @trio_test
 async def test_hostile_response_alone_is_a_timeout(kind: str) -> None:
@@ -446,6 +447,7 @@ async def test_tcp_length_prefix_is_the_bound() -> None:
 # A resolver that stops answering for a while and comes back
 
 
+@pytest.mark.slow
 @trio_test
 async def test_resolver_outage_then_recovery() -> None:
     outage = (0.5, 2.5)  # seconds after the first query: every query is dropped in between

@@ -33,6 +33,9 @@ from survey.sim.hostile import (
 from survey.sim.scenario import World
 from tests.conftest import deadline_bound
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 PER_BEHAVIOUR = 20  # 200 hosts
 TIMEOUT = 2.0  # --timeout: the HTTPS and the SMTP deadline each
 CONCURRENCY = 50

@@ -327,6 +327,7 @@ def test_destination_limiter_rejects_zero() -> None:
 PROPERTY_SETTINGS = settings(max_examples=500, deadline=None)
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(st.ip_addresses(v=4))
 def test_ipv4_inside_ipv6_is_judged_by_the_ipv4_address(ip: ipaddress.IPv4Address) -> None:
@@ -338,6 +339,7 @@ def test_ipv4_inside_ipv6_is_judged_by_the_ipv4_address(ip: ipaddress.IPv4Addres
     assert is_special_address(f"::{ip}")  # IPv4-compatible: always
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(st.ip_addresses())
 def test_everything_python_calls_non_global_is_special(
@@ -359,6 +361,7 @@ def address_forms(ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     return [ip] if mapped is None else [ip, mapped]
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(st.ip_addresses(), st.integers(min_value=0, max_value=128), st.ip_addresses())
 def test_prefix_exclusion_matches_ipaddress(

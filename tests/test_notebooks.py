@@ -40,6 +40,7 @@ def test_notebook_is_stored_without_outputs_and_has_parameters(notebook: Path) -
             assert cell.outputs == [] and cell.execution_count is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes_on_dataset(notebook: Path, dataset: Path, tmp_path: Path) -> None:
     html = tmp_path / f"{notebook.stem}.html"
@@ -51,6 +52,7 @@ def test_notebook_executes_on_dataset(notebook: Path, dataset: Path, tmp_path: P
     assert html.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_trends_notebook_on_a_series(tmp_path: Path) -> None:
     from tests.test_publish import evolve, make_run
 

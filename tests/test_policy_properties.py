@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,7 @@ def as_text(strings: TxtStrings) -> str:
     return "".join(s.decode("latin-1") if isinstance(s, bytes) else s for s in strings)
 
 
+@pytest.mark.slow
 @PROFILE
 @given(TXT_RECORD)
 def test_sts_record_never_raises(strings: list[str | bytes]) -> None:
@@ -55,6 +57,7 @@ def test_sts_record_never_raises(strings: list[str | bytes]) -> None:
         assert rec.raw.startswith("v=STSv1") and rec.id is not None
 
 
+@pytest.mark.slow
 @PROFILE
 @given(TXT_RECORD)
 def test_tlsrpt_record_never_raises(strings: list[str | bytes]) -> None:
@@ -65,6 +68,7 @@ def test_tlsrpt_record_never_raises(strings: list[str | bytes]) -> None:
         assert rec.raw.startswith("v=TLSRPTv1") and rec.rua
 
 
+@pytest.mark.slow
 @PROFILE
 @given(st.lists(TXT_RECORD, max_size=4))
 def test_selection_counts(records: list[list[str | bytes]]) -> None:
@@ -96,6 +100,7 @@ POLICY_BODY = st.one_of(
 )
 
 
+@pytest.mark.slow
 @PROFILE
 @given(POLICY_BODY)
 def test_policy_never_raises(body: bytes) -> None:
@@ -124,6 +129,7 @@ def split_anywhere(text: str, cuts: list[int]) -> list[str]:
     return [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
 
 
+@pytest.mark.slow
 @PROFILE
 @given(STS_ID, st.dictionaries(EXT_NAME.filter(lambda n: n != "id"), EXT_VALUE, max_size=3),
        st.lists(WSP, min_size=8, max_size=8), st.booleans(), st.lists(st.integers(0, 400)))
@@ -147,6 +153,7 @@ HOST = st.lists(HOST_LABEL, min_size=1, max_size=4).map(".".join)
 MX_PATTERN = st.tuples(st.sampled_from(["", "*."]), HOST).map("".join)
 
 
+@pytest.mark.slow
 @PROFILE
 @given(st.lists(HOST, min_size=1, max_size=3).map(lambda hs: ["mailto:r@" + h for h in hs]),
        st.lists(WSP, min_size=4, max_size=4))
@@ -158,6 +165,7 @@ def test_valid_tlsrpt_record_round_trips(rua: list[str], wsp: list[str]) -> None
     assert rec.rua == rua
 
 
+@pytest.mark.slow
 @PROFILE
 @given(st.sampled_from(["enforce", "testing", "none"]), st.integers(0, MAX_AGE_LIMIT),
        st.lists(MX_PATTERN, min_size=1, max_size=4), st.sampled_from(["\n", "\r\n"]), WSP, WSP)
@@ -199,12 +207,14 @@ NAME = st.tuples(st.lists(NAME_LABEL, max_size=4).map(".".join), st.sampled_from
                  ).map("".join)
 
 
+@pytest.mark.slow
 @PROFILE
 @given(NAME, NAME)
 def test_mx_matches_agrees_with_reference(pattern: str, host: str) -> None:
     assert mx_matches(pattern, host) is reference_mx_matches(pattern, host)
 
 
+@pytest.mark.slow
 @PROFILE
 @given(MX_PATTERN, HOST, HOST_LABEL)
 def test_mx_matches_on_related_names(pattern: str, host: str, label: str) -> None:
@@ -229,6 +239,7 @@ def test_every_code_is_documented() -> None:
         assert f"``{reason}``" in doc, reason
 
 
+@pytest.mark.slow
 def test_large_adversarial_inputs_parse_in_linear_time() -> None:
     n = POLICY_MAX_BYTES
     calls: list[Callable[[], object]] = [

@@ -399,6 +399,7 @@ def test_plain_http_server_is_handshake_error(pki) -> None:
     assert fetch.error is FetchError.HANDSHAKE_ERROR, fetch.error_detail
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cert", "error", "issuer"), [
     ("expired", FetchError.CERT_EXPIRED, "CN=Survey Test CA"),
     ("self", FetchError.CERT_UNTRUSTED, f"CN={HOST}"),

@@ -210,6 +210,7 @@ def test_banner_554_is_protocol_error(certs) -> None:
     assert probe.error is FetchError.PROTOCOL_ERROR and probe.banner == "go away"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cert", "error", "issuer"), [
     ("wrong", FetchError.CERT_NAME_MISMATCH, "CN=Survey Test CA"),
     ("expired", FetchError.CERT_EXPIRED, "CN=Survey Test CA"),
@@ -325,6 +326,7 @@ def test_no_address() -> None:
     assert probe.error is FetchError.NO_ADDRESS and probe.host == MX
 
 
+@pytest.mark.slow
 def test_slot_wait_not_charged_to_the_deadline(certs) -> None:
     """Two probes to one IP with one slot: the second waits, then gets its full deadline.
     Each exchange takes 2 s of a 3.5 s deadline: charged from before its wait, the second
@@ -355,6 +357,7 @@ def test_slot_wait_not_charged_to_the_deadline(certs) -> None:
     assert all(2000 <= p.elapsed_ms < 3500 for p in results)  # each timed from its slot
 
 
+@pytest.mark.slow
 def test_against_sim_smtp_server(tmp_path) -> None:
     """The prober against survey.sim's ESMTP server (SNI picks each MX host's certificate)."""
     from survey.sim.ca import TestCA

@@ -38,6 +38,7 @@ def make_run(root: Path, rows: list[dict[str, Any]], *, state: str = "complete",
     return root
 
 
+@pytest.mark.slow
 def test_publish_then_verify_then_detect_corruption(tmp_path: Path, capsys) -> None:
     run = make_run(tmp_path / "run", ROWS)
     datasets = tmp_path / "datasets"
@@ -204,6 +205,7 @@ def test_run_date_is_the_one_date_of_names_and_labels(tmp_path: Path) -> None:
     assert "measured 2026-09-01" in datasheet and "Vantage point: not recorded." in datasheet
 
 
+@pytest.mark.slow
 def test_diff_never_writes_into_a_snapshot(tmp_path: Path, capsys) -> None:
     datasets = tmp_path / "datasets"
     old = publish(make_run(tmp_path / "old", ROWS, run_date="2026-10-01", run_id="a" * 16),
@@ -236,6 +238,7 @@ def test_index_counts_a_status_without_domains_as_zero(tmp_path: Path) -> None:
     assert "?" not in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["/etc/hostname", "../outside.txt", "data/../../outside.txt",
                                   "link.txt", "linkdir/outside.txt"])
 def test_verify_never_reads_outside_the_snapshot(tmp_path: Path, name: str) -> None:

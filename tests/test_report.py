@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from survey.analysis import stats
 from survey.analysis.report import build_sections
@@ -31,6 +32,7 @@ class _Collector(HTMLParser):
             self._in_h2 = False
 
 
+@pytest.mark.slow
 def test_report_command_writes_self_contained_html(tmp_path: Path, capsys) -> None:
     (tmp_path / "parts").mkdir()
     pq.write_table(rows_to_table(ROWS), tmp_path / "parts" / "part-1.parquet")
@@ -63,6 +65,7 @@ def test_report_refuses_missing_dataset(tmp_path: Path, capsys) -> None:
     assert "no Parquet files" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_of_a_snapshot_goes_beside_it_and_verify_still_passes(tmp_path: Path) -> None:
     """A snapshot's files are fixed by SHA256SUMS: the API's default, like the CLI's, writes
     the report next to it, and the snapshot still verifies."""

@@ -29,6 +29,9 @@ from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
 from tests.conftest import Spawn
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 DOMAINS = 20_000
 FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1", "--no-progress",
         "--rate", "50000", "--concurrency", "500"]

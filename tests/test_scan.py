@@ -17,6 +17,7 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 import pyarrow.parquet as pq
+import pytest
 import trio
 
 from survey.core.observations import DnsResult, DnsStatus, HttpsFetch, SmtpProbe
@@ -105,6 +106,7 @@ def off() -> Progress:
     return Progress(mode="off")
 
 
+@pytest.mark.slow
 @trio_test
 async def test_every_domain_once_in_parts_and_funnel_stops_after_dns(tmp_path: Path) -> None:
     server = NxServer()
@@ -179,6 +181,7 @@ async def test_sigint_stops_promptly_and_flushes_finished_rows(tmp_path: Path) -
     assert completed_domains(tmp_path) == set(fast)
 
 
+@pytest.mark.slow
 @trio_test
 async def test_rate_limit_holds_at_the_server(tmp_path: Path) -> None:
     server = NxServer()

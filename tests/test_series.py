@@ -23,6 +23,9 @@ from survey.sim.scenario import Scenario, World
 from survey.sim.world import start_world
 from tests.test_catalogue import as_expectation, observations_for
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 N, SEED, CHURN_PER_STEP = 400, 1, 3
 DATES = ("2026-09-01", "2026-10-01", "2026-11-01")
 ADOPTED = ("none", "testing", "enforce")

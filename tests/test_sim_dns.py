@@ -215,6 +215,7 @@ def test_ports_are_free_after_teardown(tmp_path: Path) -> None:
             sock.bind((host, port))  # would raise EADDRINUSE if anything leaked
 
 
+@pytest.mark.slow
 def test_a_burst_of_queries_is_answered_in_full(world: RunningWorld) -> None:
     """A scan sends hundreds of queries at once; none may be lost (each would cost a deadline)."""
     import socket

@@ -143,6 +143,7 @@ async def presented_names(port: int, sni: str | None) -> list[str]:
     return san.get_values_for_type(x509.DNSName)
 
 
+@pytest.mark.slow
 def test_certificate_is_chosen_by_sni(ca: TestCA) -> None:
     async def body(server: PolicyHttpsServer, port: int) -> None:
         assert await presented_names(port, "mta-sts.ok.test") == ["mta-sts.ok.test"]

@@ -110,6 +110,7 @@ def _check_endless(world: RunningWorld, domain: str, address: str) -> None:
     assert received > 200_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", WITH_POLICY_HOST, ids=lambda s: s.name)
 def test_policy_host_answers_as_declared(catalogue_world: RunningWorld,
                                          scenario: Scenario) -> None:
@@ -161,6 +162,7 @@ def test_start_error_is_raised_in_the_caller(make_world: WorldFactory) -> None:
     assert resolve(first, f"mta-sts.{catalogue()[0].domain}")[0] == dns.rcode.NOERROR
 
 
+@pytest.mark.slow
 def test_sim_command_serves_until_interrupted(tmp_path: Path) -> None:
     import signal
     import subprocess
@@ -242,6 +244,7 @@ def smtp_check(address: str, port: int, name: str, ca_bundle: Path) -> str:
 MX_HOSTS = {m.name: m for s in catalogue() for m in s.mx if m.name}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MX_HOSTS))
 def test_mx_host_answers_as_declared(catalogue_world: RunningWorld, name: str) -> None:
     host = MX_HOSTS[name]

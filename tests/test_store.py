@@ -37,6 +37,9 @@ from survey.sim.world import RunningWorld, start_world
 from tests.conftest import Spawn
 from tests.test_workers import toplist_domains
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 BUCKET = "survey-bucket"
 
 

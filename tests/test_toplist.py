@@ -148,6 +148,7 @@ def test_open_toplist_yields_a_binary_stream(tmp_path: Path) -> None:
         assert stream.readline() == b"a.com\n"
 
 
+@pytest.mark.slow
 def test_stdin_in_a_subprocess() -> None:  # plain, gzip and zip (spooled) on stdin
     code = ("from survey.toplist.reader import read_toplist\n"
             "for e in read_toplist('-'): print(e.rank, e.domain)\n")
@@ -347,6 +348,7 @@ def accounted(stats: ToplistStats) -> bool:
                            + stats.skipped_by_shard + stats.ignored + sum(stats.invalid.values()))
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(st.text(max_size=80) | st.from_regex(r"[A-Za-z0-9._-]{1,70}", fullmatch=True))
 def test_normalise_never_raises_and_is_idempotent(name: str) -> None:
@@ -364,6 +366,7 @@ LIST_LINES = [b"1,a.com", b"2,A.COM.", b"x_y.org", "b\u00fccher.de".encode(), b"
 LISTISH = st.lists(st.sampled_from(LIST_LINES), max_size=40).map(b"\r\n".join)
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(st.binary(max_size=3000) | LISTISH, st.sampled_from([None, *ToplistFormat]),
        st.integers(min_value=1, max_value=4))

@@ -46,6 +46,7 @@ class LongLine(io.RawIOBase):
         return 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tail", [b"\n3,last.com\n", b""], ids=["line-follows", "at-eof"])
 def test_one_gib_single_line_is_counted_not_held(tail: bytes) -> None:
     """A real 1 GiB line streamed through the reader: counted as ``line_too_long``, the lines

@@ -164,6 +164,7 @@ def run_killing_shard_0(jobs: list[ShardJob], outdir: Path, *, rows: int
     return results, pids, killed
 
 
+@pytest.mark.slow
 def test_a_killed_child_is_rerun_and_its_parts_adopted(tmp_path: Path,
                                                         world: RunningWorld) -> None:
     jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=1200.0), shards=2,
@@ -177,6 +178,7 @@ def test_a_killed_child_is_rerun_and_its_parts_adopted(tmp_path: Path,
     assert not list(shard_dir(tmp_path, 0, 2).glob("attempt-*"))  # adopted and removed
 
 
+@pytest.mark.slow
 def test_a_shard_whose_parts_do_not_match_its_entries_is_not_committed(
         tmp_path: Path, world: RunningWorld) -> None:
     """A dead attempt's part holding a name from another shard: adopted, then caught at commit."""
@@ -249,6 +251,7 @@ def locked(lock: Path) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_sigint_then_sigkill_of_the_parent_and_the_same_command_finishes(
         tmp_path: Path, world: RunningWorld, spawn: Spawn) -> None:
     """`scan --workers 2` stopped by SIGINT (exit 0, resumable), then SIGKILLed (its children
@@ -299,6 +302,7 @@ def test_sigint_then_sigkill_of_the_parent_and_the_same_command_finishes(
     assert dataset(out)["domain"].to_list() == toplist_domains(world)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_children_gracefully_and_the_rerun_finishes(
         tmp_path: Path, world: RunningWorld) -> None:
     jobs = plan_jobs(str(world.toplist), tmp_path, config(world, rate=800.0), shards=2,
