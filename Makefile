@@ -53,8 +53,9 @@ run: $(STAMP)
 
 # nginx serves the policy hosts of the scan and HTTPS rows: the benchmark runs its own on 127.x
 # only (.ci/apt-install keeps Debian's services from starting when it installs the packages).
+# dnsdist delays and drops queries in front of NSD for the latency rows (benchmarks/latency.py).
 bench: $(STAMP)
-	@sh .ci/apt-install nsd dnsperf nginx
+	@sh .ci/apt-install nsd dnsperf nginx dnsdist
 	$(PY) -m benchmarks.sim_dns
 	BENCH_DOMAINS=$(BENCH_DOMAINS) $(PY) -m benchmarks.run
 

@@ -45,7 +45,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import nginx
+from benchmarks import dnsdist, latency, nginx
+from benchmarks.dns_server import answering
 from benchmarks.naive_scanner import QUERIES
 from benchmarks.procstat import (
     descendants,
@@ -287,33 +288,11 @@ def nsd(conf: Path, address: str, port: int, probe_name: str,
     ``cpu``: pin NSD (its one server process and helpers) to that core with ``taskset``, so
     that where the DNS server runs is the same in every run; None leaves it to the scheduler.
     """
-    import dns.message
-    import dns.query
-
     pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
-    proc = subprocess.Popen([*pin, "nsd", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"nsd exited: {proc.stderr.read().decode()[-2000:]}"
-                                   if proc.stderr else "nsd exited")
-            with contextlib.suppress(Exception):
-                dns.query.udp(dns.message.make_query(probe_name, "MX"), address, timeout=0.5,
-                              port=port)
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("nsd did not answer within 120 s")
-            time.sleep(0.2)
+    with answering([*pin, "nsd", "-d", "-c", str(conf)], address, port, probe_name, name="nsd",
+                   wait_s=120, output=lambda p: p.stderr.read().decode() if p.stderr else "",
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --- the contenders --------------------------------------------------------------------------
@@ -361,11 +340,13 @@ def reference_row(label: str, module: str, toplist: Path, resolver: str,
 
 
 def scan_argv(toplist: Path, out: Path, world_args: Sequence[str], resolver: str,
-              shard: str | None = None, workers: int = 1) -> list[str]:
-    """The scan command line: defaults except where the benchmark must point or lift a cap."""
+              shard: str | None = None, workers: int = 1, rate: str | None = None,
+              extra: Sequence[str] = ()) -> list[str]:
+    """The scan command line: defaults except where the benchmark must point or lift a cap
+    (``rate``: another ``--rate`` than the lifted one, e.g. the default's)."""
     argv = [str(Path(sys.executable).with_name("mta-sts-survey")), "scan", str(toplist),
-            "-o", str(out), *world_args, "--resolver", resolver, "--rate", SCAN_RATE,
-            "--no-progress"]
+            "-o", str(out), *world_args, "--resolver", resolver, "--rate", rate or SCAN_RATE,
+            "--no-progress", *extra]
     return argv + (["--shard", shard] if shard else []) + (
         ["--workers", str(workers)] if workers > 1 else [])
 
@@ -414,7 +395,7 @@ def _manifest_queries(out: Path) -> tuple[int, int]:
 
 
 def scan_row(label: str, toplist: Path, work: Path, world_args: Sequence[str], resolver: str,
-             processes: int) -> Row:
+             processes: int, rate: str | None = None, extra: Sequence[str] = ()) -> Row:
     """``processes`` scan processes at once, each on shard i/N (one process: no shard)."""
     outs = [work / f"{label}-{i}" for i in range(processes)]
     for out in outs:
@@ -423,7 +404,8 @@ def scan_row(label: str, toplist: Path, work: Path, world_args: Sequence[str], r
     with contextlib.ExitStack() as stack:
         procs = [stack.enter_context(spawn(scan_argv(
             toplist, out, world_args, resolver,
-            f"{i}/{processes}" if processes > 1 else None))) for i, out in enumerate(outs)]
+            f"{i}/{processes}" if processes > 1 else None, rate=rate, extra=extra)))
+            for i, out in enumerate(outs)]
         usages = finish_all(procs, timeout=7200)
     wall = time.perf_counter() - started
     cpu = sum(u.cpu_s for u in usages)
@@ -630,16 +612,16 @@ def paired_efficiency(runs: Sequence[Row]) -> dict[str, Any]:
 
 
 def table(rows: Sequence[Row], extra: dict[str, float | None]) -> str:
-    head = (f"{'contender':<12}{'procs':>6}{'domains':>10}{'queries':>11}{'wall s':>9}"
+    head = (f"{'contender':<26}{'procs':>6}{'domains':>10}{'queries':>11}{'wall s':>9}"
             f"{'domains/s':>11}{'queries/s':>11}{'q/CPU s':>9}{'CPU s/1k':>10}{'RSS MB':>9}"
             f"{'srv CPU':>9}{'load':>6}")
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.error:
-            lines.append(f"{r.label:<12}{r.processes:>6}  FAILED: "
+            lines.append(f"{r.label:<26}{r.processes:>6}  FAILED: "
                          f"{r.error.strip().splitlines()[-1][:70] if r.error.strip() else '?'}")
             continue
-        lines.append(f"{r.label:<12}{r.processes:>6}{r.domains:>10,}{r.queries:>11,}"
+        lines.append(f"{r.label:<26}{r.processes:>6}{r.domains:>10,}{r.queries:>11,}"
                      f"{r.wall_s:>9.2f}{r.domains_per_s:>11,.0f}{r.queries_per_s:>11,.0f}"
                      f"{r.queries_per_cpu_s:>9,.0f}{r.cpu_per_1000:>10.3f}{r.max_rss_mb:>9.1f}"
                      f"{r.extra.get('server_cpu_s', 0):>9.2f}"
@@ -669,14 +651,29 @@ def write_results(results: dict[str, Any], directory: Path) -> Path:
         name += f"-{results['domains']}-{'+'.join(sorted(results['contenders']))}"
     path = directory / f"{name}.json"
     path.write_text(text)
+    latest = directory / "latest.json"
     if full:
-        (directory / "latest.json").write_text(text)
+        latest.write_text(text)
+    elif "latency" in results and latest.exists():
+        # a latency-only run updates the latest figures' latency section (with its own command
+        # and commit): the loopback rows stay those of the last full run
+        figures = json.loads(latest.read_text())
+        figures["latency"] = {
+            **results["latency"], "date": results["date"], "git_sha": results["git_sha"],
+            "domains": results["domains"], "command": latency_command(results),
+            "rows": [r for r in results["rows"] if r["label"].startswith("path-")]}
+        latest.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def latency_command(results: dict[str, Any]) -> str:
+    return (f"python -m benchmarks.run --domains {results['domains']} --only latency "
+            f"--repeat {results.get('repeat', 1)}")
 
 
 # --- the run ---------------------------------------------------------------------------------
 
-CONTENDERS = ("dnsperf", "naive", "dnsclient", "scan", "scan-xN", "https")
+CONTENDERS = ("dnsperf", "naive", "dnsclient", "scan", "scan-xN", "https", "latency")
 #: The HTTPS rows' servers: nginx (row ``https``, the target's figure) and the test internet.
 HTTPS_SERVERS = ("nginx", "sim")
 #: Rows run ``--repeat`` times (alternately), each reporting its median run.
@@ -720,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
                     repeat=max(1, args.repeat))
     print(table([Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__})
                  for r in results["rows"]], results["ratios"]))
+    if results.get("latency"):
+        print("\n".join(f"{k}: {v}" for k, v in results["latency"].items()))
     if results.get("scaling"):
         print("\n".join(f"{k}: {v}" for k, v in results["scaling"].items()))
     if "profile" in results:
@@ -800,6 +799,14 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
             "https": [(lambda: fetch("https-sim", port=internet.https_port, warm_up=True),
                        sim_cpu)] if "sim" in https_servers else [],
         }
+        if "latency" in only and dns_proc is not None and dnsdist.available():
+            path_cpu = functools.partial(tree_cpu_seconds, dns_proc.pid)  # NSD; dnsdist below
+            contenders["latency"] = [
+                (m, path_cpu) for _, m in latency.measures(
+                    functools.partial(scan_row, toplist=toplist, work=work,
+                                      world_args=world_args, processes=1),
+                    work, free_udp_tcp_port(dnsdist.DNSDIST_ADDRESS), (address, port),
+                    names[0], domains)]
         if site is not None and nginx_proc is not None and "https" in only:
             contenders["https"].insert(0, (lambda: fetch("https", port=site.port,
                                                          warm_up=False),
@@ -835,6 +842,8 @@ def bench(domains: int, seed: int, processes: int, https_count: int, only: set[s
            if site is not None else {}),
         "contenders": sorted(only),
         "scan_options": f"defaults except --rate {SCAN_RATE} (the politeness cap)",
+        # the latency summary first: it adds each latency row's retries to its extra
+        **({"latency": latency.annotate(rows)} if "latency" in only else {}),
         "rows": [r.as_dict() for r in rows],
         "ratios": ratios(rows),
         "scaling": {**scaling(rows, os.cpu_count() or 1), **paired_efficiency(runs)},

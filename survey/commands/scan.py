@@ -210,8 +210,10 @@ def check_probe_args(args: argparse.Namespace) -> None:
 
 #: Defaults of the scan's own options; like ``PROBE_DEFAULTS``, applied after the manifest's.
 SCAN_DEFAULTS: dict[str, Any] = {
-    **PROBE_DEFAULTS, "concurrency": 500, "workers": 1, "part_rows": PART_ROWS,
-    "part_seconds": PART_SECONDS, "dns_backoff": 0.5, "dns_sockets": 4,
+    # max_concurrency: survey.scan.inflight.MAX_IN_FLIGHT (not imported: it brings trio; a
+    # test holds the two equal)
+    **PROBE_DEFAULTS, "concurrency": 500, "max_concurrency": 10_000, "workers": 1,
+    "part_rows": PART_ROWS, "part_seconds": PART_SECONDS, "dns_backoff": 0.5, "dns_sockets": 4,
 }
 
 
@@ -240,7 +242,11 @@ def register(subparsers: Any) -> None:
                         help="only the first N valid entries")
     parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0 <= I < N)")
     parser.add_argument("--concurrency", type=_positive_int, metavar="N",
-                        help="domains in flight (default 500)")
+                        help="domains in flight at the start and at least (default 500); "
+                        "raised while the measured latency calls for more (docs/resolver.md)")
+    parser.add_argument("--max-concurrency", type=_positive_int, metavar="N",
+                        help="most domains in flight (default 10,000); set it to "
+                        "--concurrency's value to keep the number fixed")
     parser.add_argument("--toplist-name", metavar="NAME",
                         help="name recorded in rows (default: the file name)")
     parser.add_argument("--toplist-date", metavar="YYYY-MM-DD", help="date of the toplist")
@@ -400,6 +406,7 @@ def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
         "allow_private": args.allow_private, "toplist_name": toplist_name,
         "toplist_date": toplist_date, "resolvers": [f"{h}:{p}" for h, p in resolvers],
         "rate": args.rate, "concurrency": args.concurrency,
+        "max_concurrency": args.max_concurrency,
         "per_destination": args.per_destination, "timeout": args.timeout,
         "dns_timeout": args.dns_timeout, "retries": args.retries,
         "ca_bundle": None if args.ca_bundle is None else str(args.ca_bundle.resolve()),
@@ -556,7 +563,7 @@ def _run(args: argparse.Namespace) -> int:
         write_manifest,
     )
     from survey.probes.tls import trust_store
-    from survey.scan.pool import ScanConfig, run_scan
+    from survey.scan.pool import ScanConfig, resolver_figures, run_scan
     from survey.scan.progress import Progress, format_duration, summary_table
     from survey.toplist.reader import read_toplist
 
@@ -589,7 +596,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = ScanConfig(
             context=RunContext(run_id, name, toplist_date), resolvers=resolvers, rate=args.rate,
-            concurrency=args.concurrency, per_destination=args.per_destination,
+            concurrency=args.concurrency, max_concurrency=args.max_concurrency,
+            per_destination=args.per_destination,
             timeout=args.timeout, connect_timeout=min(args.timeout, 5.0),
             dns_timeout=args.dns_timeout, retries=args.retries, https_port=args.https_port,
             smtp_port=args.smtp_port, ca_bundle=args.ca_bundle, allow_private=args.allow_private,
@@ -677,7 +685,8 @@ def _run(args: argparse.Namespace) -> int:
                     "interrupted": summary.interrupted, "queries_sent": summary.queries_sent,
                     "internal_errors": summary.internal_errors,
                     "blocked_addresses": summary.blocked_addresses,
-                    "excluded_addresses": summary.excluded_addresses})
+                    "excluded_addresses": summary.excluded_addresses,
+                    "dns": resolver_figures(summary), "in_flight": summary.in_flight})
     manifest["toplist_stats"] = toplist_stats_dict(stats)
     complete = (not summary.interrupted and summary.internal_errors == 0
                 and summary.input_error is None)

@@ -56,6 +56,7 @@ _SAVED: dict[str, tuple[str, Any]] = {
     "resolver": ("resolvers", lambda v: [_resolver(r) for r in v] or None),
     "rate": ("rate", float),
     "concurrency": ("concurrency", int),
+    "max_concurrency": ("max_concurrency", int),
     "per_destination": ("per_destination", int),
     "timeout": ("timeout", float),
     "dns_timeout": ("dns_timeout", float),

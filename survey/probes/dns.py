@@ -474,7 +474,8 @@ class DnsClient:
     """Async context manager resolving through ``config.resolvers`` over shared sockets.
 
     ``queries_sent`` counts every attempt (UDP or TCP), each of which takes one token from
-    ``limiter``; ``responses_ignored`` counts datagrams that failed the checks.
+    ``limiter``; ``responses_ignored`` counts datagrams that failed the checks; ``timeouts`` and
+    ``servfails`` the UDP attempts that timed out or were answered SERVFAIL.
     """
 
     def __init__(self, config: DnsConfig, *, limiter: Limiter | None = None) -> None:
@@ -485,6 +486,10 @@ class DnsClient:
         self.config = config
         self.limiter = limiter
         self.queries_sent = 0
+        #: UDP attempts with no accepted answer by their deadline, and SERVFAIL answers: what
+        #: says the resolver (or the path to it) is the limit
+        self.timeouts = 0
+        self.servfails = 0
         self._channels: list[list[_Channel]] = []
         self._stack = contextlib.AsyncExitStack()
         self._nursery: trio.Nursery | None = None
@@ -662,7 +667,13 @@ class DnsClient:
             for waiter in waiters:
                 chan.pending.pop(waiter.qid, None)
                 chan.slots.release()
-        return [_outcome(w, failed) for w in waiters]
+        outcomes = [_outcome(w, failed) for w in waiters]
+        for outcome in outcomes:
+            if isinstance(outcome, str):
+                self.timeouts += outcome.startswith("timeout")
+            elif outcome.rcode == _SERVFAIL:
+                self.servfails += 1
+        return outcomes
 
     async def _expire_forever(self) -> None:
         """Wake every batch whose deadline has passed (answered ones are merely dropped)."""

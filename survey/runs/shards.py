@@ -124,6 +124,8 @@ class ShardResult:
     error: str | None = None
     blocked_addresses: int = 0  # this attempt's AddressGuard counts (ScanSummary's)
     excluded_addresses: int = 0
+    dns_timeouts: int = 0  # ScanSummary's resolver counts
+    dns_servfails: int = 0
 
     @property
     def complete(self) -> bool:
@@ -431,7 +433,8 @@ def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
         toplist_stats=stats_to_dict(stats), queries_sent=summary.queries_sent,
         internal_errors=summary.internal_errors, duration=time.monotonic() - started,
         error=summary.input_error, blocked_addresses=summary.blocked_addresses,
-        excluded_addresses=summary.excluded_addresses)
+        excluded_addresses=summary.excluded_addresses, dns_timeouts=summary.dns_timeouts,
+        dns_servfails=summary.dns_servfails)
     if summary.interrupted or summary.internal_errors or summary.input_error:
         return result
     written = _parts_tally(attempt)
@@ -682,6 +685,8 @@ def summarise(results: Sequence[ShardResult], duration: float) -> tuple[ScanSumm
         summary.internal_errors += result.internal_errors
         summary.blocked_addresses += result.blocked_addresses
         summary.excluded_addresses += result.excluded_addresses
+        summary.dns_timeouts += result.dns_timeouts
+        summary.dns_servfails += result.dns_servfails
         if result.state == "interrupted":
             summary.interrupted = True
         elif result.state == "failed":

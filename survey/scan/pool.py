@@ -45,7 +45,8 @@ from survey.core.observations import (
 from survey.dataset.schema import RunContext, to_row
 from survey.dataset.sink import PartWriter
 from survey.probes.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
-from survey.scan.progress import Progress
+from survey.scan.inflight import MAX_IN_FLIGHT, PERIOD, Sample, decide
+from survey.scan.progress import Progress, ResolverWindow
 from survey.toplist.reader import ToplistEntry
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,10 @@ class ScanConfig:
     context: RunContext
     resolvers: tuple[tuple[str, int], ...]
     rate: float = 1000.0  # DNS queries per second, all resolvers together
-    concurrency: int = 500  # domains in flight
+    concurrency: int = 500  # domains in flight at the start, and at least
+    #: raised up to this while the latency calls for more (``survey.scan.inflight``); equal
+    #: to ``concurrency`` (or lower) keeps the number fixed
+    max_concurrency: int = MAX_IN_FLIGHT
     per_destination: int = 4  # concurrent HTTPS/SMTP connections per IP address
     timeout: float = 10.0  # HTTPS and SMTP overall deadline per probe
     connect_timeout: float = 5.0
@@ -122,6 +126,14 @@ class ScanSummary:
     parts_written: int = 0
     blocked_addresses: int = 0  # special-purpose or unparseable addresses not contacted
     excluded_addresses: int = 0  # addresses in an --exclude IP prefix, not contacted
+    #: DNS attempts that got no answer in time, and answers that were SERVFAIL (the resolver
+    #: as the limit: ``resolver_figures``)
+    dns_timeouts: int = 0
+    dns_servfails: int = 0
+    #: the number in flight: start, highest, last, and the periods by what limited the scan
+    in_flight: dict[str, Any] = field(default_factory=dict)
+    #: per minute of the session: queries, attempts timed out, SERVFAIL answers
+    resolver_minutes: list[dict[str, int]] = field(default_factory=list)
 
 
 # --- the probes, behind protocols so that the funnel reads as what it does -------------------
@@ -308,13 +320,30 @@ async def _produce(entries: Iterable[ToplistEntry], done: Set[str],
             await send.send(entry)
 
 
+@dataclass(slots=True)
+class _Pool:
+    """The workers' shared counts: how many there should be, are, are busy, and what the busy
+    ones cost (what ``survey.scan.inflight`` decides from)."""
+
+    limit: int
+    workers: int = 0
+    busy: int = 0
+    finished: int = 0
+    busy_seconds: float = 0.0
+
+
 async def _work(probes: Probes, config: ScanConfig, receive: trio.MemoryReceiveChannel[
-        ToplistEntry], send: trio.MemorySendChannel[Row], summary: ScanSummary) -> None:
+        ToplistEntry], send: trio.MemorySendChannel[Row], summary: ScanSummary,
+        pool: _Pool | None = None) -> None:
     """One worker of the pool. Channel hops take the ``_nowait`` path when they can: every
     domain parks at least once in its DNS lookups (a schedule and cancellation point), so the
-    extra checkpoint per ``send``/``receive`` would only cost two task switches per domain."""
+    extra checkpoint per ``send``/``receive`` would only cost two task switches per domain.
+    A worker leaves when the pool has more workers than its limit (the limit went down)."""
     async with receive, send:
         while True:
+            if pool is not None and pool.workers > pool.limit:
+                pool.workers -= 1
+                return
             try:
                 entry = receive.receive_nowait()
             except trio.WouldBlock:
@@ -324,6 +353,9 @@ async def _work(probes: Probes, config: ScanConfig, receive: trio.MemoryReceiveC
                     return
             except trio.EndOfChannel:
                 return
+            started = trio.current_time()
+            if pool is not None:
+                pool.busy += 1
             try:
                 obs = await observe(entry.domain, probes, max_mx=config.max_mx, tlsa=config.tlsa)
                 row = row_for(entry, obs, config.context)
@@ -331,6 +363,11 @@ async def _work(probes: Probes, config: ScanConfig, receive: trio.MemoryReceiveC
                 log.exception("internal error while scanning %s", entry.domain)
                 summary.internal_errors += 1
                 continue
+            finally:
+                if pool is not None:
+                    pool.busy -= 1
+                    pool.finished += 1
+                    pool.busy_seconds += trio.current_time() - started
             try:
                 send.send_nowait(row)
             except trio.WouldBlock:
@@ -372,6 +409,63 @@ async def _write(receive: trio.MemoryReceiveChannel[Row], sink: PartWriter,
         sink.close()  # synchronous: runs to the end even when the task is cancelled
 
 
+async def _monitor(pool: _Pool, probes: Probes, config: ScanConfig,
+                   entries: trio.MemoryReceiveChannel[ToplistEntry],
+                   rows: trio.MemorySendChannel[Row], nursery: trio.Nursery,
+                   summary: ScanSummary, resolver: ResolverWindow, input_done: trio.Event
+                   ) -> None:
+    """Every ``PERIOD`` s until the input is done: the resolver's failure counts into
+    ``resolver`` (the progress line, the manifest) and, when the number in flight may grow
+    (``max_concurrency`` above ``concurrency``), ``decide`` it and start workers to reach it
+    (extra ones leave by themselves). Owns the channel clones new workers are made from."""
+    adaptive = config.max_concurrency > config.concurrency
+    record = summary.in_flight
+    record.update(start=pool.limit, highest=pool.limit, last=pool.limit, adaptive=adaptive,
+                  limited_by={})
+    async with entries, rows:
+        cpu, finished, busy, queries = time.process_time(), 0, 0.0, probes.dns.queries_sent
+        while not input_done.is_set():
+            before = trio.current_time()
+            with trio.move_on_after(PERIOD):
+                await input_done.wait()
+            if input_done.is_set():
+                return
+            lag = max(0.0, trio.current_time() - before - PERIOD)
+            now_cpu, now_queries = time.process_time(), probes.dns.queries_sent
+            sample = Sample(seconds=PERIOD + lag, finished=pool.finished - finished,
+                            busy_seconds=pool.busy_seconds - busy, cpu_seconds=now_cpu - cpu,
+                            queries=now_queries - queries, lag=lag, in_flight=pool.busy)
+            cpu, finished, busy, queries = now_cpu, pool.finished, pool.busy_seconds, now_queries
+            resolver.add(trio.current_time(), now_queries, *_dns_counts(probes))
+            if not adaptive:
+                continue
+            decision = decide(pool.limit, sample, rate=config.rate, floor=config.concurrency,
+                              cap=config.max_concurrency)
+            record["limited_by"][decision.limited_by] = record["limited_by"].get(
+                decision.limited_by, 0) + 1
+            pool.limit = decision.limit
+            record["highest"] = max(record["highest"], pool.limit)
+            record["last"] = pool.limit
+            while pool.workers < pool.limit:
+                pool.workers += 1
+                nursery.start_soon(_work, probes, config, entries.clone(), rows.clone(),
+                                   summary, pool)
+
+
+async def _produce_then_signal(entries: Iterable[ToplistEntry], done: Set[str],
+                               send: trio.MemorySendChannel[ToplistEntry],
+                               summary: ScanSummary, finished: trio.Event) -> None:
+    try:
+        await _produce(entries, done, send, summary)
+    finally:
+        finished.set()
+
+
+def _dns_counts(probes: Probes) -> tuple[int, int]:
+    """(attempts timed out, SERVFAIL answers) so far, for a resolver that counts them."""
+    return (int(getattr(probes.dns, "timeouts", 0)), int(getattr(probes.dns, "servfails", 0)))
+
+
 async def _watch_signals(stop_workers: trio.CancelScope, stop_all: trio.CancelScope,
                          summary: ScanSummary) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -383,6 +477,17 @@ async def _watch_signals(stop_workers: trio.CancelScope, stop_all: trio.CancelSc
                 stop_workers.cancel()
             else:
                 stop_all.cancel()
+
+
+def resolver_figures(summary: ScanSummary) -> dict[str, Any]:
+    """What the manifest says of the resolver: attempts timed out and SERVFAIL answers, in all
+    and per minute (a resolver at its limit shows there before the rate drops)."""
+    queries = summary.queries_sent
+    return {"queries": queries, "timeouts": summary.dns_timeouts,
+            "servfails": summary.dns_servfails,
+            "timeout_share": round(summary.dns_timeouts / queries, 5) if queries else None,
+            "servfail_share": round(summary.dns_servfails / queries, 5) if queries else None,
+            "per_minute": summary.resolver_minutes}
 
 
 async def run_scan(
@@ -402,6 +507,8 @@ async def run_scan(
     """
     summary = ScanSummary()
     started = time.monotonic()
+    resolver = ResolverWindow(trio.current_time())
+    progress.resolver = resolver
     async with AsyncExitStack() as stack:
         if probes is None:
             probes = await stack.enter_async_context(open_probes(config))
@@ -418,13 +525,22 @@ async def run_scan(
                     outer.start_soon(watch)
                 outer.start_soon(_write, row_receive, sink, progress, summary)
                 with workers_scope:
-                    async with trio.open_nursery() as pool, row_send, entry_receive:
-                        pool.start_soon(_produce, entries, done, entry_send, summary)
+                    async with trio.open_nursery() as nursery, row_send, entry_receive:
+                        input_done = trio.Event()
+                        nursery.start_soon(_produce_then_signal, entries, done, entry_send,
+                                           summary, input_done)
+                        pool = _Pool(config.concurrency, workers=config.concurrency)
                         for _ in range(config.concurrency):
-                            pool.start_soon(_work, probes, config, entry_receive.clone(),
-                                            row_send.clone(), summary)
+                            nursery.start_soon(_work, probes, config, entry_receive.clone(),
+                                               row_send.clone(), summary, pool)
+                        nursery.start_soon(_monitor, pool, probes, config,
+                                           entry_receive.clone(), row_send.clone(), nursery,
+                                           summary, resolver, input_done)
                 watcher.cancel()
         summary.queries_sent = probes.dns.queries_sent
+        summary.dns_timeouts, summary.dns_servfails = _dns_counts(probes)
+        resolver.add(trio.current_time(), summary.queries_sent, *_dns_counts(probes))
+        summary.resolver_minutes = resolver.finish()
         if probes.guard is not None:
             summary.blocked_addresses = probes.guard.blocked
             summary.excluded_addresses = probes.guard.excluded

@@ -29,6 +29,58 @@ def format_counts(counts: Mapping[str, int]) -> str:
     return " ".join(f"{s}={n}" for s, n in _ordered(counts) if n)
 
 
+class ResolverWindow:
+    """The resolver's failure rates over the last minute, and per minute of the session.
+
+    Why: through a real resolver the scan's limit may be the resolver (its outstanding-query
+    limits, dead servers behind it): then attempts time out or come back SERVFAIL, and the
+    progress line and the manifest must say so rather than only show a lower rate. Fed with
+    running totals (queries sent, attempts timed out, SERVFAIL answers) at any moments.
+    """
+
+    def __init__(self, now: float, window: float = 60.0) -> None:
+        self.window = window
+        self._snapshots: collections.deque[tuple[float, int, int, int]] = collections.deque(
+            [(now, 0, 0, 0)])
+        self._minute_start = (now, 0, 0, 0)
+        #: one entry per full minute (and the last part of one): queries, timeouts, servfails
+        self.minutes: list[dict[str, int]] = []
+
+    def add(self, now: float, queries: int, timeouts: int, servfails: int) -> None:
+        snapshot = (now, queries, timeouts, servfails)
+        self._snapshots.append(snapshot)
+        while len(self._snapshots) > 2 and self._snapshots[1][0] <= now - self.window:
+            self._snapshots.popleft()
+        if now - self._minute_start[0] >= 60.0:
+            self.minutes.append(self._delta(self._minute_start, snapshot))
+            self._minute_start = snapshot
+
+    @staticmethod
+    def _delta(a: tuple[float, int, int, int], b: tuple[float, int, int, int]
+               ) -> dict[str, int]:
+        return {"queries": b[1] - a[1], "timeouts": b[2] - a[2], "servfails": b[3] - a[3]}
+
+    def finish(self) -> list[dict[str, int]]:
+        """The per-minute list, with the minute in progress (if it saw queries) appended."""
+        last = self._delta(self._minute_start, self._snapshots[-1])
+        return self.minutes + ([last] if last["queries"] else [])
+
+    def rates(self) -> tuple[float, float] | None:
+        """(timeout, SERVFAIL) shares of the queries of the last minute; None before any."""
+        first, last = self._snapshots[0], self._snapshots[-1]
+        queries = last[1] - first[1]
+        if queries <= 0:
+            return None
+        return (last[2] - first[2]) / queries, (last[3] - first[3]) / queries
+
+    def describe(self) -> str:
+        """``dns last min: 2.1% timeouts, 0.0% SERVFAIL``; "" before any query."""
+        rates = self.rates()
+        if rates is None:
+            return ""
+        return f"dns last min: {rates[0]:.1%} timeouts, {rates[1]:.1%} SERVFAIL"
+
+
 class Progress:
     """Counts finished domains and shows them: a bar, periodic log lines, or nothing."""
 
@@ -55,6 +107,8 @@ class Progress:
         self.started = clock()
         self._last_line = self.started
         self._bar: tqdm[Never] | None = None
+        #: set by the scan: the resolver's failure rates, shown at the end of each line
+        self.resolver: ResolverWindow | None = None
         if mode == "bar":
             self._bar = tqdm(total=total, file=self.stream, unit="dom", dynamic_ncols=True,
                              smoothing=0.05, mininterval=0.5)
@@ -66,7 +120,9 @@ class Progress:
         if self._bar is not None:
             self._bar.update(1)
             if self.done % 50 == 1:
-                self._bar.set_postfix_str(format_counts(self.counts), refresh=False)
+                dns = self.resolver.describe() if self.resolver is not None else ""
+                self._bar.set_postfix_str(format_counts(self.counts) + (f" | {dns}" if dns
+                                                                        else ""), refresh=False)
         elif self.mode == "log":
             now = self._clock()
             if now - self._last_line >= self.interval:
@@ -81,8 +137,10 @@ class Progress:
         eta = ""
         if self.total is not None and rate > 0:
             eta = f" eta {format_duration(max(self.total - self.done, 0) / rate)}"
+        dns = self.resolver.describe() if self.resolver is not None else ""
         return (f"scanned {self.done:,}{of} domains, {rate:,.1f}/s, "
-                f"elapsed {format_duration(elapsed)}{eta} {format_counts(self.counts)}").rstrip()
+                f"elapsed {format_duration(elapsed)}{eta} {format_counts(self.counts)}"
+                + (f" | {dns}" if dns else "")).rstrip()
 
     def close(self) -> None:
         if self._bar is not None:
