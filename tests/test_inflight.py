@@ -27,21 +27,25 @@ def sample(*, finished: int = 1000, latency: float = 0.25, cpu: float = 0.4,
 def test_a_latency_bound_pool_grows_to_littles_figure_within_the_growth_step() -> None:
     # 500 in flight at 0.25 s each: 2,000 domains/s (4,000 per 2 s period) on 40 % of a core:
     # the core would do 5,000/s, so Little's law wants 1.5 x 5,000 x 0.25 = 1,875 in flight,
-    # of which the growth step allows 1,000 this period
+    # of which the growth step allows 750 this period
     first = decide(500, sample(finished=4000), rate=1e6, floor=500)
     assert first.limited_by == "latency" and first.limit == int(MAX_GROWTH * 500)
     assert first.latency == 0.25 and first.rate == 2000
-    # 1,500 in flight: 6,000 domains/s on 80 % of a core -> 1.5 x 7,500 x 0.25
+    # 1,500 in flight: 6,000 domains/s on 80 % of a core -> 1.5 x 7,500 x 0.25 = 2,813, and
+    # 2,250 this period
     wanted = decide(1500, sample(finished=12000, cpu=0.8, in_flight=1500), rate=1e6, floor=500)
-    assert wanted.limit == 2813
+    assert wanted.limit == min(2813, int(1500 * MAX_GROWTH)) == 2250
 
 
 def test_the_rate_cap_bounds_the_figure_and_holds_the_pool_once_reached() -> None:
-    # at 1,000 queries/s and 4 queries a domain, 250 domains/s is all the cap allows: 400 in
-    # flight at 2 s make 200/s, and Little's law wants 1.5 x 250 x 2 = 750
-    below = decide(400, sample(finished=400, latency=2.0, in_flight=400, cpu=0.1),
+    # at 1,000 queries/s and 4 queries a domain, 250 domains/s is all the cap allows: 440 in
+    # flight at 2 s make 220/s, and Little's law wants 1.5 x 250 x 2 = 750 (660 this period)
+    below = decide(440, sample(finished=440, latency=2.0, in_flight=440, cpu=0.1),
                    rate=1000, floor=50)
-    assert below.limited_by == "latency" and below.limit == round(HEADROOM * 250 * 2.0)
+    assert below.limited_by == "latency" and below.limit == 660
+    # still 220/s with 660 at 3 s each: 1.5 x 250 x 3 = 1,125 wanted, 990 this period
+    assert decide(660, sample(finished=440, latency=3.0, in_flight=660, cpu=0.1),
+                  rate=1000, floor=50).limit == min(round(HEADROOM * 250 * 3.0), 990)
     at_cap = decide(500, sample(finished=500, latency=2.0), rate=1000, floor=50)
     assert at_cap.limited_by == "rate" and at_cap.limit == 500
 
@@ -90,3 +94,18 @@ def test_the_progress_line_ends_with_the_resolver_rates() -> None:
     window.add(5.0, 200, 20, 2)
     progress.resolver = window
     assert progress.line().endswith("| dns last min: 10.0% timeouts, 1.0% SERVFAIL")
+
+
+def test_a_raise_that_bought_no_throughput_or_brought_timeouts_is_undone() -> None:
+    before = sample(finished=4000, in_flight=500)  # 2,000/s with 500 in flight
+    # raised to 750: 1.5x the slots should buy at least 1 + 0.25 x 0.5 = 12.5 % more
+    flat = decide(750, sample(finished=4100, latency=0.37, in_flight=750), rate=1e6, floor=200,
+                  raised_from=500, before=before)
+    assert flat.limited_by == "server" and flat.limit == 500
+    paid = decide(750, sample(finished=5000, latency=0.3, in_flight=750), rate=1e6, floor=200,
+                  raised_from=500, before=before)
+    assert paid.limited_by != "server" and paid.limit >= 750
+    timeouts = Sample(seconds=2.0, finished=5000, busy_seconds=1500.0, cpu_seconds=0.8,
+                      queries=20000, lag=0.0, in_flight=750, timeouts=20000 // 40)
+    assert decide(750, timeouts, rate=1e6, floor=200, raised_from=500,
+                  before=before).limited_by == "server"  # 2.5 % of queries timed out, was 0

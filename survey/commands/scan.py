@@ -242,11 +242,12 @@ def register(subparsers: Any) -> None:
                         help="only the first N valid entries")
     parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0 <= I < N)")
     parser.add_argument("--concurrency", type=_positive_int, metavar="N",
-                        help="domains in flight at the start and at least (default 500); "
-                        "raised while the measured latency calls for more (docs/resolver.md)")
+                        help="domains in flight (default: 500 at the start, raised while the "
+                        "measured latency calls for more, up to --max-concurrency; given, "
+                        "the number is fixed unless --max-concurrency is given too)")
     parser.add_argument("--max-concurrency", type=_positive_int, metavar="N",
-                        help="most domains in flight (default 10,000); set it to "
-                        "--concurrency's value to keep the number fixed")
+                        help="most domains in flight when the number adapts (default 10,000 "
+                        "when --concurrency is not given; see docs/resolver.md)")
     parser.add_argument("--toplist-name", metavar="NAME",
                         help="name recorded in rows (default: the file name)")
     parser.add_argument("--toplist-date", metavar="YYYY-MM-DD", help="date of the toplist")
@@ -338,6 +339,8 @@ def fill_options(args: argparse.Namespace, saved: dict[str, Any]) -> None:
     for dest, value in saved.items():
         if getattr(args, dest, None) is None:
             setattr(args, dest, value)
+    if args.max_concurrency is None and args.concurrency is not None:
+        args.max_concurrency = args.concurrency  # a tuned --concurrency is kept as given
     for dest, value in SCAN_DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, value)

@@ -12,7 +12,9 @@ possible). Every period the controller measures the throughput ``X``, the mean t
 ``X_rate`` is the rate cap over the queries a domain costs; ``X_cpu`` what one core would do
 (``X`` over the share of a core the process used): beyond either, more in flight only queues.
 It only grows while the process has CPU to spare and its event loop keeps up (a late loop would
-turn queued answers into DNS timeouts), and shrinks back toward the floor when the loop lags.
+turn queued answers into DNS timeouts), and shrinks back toward the floor when the loop lags. A
+raise that bought no throughput, or brought more timeouts, is undone: then the resolver (or the
+path to it) is the limit, and more in flight would only queue there.
 The decision is a pure function of one period's measurements (``decide``), tested alone.
 """
 
@@ -32,7 +34,14 @@ CPU_BOUND = 0.85
 #: count against their DNS deadline): the number in flight shrinks.
 LAG_LIMIT = 0.25
 #: Growth per period at most (so that one odd period cannot jump to the cap).
-MAX_GROWTH = 2.0
+MAX_GROWTH = 1.5
+#: A raise must buy at least this share of its proportional gain in throughput, without more
+#: timeouts (TIMEOUT_RISE), or it is undone: the server or the path behind it, not the pool,
+#: was the limit (more in flight would only queue there and turn into timeouts).
+MIN_GAIN = 0.25
+TIMEOUT_RISE = 0.01
+#: Periods without a raise after one was undone.
+COOLDOWN = 15
 #: Shrink factor per overloaded period.
 SHRINK = 0.8
 #: Seconds between decisions.
@@ -50,12 +59,22 @@ class Sample:
     queries: int  # DNS queries sent in it
     lag: float  # how late the controller's own wake-up was (event-loop backlog)
     in_flight: int  # domains in flight at the end of the period
+    timeouts: int = 0  # DNS attempts that timed out in it
+
+    @property
+    def throughput(self) -> float:
+        return self.finished / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def timeout_share(self) -> float:
+        return self.timeouts / self.queries if self.queries else 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     limit: int
     #: what bounds the scan now: "latency" (the pool: L was raised), "rate", "cpu", "loop" (lag),
+    #: "server" (a raise bought no throughput, or more timeouts: undone),
     #: "slots" (slots were free: the input or the writer, not the pool, was short), or "hold"
     #: (the pool is right, or nothing was learnt this period)
     limited_by: str
@@ -64,12 +83,22 @@ class Decision:
 
 
 def decide(limit: int, sample: Sample, *, rate: float, floor: int,
-           cap: int = MAX_IN_FLIGHT) -> Decision:
-    """The number in flight for the next period, given this one's ``sample``."""
+           cap: int = MAX_IN_FLIGHT, raised_from: int | None = None,
+           before: Sample | None = None) -> Decision:
+    """The number in flight for the next period, given this one's ``sample``.
+
+    ``raised_from``: the number before the last decision raised it to ``limit``, and
+    ``before`` the period measured then: a raise that did not pay is undone ("server").
+    """
     if sample.finished == 0 or sample.seconds <= 0:
         return Decision(limit, "hold")
     latency = sample.busy_seconds / sample.finished
-    throughput = sample.finished / sample.seconds
+    throughput = sample.throughput
+    if raised_from is not None and before is not None and raised_from < limit:
+        wanted_gain = MIN_GAIN * (limit / raised_from - 1)
+        if (throughput < before.throughput * (1 + wanted_gain)
+                or sample.timeout_share > before.timeout_share + TIMEOUT_RISE):
+            return Decision(max(floor, raised_from), "server", latency, throughput)
     if sample.lag > LAG_LIMIT:
         return Decision(max(floor, math.floor(limit * SHRINK)), "loop", latency, throughput)
     per_domain = max(sample.queries / sample.finished, 1.0)

@@ -45,7 +45,7 @@ from survey.core.observations import (
 from survey.dataset.schema import RunContext, to_row
 from survey.dataset.sink import PartWriter
 from survey.probes.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
-from survey.scan.inflight import MAX_IN_FLIGHT, PERIOD, Sample, decide
+from survey.scan.inflight import COOLDOWN, PERIOD, Sample, decide
 from survey.scan.progress import Progress, ResolverWindow
 from survey.toplist.reader import ToplistEntry
 
@@ -75,9 +75,9 @@ class ScanConfig:
     resolvers: tuple[tuple[str, int], ...]
     rate: float = 1000.0  # DNS queries per second, all resolvers together
     concurrency: int = 500  # domains in flight at the start, and at least
-    #: raised up to this while the latency calls for more (``survey.scan.inflight``); equal
-    #: to ``concurrency`` (or lower) keeps the number fixed
-    max_concurrency: int = MAX_IN_FLIGHT
+    #: raised up to this while the latency calls for more (``survey.scan.inflight``); None or
+    #: at most ``concurrency`` keeps the number fixed (the ``scan`` command's default: 10,000)
+    max_concurrency: int | None = None
     per_destination: int = 4  # concurrent HTTPS/SMTP connections per IP address
     timeout: float = 10.0  # HTTPS and SMTP overall deadline per probe
     connect_timeout: float = 5.0
@@ -418,29 +418,41 @@ async def _monitor(pool: _Pool, probes: Probes, config: ScanConfig,
     ``resolver`` (the progress line, the manifest) and, when the number in flight may grow
     (``max_concurrency`` above ``concurrency``), ``decide`` it and start workers to reach it
     (extra ones leave by themselves). Owns the channel clones new workers are made from."""
-    adaptive = config.max_concurrency > config.concurrency
+    cap = config.max_concurrency or 0
+    adaptive = cap > config.concurrency
     record = summary.in_flight
     record.update(start=pool.limit, highest=pool.limit, last=pool.limit, adaptive=adaptive,
                   limited_by={})
     async with entries, rows:
         cpu, finished, busy, queries = time.process_time(), 0, 0.0, probes.dns.queries_sent
+        timeouts = _dns_counts(probes)[0]
+        before: Sample | None = None  # the last period (judges a raise made after it)
+        raised_from: int | None = None
+        cooldown = 0
         while not input_done.is_set():
-            before = trio.current_time()
+            slept_at = trio.current_time()
             with trio.move_on_after(PERIOD):
                 await input_done.wait()
             if input_done.is_set():
                 return
-            lag = max(0.0, trio.current_time() - before - PERIOD)
+            lag = max(0.0, trio.current_time() - slept_at - PERIOD)
             now_cpu, now_queries = time.process_time(), probes.dns.queries_sent
+            now_timeouts, now_servfails = _dns_counts(probes)
             sample = Sample(seconds=PERIOD + lag, finished=pool.finished - finished,
                             busy_seconds=pool.busy_seconds - busy, cpu_seconds=now_cpu - cpu,
-                            queries=now_queries - queries, lag=lag, in_flight=pool.busy)
+                            queries=now_queries - queries, lag=lag, in_flight=pool.busy,
+                            timeouts=now_timeouts - timeouts)
             cpu, finished, busy, queries = now_cpu, pool.finished, pool.busy_seconds, now_queries
-            resolver.add(trio.current_time(), now_queries, *_dns_counts(probes))
+            timeouts = now_timeouts
+            resolver.add(trio.current_time(), now_queries, now_timeouts, now_servfails)
             if not adaptive:
                 continue
             decision = decide(pool.limit, sample, rate=config.rate, floor=config.concurrency,
-                              cap=config.max_concurrency)
+                              cap=pool.limit if cooldown else cap, raised_from=raised_from,
+                              before=before)
+            cooldown = COOLDOWN if decision.limited_by == "server" else max(0, cooldown - 1)
+            raised_from = pool.limit if decision.limit > pool.limit else None
+            before = sample
             record["limited_by"][decision.limited_by] = record["limited_by"].get(
                 decision.limited_by, 0) + 1
             pool.limit = decision.limit
