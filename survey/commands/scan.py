@@ -242,12 +242,12 @@ def register(subparsers: Any) -> None:
                         help="only the first N valid entries")
     parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0 <= I < N)")
     parser.add_argument("--concurrency", type=_positive_int, metavar="N",
-                        help="domains in flight (default: 500 at the start, raised while the "
+                        help="domains in flight (default 500) at the start, raised while the "
                         "measured latency calls for more, up to --max-concurrency; given, "
-                        "the number is fixed unless --max-concurrency is given too)")
+                        "the number is fixed unless --max-concurrency is given too")
     parser.add_argument("--max-concurrency", type=_positive_int, metavar="N",
-                        help="most domains in flight when the number adapts (default 10,000 "
-                        "when --concurrency is not given; see docs/resolver.md)")
+                        help="most domains in flight when the number adapts, i.e. when "
+                        "--concurrency is not given (default 10,000); see docs/resolver.md")
     parser.add_argument("--toplist-name", metavar="NAME",
                         help="name recorded in rows (default: the file name)")
     parser.add_argument("--toplist-date", metavar="YYYY-MM-DD", help="date of the toplist")
