@@ -20,17 +20,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from survey.probes.net import Exclusions
+from survey.core.exclusions import Exclusions
+from survey.core.names import InvalidName, normalise_domain
 from survey.toplist.reader import (
     INVALID_REASONS,
     MAX_LINE_BYTES,
-    InvalidName,
     ToplistEntry,
     ToplistFormat,
     ToplistStats,
     _DigestSet,
     detect_format,
-    normalise_domain,
     open_toplist,
     read_toplist,
     read_toplist_stream,

@@ -11,7 +11,8 @@ from typing import Any
 import idna
 import pytest
 
-from survey.toplist.reader import InvalidName, ToplistStats, normalise_domain, read_toplist_stream
+from survey.core.names import InvalidName, normalise_domain
+from survey.toplist.reader import ToplistStats, read_toplist_stream
 
 GIB = 1 << 30
 

@@ -186,9 +186,9 @@ def _run(args: argparse.Namespace) -> int:
     import trio
 
     from survey.core.classify import classify
+    from survey.core.names import InvalidName, normalise_domain
     from survey.dataset.schema import RunContext, to_row
     from survey.scan.pool import ScanConfig, observe, open_probes
-    from survey.toplist.reader import InvalidName, normalise_domain
 
     domain = normalise_domain(args.domain)
     if isinstance(domain, InvalidName):

@@ -2,4 +2,6 @@
 
 ``survey.toplist`` keeps the names it had as a module (``read_toplist``, ``shard_of``, ...)."""
 
+from survey.core.names import InvalidName as InvalidName
+from survey.core.names import normalise_domain as normalise_domain
 from survey.toplist.reader import *  # noqa: F403
