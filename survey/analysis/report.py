@@ -17,7 +17,7 @@ import polars as pl
 
 from survey import __version__
 from survey.analysis import charts, stats
-from survey.commands.report import default_output
+from survey.analysis.publish import SUMS
 from survey.core.mistakes import MISTAKES
 
 
@@ -264,11 +264,19 @@ def render_html(sections: list[ReportSection], manifest: dict[str, Any], dataset
     return "\n".join(parts)
 
 
+def default_output(dataset: Path) -> Path | None:
+    """None (the report's own default, inside DATASET) unless DATASET is a published snapshot,
+    which stays exactly as SHA256SUMS lists it: then beside it."""
+    if (dataset / SUMS).is_file():
+        return dataset.resolve().parent / f"{dataset.resolve().name}-report.html"
+    return None
+
+
 def write_report(dataset: str | Path, out: str | Path | None = None) -> tuple[Path, str]:
     """Write the HTML report; returns its path and the headline table as text.
 
     By default into the dataset, except a published snapshot: its files are fixed by
-    ``SHA256SUMS``, so the report goes beside it (the CLI's rule, ``default_output``).
+    ``SHA256SUMS``, so the report goes beside it (``default_output``).
     """
     root = Path(dataset)
     lf = stats.load(root)

@@ -22,18 +22,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def default_output(dataset: Path) -> Path | None:
-    """None (the report's own default, inside DATASET) unless DATASET is a published snapshot,
-    which stays exactly as SHA256SUMS lists it: then beside it."""
-    from survey.analysis.publish import SUMS
-
-    if (dataset / SUMS).is_file():
-        return dataset.resolve().parent / f"{dataset.resolve().name}-report.html"
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
-    from survey.analysis.report import write_report
+    from survey.analysis.report import default_output, write_report
 
     if not args.dataset.is_dir():
         print(f"report: {args.dataset}: not a directory", file=sys.stderr)
