@@ -65,9 +65,9 @@ NSD_ADDRESS = "127.53.0.2"
 #: The scan's politeness cap (``--rate``, default 1000 queries/s) would be the only thing
 #: measured; the benchmark lifts it. Everything else stays at the command's defaults.
 SCAN_RATE = "1000000"
-#: what a ``scan --workers N`` worker's command line holds (survey/runs/shards.py starts
-#: ``python -m survey.runs.shards <parent pid>``); NUL-separated as in ``/proc/<pid>/cmdline``
-WORKER_ARGV = "\0-m\0survey.runs.shards\0"
+#: what a ``scan --workers N`` worker's command line holds (survey/runs/workers.py starts
+#: ``python -m survey.runs.workers <parent pid>``); NUL-separated as in ``/proc/<pid>/cmdline``
+WORKER_ARGV = "\0-m\0survey.runs.workers\0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +213,7 @@ def parent_pid(pid: int) -> int:
 
 
 def is_scan_worker(argv: str, ppid: int) -> bool:
-    """A worker is ``python -m survey.runs.shards <its parent's pid>``: a fork of a worker (e.g. a
+    """A worker is ``python -m survey.runs.workers <its parent's pid>``: a fork of a worker (e.g. a
     helper before its exec) shows the same command line but has the worker as its parent."""
     head, found, tail = argv.partition(WORKER_ARGV)
     return bool(head and found) and tail.split("\0")[0] == str(ppid)
@@ -365,7 +365,7 @@ def workers_row(label: str, toplist: Path, work: Path, world_args: Sequence[str]
     shutil.rmtree(out, ignore_errors=True)
     usage = run_child(scan_argv(toplist, out, world_args, resolver, workers=workers),
                       timeout=7200)
-    # only the workers (``python -m survey.runs.shards``): a short-lived helper (a fork before its
+    # only the workers (``python -m survey.runs.workers``): a short-lived helper (a fork before its
     # exec shows the parent's RSS) is no worker
     is_worker = [is_scan_worker(argv, ppid) for argv, ppid in
                  zip(usage.descendant_cmdline, usage.descendant_ppid, strict=True)]

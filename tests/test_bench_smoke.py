@@ -156,7 +156,7 @@ def test_profile_summary_shares_and_categories() -> None:
 
 
 def test_child_usage_names_each_descendant_s_command_line() -> None:
-    # what workers_row tells workers (``-m survey.runs.shards``) from short-lived helpers by
+    # what workers_row tells workers (``-m survey.runs.workers``) from short-lived helpers by
     helper = "import time; time.sleep(0.3)"
     code = f"import subprocess,sys; subprocess.run([sys.executable, '-c', {helper!r}])"
     usage = run.run_child([sys.executable, "-c", code], timeout=60)
@@ -168,7 +168,7 @@ def test_child_usage_names_each_descendant_s_command_line() -> None:
 
 
 def test_a_worker_is_the_shards_module_under_the_pid_it_names() -> None:
-    argv = "\0".join(["/usr/bin/python3", "-m", "survey.runs.shards", "4242", ""])
+    argv = "\0".join(["/usr/bin/python3", "-m", "survey.runs.workers", "4242", ""])
     assert run.is_scan_worker(argv, 4242)
     assert not run.is_scan_worker(argv, 4343)  # a fork of a worker, before its exec
     assert not run.is_scan_worker("\0".join(["/usr/bin/python3", "-c", "pass", ""]), 4242)

@@ -28,6 +28,7 @@ from survey.runs.store import (
     finalize,
     is_store_url,
     push_shard,
+    run_store_shard,
     shard_prefix,
     staging_dir,
     store_part_name,
@@ -253,7 +254,7 @@ def test_a_killed_worker_of_a_store_run_is_rerun_and_the_store_gets_each_domain_
     staging = staging_dir(url, base.context.run_id)  # where each task stages on this machine
     jobs = plan_jobs(str(world.toplist), staging, base, shards=2, parallel=2, part_rows=25,
                      progress_interval=0.1, store=url)
-    results, pids, killed = run_killing_shard_0(jobs, staging, rows=60)
+    results, pids, killed = run_killing_shard_0(jobs, staging, rows=60, task=run_store_shard)
     assert killed and pids[0] != killed[0]
     assert [r.state for r in results] == ["complete", "complete"]
     assert results[0].adopted >= 50  # same machine: the dead attempt's staged parts adopted
@@ -267,6 +268,7 @@ def test_ctrl_c_in_the_cluster_client_stops_store_tasks_and_the_rerun_finishes(
         world: RunningWorld, s3: Store) -> None:
     from survey.dataset.sink import SHARDS
     from survey.runs.cluster import ClusterSpec, open_client, run_on_cluster
+    from survey.runs.session import shard_task
     from survey.runs.shards import plan_jobs
     from survey.runs.store import STOP
     from survey.scan.progress import Progress
@@ -281,12 +283,13 @@ def test_ctrl_c_in_the_cluster_client_stops_store_tasks_and_the_rerun_finishes(
     store = Store.open(url)
     with open_client(ClusterSpec(local_workers=2)) as client:
         client.wait_for_workers(2, timeout=30)
-        stopped = run_on_cluster(client, jobs, Progress(mode="off"), poll=0.1,
-                                 on_poll=press_ctrl_c)
+        task, read = shard_task(staging, url)
+        stopped = run_on_cluster(client, jobs, Progress(mode="off"), task=task, read=read,
+                                 poll=0.1, on_poll=press_ctrl_c)
         assert pressed and store.exists(f"{SHARDS}/{STOP}")
         assert "interrupted" in {r.state for r in stopped}
         assert not list(staging.glob("shards/*/STOP-*"))  # each task's own stop file, removed
-        finished = run_on_cluster(client, jobs, Progress(mode="off"))
+        finished = run_on_cluster(client, jobs, Progress(mode="off"), task=task, read=read)
     assert not store.exists(f"{SHARDS}/{STOP}")
     assert all(r.complete for r in finished)
     assert finalize(store, 2) is not None

@@ -18,23 +18,23 @@ import pytest
 
 from survey.dataset.schema import RunContext, rows_to_table
 from survey.dataset.sink import part_files, write_part
+from survey.runs.progress import ProgressFeed, shard_progress
 from survey.runs.shards import (
     PROGRESS_FILE,
-    ProgressFeed,
     ShardJob,
     ShardResult,
+    ShardTask,
     committed_dir,
     is_committed,
     merge_stats,
     plan_jobs,
     publish_shard,
     run_shard,
-    run_workers,
     shard_dir,
     shard_lock,
-    shard_progress,
     stats_to_dict,
 )
+from survey.runs.workers import run_workers
 from survey.scan.pool import ScanConfig
 from survey.scan.progress import Progress
 from survey.sim.generator import generate_world
@@ -143,10 +143,11 @@ def test_the_shard_lock_excludes_a_second_holder(tmp_path: Path) -> None:
     assert not locked(tmp_path / "s" / "lock")
 
 
-def run_killing_shard_0(jobs: list[ShardJob], outdir: Path, *, rows: int
+def run_killing_shard_0(jobs: list[ShardJob], outdir: Path, *, rows: int,
+                        task: ShardTask = run_shard
                         ) -> tuple[list[ShardResult], dict[int, int], list[int]]:
-    """``run_workers`` with 2 processes, SIGKILLing shard 0's child once it reported ``rows``
-    rows; (results, the last pid of each shard, the pids killed)."""
+    """``run_workers`` with 2 processes running ``task``, SIGKILLing shard 0's child once it
+    reported ``rows`` rows; (results, the last pid of each shard, the pids killed)."""
     pids: dict[int, int] = {}
     killed: list[int] = []
 
@@ -158,7 +159,7 @@ def run_killing_shard_0(jobs: list[ShardJob], outdir: Path, *, rows: int
             os.kill(pids[0], signal.SIGKILL)
             killed.append(pids[0])
 
-    results = run_workers(jobs, 2, Progress(mode="off"), poll=0.1,
+    results = run_workers(jobs, 2, Progress(mode="off"), task=task, poll=0.1,
                           on_start=lambda job, pid: pids.__setitem__(job.index, pid),
                           on_poll=kill_shard_0)
     return results, pids, killed

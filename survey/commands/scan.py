@@ -22,7 +22,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from survey import __version__
 from survey.commands.scan_plan import (
@@ -33,10 +33,11 @@ from survey.commands.scan_plan import (
 )
 from survey.dataset.citation import default_name as default_toplist_name
 from survey.dataset.citation import identify as identify_toplist
-from survey.dataset.schema import SCHEMA_VERSION, RunContext
-from survey.dataset.sink import PART_ROWS, PART_SECONDS
-from survey.runs.store import Store, is_store_url, staging_dir
+from survey.dataset.layout import PART_ROWS, PART_SECONDS
 from survey.toplist.reader import ToplistFormat, ToplistStats, absolute_source
+
+if TYPE_CHECKING:  # pyarrow and trio come with these: imported where a scan runs, not by --help
+    from survey.runs.store import Store
 
 #: Manifest options that must be equal to resume into an existing OUTDIR.
 RESULT_OPTIONS = ("toplist_path", "format", "limit", "shard", "exclude_sha256", "smtp",
@@ -290,6 +291,8 @@ def resolve_targets(args: argparse.Namespace) -> bool:
     ``--retry-errors`` takes an optional OUTDIR, so in ``--retry-errors TOPLIST -o OUTDIR``
     argparse hands it the toplist: with ``-o`` given and no positional, the value is the list.
     """
+    from survey.runs.store import is_store_url
+
     retry, value = args.retry_errors is not None, args.retry_errors
     args.store = None
     if args.output is not None and is_store_url(args.output):
@@ -508,6 +511,8 @@ def _read_previous(outdir: Path) -> dict[str, Any] | None:
 def _settle_store(args: argparse.Namespace) -> tuple[Store, dict[str, Any] | None]:
     """For an object-store OUT: the store and its manifest, and ``args.output`` set to this
     machine's staging directory for the run (its id: the manifest's, else ``--run-id`` or new)."""
+    from survey.runs.store import Store, staging_dir
+
     try:
         store = Store.open(args.store)
         previous: dict[str, Any] | None = store.manifest()
@@ -557,6 +562,7 @@ def _settle_options(args: argparse.Namespace
 def _run(args: argparse.Namespace) -> int:
     import trio
 
+    from survey.dataset.schema import SCHEMA_VERSION, RunContext
     from survey.dataset.sink import (
         PartWriter,
         completed_domains,
@@ -655,7 +661,7 @@ def _run(args: argparse.Namespace) -> int:
                            done=_sharded_done(outdir, store) if sharded else len(done))
     progress = Progress(total=total, mode=mode)
     if sharded:
-        from survey.runs.shards import scan_sharded
+        from survey.runs.session import scan_sharded
 
         try:
             summary, stats = scan_sharded(
@@ -776,7 +782,8 @@ def dnssec_warning(validates: bool | None, name: str | None) -> str | None:
 
 def _sharded_done(outdir: Path, store: Store | None = None) -> int:
     """Rows earlier sessions of a sharded run wrote (what its progress feed does not count)."""
-    from survey.runs.shards import planned_shards, shard_progress
+    from survey.runs.progress import shard_progress
+    from survey.runs.shards import planned_shards
 
     if store is not None:
         count = store.planned_shards() or 0

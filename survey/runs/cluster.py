@@ -26,13 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from survey.dataset.sink import SHARDS
-from survey.runs.shards import (
-    PROGRESS_INTERVAL,
-    ProgressFeed,
-    ShardJob,
-    ShardResult,
-    run_shard,
-)
+from survey.runs.progress import ProgressFeed, ProgressReader
+from survey.runs.shards import PROGRESS_INTERVAL, ShardJob, ShardResult, ShardTask, run_shard
 from survey.runs.store import STOP, Store
 from survey.scan.progress import Progress
 
@@ -104,13 +99,15 @@ def _stop_file(outdir: Path) -> Path:
 
 
 def run_on_cluster(client: Any, jobs: Sequence[ShardJob], progress: Progress, *,
+                   task: ShardTask = run_shard, read: ProgressReader | None = None,
                    retries: int = 2, poll: float = PROGRESS_INTERVAL,
                    on_poll: Callable[[], None] | None = None) -> list[ShardResult]:
     """Submit one task per job and follow them until all are done.
 
     A task that raises is retried ``retries`` times by Dask; a task whose worker dies is re-run
     by the scheduler. Ctrl-C writes the stop file, which running tasks poll, so that they
-    flush their parts and return ``interrupted``.
+    flush their parts and return ``interrupted``. ``task`` runs each job (the session picks
+    it); ``read``: where the shards' progress is (the local progress files by default).
     """
     if not jobs:
         return []
@@ -124,9 +121,9 @@ def run_on_cluster(client: Any, jobs: Sequence[ShardJob], progress: Progress, *,
         store.remove(f"{SHARDS}/{STOP_FILE}")
     session = uuid.uuid4().hex[:8]
     jobs = [_with_stop(job, stop) for job in jobs]
-    futures = [client.submit(run_shard, job, key=f"shard-{job.index}-of-{job.count}-{session}",
+    futures = [client.submit(task, job, key=f"shard-{job.index}-of-{job.count}-{session}",
                              retries=retries, pure=False) for job in jobs]
-    feed = ProgressFeed(outdir, jobs[0].count, progress, jobs[0].store)
+    feed = ProgressFeed(outdir, jobs[0].count, progress, read)
     try:
         while not all(f.done() for f in futures):
             time.sleep(poll)

@@ -31,26 +31,20 @@ import collections
 import contextlib
 import errno
 import fcntl
-import functools
 import hashlib
 import json
 import logging
 import os
-import pickle
 import re
 import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -73,7 +67,6 @@ from survey.toplist.reader import (
     ToplistEntry,
     ToplistFormat,
     ToplistStats,
-    absolute_source,
     read_toplist,
 )
 
@@ -102,7 +95,7 @@ class ShardJob:
     part_seconds: float = PART_SECONDS
     progress_interval: float = PROGRESS_INTERVAL
     stop_file: str | None = None  # its appearance stops the scan gracefully (Dask tasks)
-    store: str | None = None  # an object-store OUT: ``outdir`` stages, ``runs.store`` uploads
+    store: str | None = None  # an object-store OUT: ``outdir`` stages, the store task uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +123,13 @@ class ShardResult:
     @property
     def complete(self) -> bool:
         return self.state == "complete"
+
+
+class ShardTask(Protocol):
+    """What a runner (``workers``, ``cluster``) runs for each job: ``run_shard``, or the object
+    store's ``run_store_shard``; the session picks it. Module-level, so it pickles by name."""
+
+    def __call__(self, job: ShardJob, *, parent_pid: int | None = None) -> ShardResult: ...
 
 
 # --- layout -------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def _write_json(path: Path, data: dict[str, Any], *, durable: bool = True) -> No
     fsio.atomic_write_bytes(path, text.encode(), durable=durable)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -379,10 +379,8 @@ def run_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
     Returns at once (after finishing any interrupted move into ``parts/``) for a committed
     shard. ``parent_pid``: stop when that process dies (children of ``--workers``).
     """
-    if job.store is not None:
-        from survey.runs.store import run_store_shard
-
-        return run_store_shard(job, parent_pid=parent_pid)
+    if job.store is not None:  # the session hands such jobs to the store's task
+        raise ValueError(f"shard {job.index}: an object-store job needs store.run_store_shard")
     outdir = Path(job.outdir)
     shard = shard_dir(outdir, job.index, job.count)
     if is_committed(outdir, job.index, job.count):
@@ -464,7 +462,7 @@ def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
 def _finish(job: ShardJob, *, skipped: bool) -> ShardResult:
     outdir = Path(job.outdir)
     publish_shard(outdir, job.index, job.count)
-    record = _read_json(committed_dir(outdir, job.index, job.count) / SHARD_RECORD) or {}
+    record = read_json(committed_dir(outdir, job.index, job.count) / SHARD_RECORD) or {}
     return recorded_result(job, record, skipped=skipped)
 
 
@@ -491,57 +489,7 @@ def publish_shard(outdir: Path, index: int, count: int) -> list[Path]:
     return moved
 
 
-# --- progress in the parent --------------------------------------------------------------------
-
-def shard_progress(outdir: Path, index: int, count: int) -> dict[str, int]:
-    """Rows by status of one shard now: its record when committed, else its newest attempt's."""
-    shard = shard_dir(outdir, index, count)
-    record = _read_json(shard / COMMITTED / SHARD_RECORD)
-    if record is None:
-        files = [p for p in shard.glob(f"attempt-*/{PROGRESS_FILE}")]
-        newest = max(files, key=_mtime, default=None)
-        record = _read_json(newest) if newest is not None else None
-    counts = (record or {}).get("counts", {})
-    return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-class ProgressFeed:
-    """Feeds the parent's ``Progress`` from the shards' progress files (never backwards);
-    for an object-store OUT (``store``, a URL), from the progress the tasks upload there."""
-
-    def __init__(self, outdir: Path, count: int, progress: Progress,
-                 store: str | None = None) -> None:
-        self.outdir, self.count, self.progress = outdir, count, progress
-        if store is None:
-            self.read: Callable[[int, int], dict[str, int]] = functools.partial(
-                shard_progress, outdir)
-        else:
-            from survey.runs.store import Store, StoreProgress
-
-            self.read = StoreProgress(Store.open(store))
-        self.shown = self.now()  # rows done in earlier sessions are not this session's progress
-
-    def now(self) -> collections.Counter[str]:
-        now: collections.Counter[str] = collections.Counter()
-        for index in range(self.count):
-            now.update(self.read(index, self.count))
-        return now
-
-    def poll(self) -> None:
-        for status, n in self.now().items():
-            for _ in range(n - self.shown[status]):
-                self.progress.update(status)
-            self.shown[status] = max(self.shown[status], n)
-
-
-# --- planning and --workers -------------------------------------------------------------------
+# --- planning -------------------------------------------------------------------
 
 def plan_jobs(toplist: str, outdir: Path, config: ScanConfig, *, shards: int, parallel: int,
               fmt: str | None = None, limit: int | None = None, **job_options: Any
@@ -557,118 +505,6 @@ def plan_jobs(toplist: str, outdir: Path, config: ScanConfig, *, shards: int, pa
     return [ShardJob(toplist=toplist, outdir=str(outdir), index=i, count=shards,
                      config=per_shard, fmt=fmt, limit=limit, **job_options)
             for i in range(shards)]
-
-
-@dataclass
-class _Child:
-    job: ShardJob
-    tries: int
-    process: subprocess.Popen[bytes]
-    output: Any  # the temporary file the child's pickled result goes to
-
-
-def _start_child(job: ShardJob, tries: int) -> _Child:
-    """``python -m survey.runs.shards PARENT_PID``, the job pickled on stdin, in its own process
-    group (the parent forwards Ctrl-C once, as SIGTERM). A subprocess rather than
-    ``multiprocessing``: nothing depends on how the parent's ``__main__`` can be imported."""
-    output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _child_result)
-    process = subprocess.Popen([sys.executable, "-m", "survey.runs.shards", str(os.getpid())],
-                               stdin=subprocess.PIPE, stdout=output, process_group=0)
-    assert process.stdin is not None
-    with process.stdin, contextlib.suppress(BrokenPipeError):
-        process.stdin.write(pickle.dumps(job))
-    return _Child(job, tries, process, output)
-
-
-def _stop_child(child: _Child, grace: float = 30.0) -> None:
-    """SIGTERM (the child flushes its parts and exits), SIGKILL after ``grace`` seconds."""
-    with contextlib.suppress(ProcessLookupError):
-        child.process.terminate()
-    try:
-        child.process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        child.process.kill()
-        child.process.wait()
-    child.output.close()
-
-
-def _child_result(child: _Child) -> ShardResult | None:
-    child.output.seek(0)
-    data = child.output.read()
-    child.output.close()
-    try:
-        result = pickle.loads(data)
-    except Exception:  # killed before it wrote a result
-        return None
-    return result if isinstance(result, ShardResult) else None
-
-
-def run_workers(jobs: Sequence[ShardJob], processes: int, progress: Progress, *,
-                retries: int = 2, poll: float = PROGRESS_INTERVAL,
-                on_start: Callable[[ShardJob, int], None] | None = None,
-                on_poll: Callable[[], None] | None = None) -> list[ShardResult]:
-    """Run ``jobs`` in at most ``processes`` child processes; a child that dies is re-run
-    (up to ``retries`` times; its successor adopts its parts). Ctrl-C is forwarded once per
-    press as SIGTERM, so the children flush and stop; the results then say ``interrupted``."""
-    pending = collections.deque((job, 0) for job in jobs)
-    running: list[_Child] = []
-    results: dict[int, ShardResult] = {}
-    feed = ProgressFeed(Path(jobs[0].outdir), jobs[0].count, progress, jobs[0].store) \
-        if jobs else None
-    stopping = False
-
-    def reap(child: _Child) -> None:
-        running.remove(child)
-        result, job = _child_result(child), child.job
-        if result is None:
-            error = f"worker process exited with code {child.process.returncode}"
-            if child.tries < retries and not stopping:
-                log.warning("shard %s: %s; retrying", shard_name(job.index, job.count), error)
-                pending.append((job, child.tries + 1))
-                return
-            result = ShardResult(job.index, job.count, "failed", error=error)
-        results[job.index] = result
-
-    try:
-        while pending or running:
-            try:
-                while pending and len(running) < processes and not stopping:
-                    child = _start_child(*pending.popleft())
-                    running.append(child)
-                    if on_start is not None:
-                        on_start(child.job, child.process.pid)
-                time.sleep(poll)
-                for child in [c for c in running if c.process.poll() is not None]:
-                    reap(child)
-                if feed is not None:
-                    feed.poll()
-                if on_poll is not None:
-                    on_poll()
-            except KeyboardInterrupt:
-                stopping = True
-                log.warning("stopping the workers; finished domains are being written")
-                for child in running:
-                    with contextlib.suppress(ProcessLookupError):
-                        child.process.send_signal(signal.SIGTERM)
-    finally:
-        for child in running:  # only when the parent itself fails
-            _stop_child(child)
-    progress.close()
-    stopped = ShardResult(0, 0, "interrupted")
-    return [results.get(job.index, replace(stopped, index=job.index, count=job.count))
-            for job in jobs]
-
-def _child_main(parent_pid: int) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    job = pickle.load(sys.stdin.buffer)
-    try:
-        result = run_shard(job, parent_pid=parent_pid)
-    except Exception as exc:
-        traceback.print_exc()
-        result = ShardResult(job.index, job.count, "failed", error=f"{type(exc).__name__}: {exc}")
-    sys.stdout.buffer.write(pickle.dumps(result))
-    sys.stdout.buffer.flush()
-    return 0
 
 
 def summarise(results: Sequence[ShardResult], duration: float) -> tuple[ScanSummary, ToplistStats]:
@@ -704,46 +540,3 @@ def sharding_conflict(outdir: Path, sharded: bool) -> str | None:
     if not sharded and planned_shards(outdir) is not None:
         return f"{outdir} holds a sharded run; resume it with --workers or --cluster"
     return None
-
-
-def scan_sharded(toplist: str, outdir: Path, config: ScanConfig, progress: Progress, *,
-                 workers: int = 1, cluster: str | None = None, store: str | None = None,
-                 **job_options: Any) -> tuple[ScanSummary, ToplistStats]:
-    """The scan command's sharded path: ``workers`` processes here, or tasks on ``cluster``.
-
-    The shard count is the parallelism of the first session (``--workers N``, the cluster's
-    worker threads) and is kept by every resume, whatever its parallelism; each shard's rate is
-    the global rate over the shards that can run at once. ``job_options``: ``ShardJob`` fields
-    (``fmt``, ``limit``, ``part_rows``, ``part_seconds``). Raises ValueError for a bad
-    ``cluster`` and OSError when its scheduler cannot be reached. ``store``: the object-store
-    URL the shards are uploaded to (``outdir`` is then the staging directory).
-    """
-    started = time.monotonic()
-    path, out = absolute_source(toplist), outdir.resolve()  # workers may have another cwd
-    if store is not None:
-        from survey.runs.store import Store
-
-        shards = Store.open(store).planned_shards()
-        job_options["store"] = store
-    else:
-        shards = planned_shards(out)
-    if cluster is None:
-        jobs = plan_jobs(path, out, config, shards=shards or workers, parallel=workers,
-                         **job_options)
-        results = run_workers(jobs, workers, progress)
-    else:
-        from survey.runs.cluster import open_client, parallelism, parse_cluster, run_on_cluster
-
-        with open_client(parse_cluster(cluster)) as client:
-            parallel = parallelism(client)
-            jobs = plan_jobs(path, out, config, shards=shards or parallel, parallel=parallel,
-                             **job_options)
-            results = run_on_cluster(client, jobs, progress)
-    return summarise(results, time.monotonic() - started)
-
-
-if __name__ == "__main__":
-    # Through the package module, so that results pickle as survey.runs.shards.ShardResult.
-    from survey.runs.shards import _child_main as child_main
-
-    sys.exit(child_main(int(sys.argv[1])))

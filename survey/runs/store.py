@@ -1,6 +1,6 @@
 """OUT as an object-store URL (``s3://``, ``gs://``, any fsspec URL but ``file://``).
 
-Object stores have no rename, no fsync and no flock, on which ``survey.runs.shards`` builds exactly
+Object stores have no rename, no fsync and no flock, on which ``runs.shards`` builds exactly
 once. So every shard is scanned by that same protocol into a *staging directory* on the machine
 that runs it, and only a committed shard is uploaded, as a whole::
 
@@ -35,14 +35,21 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from survey.dataset.destination import open_fs
 from survey.dataset.sink import MANIFEST, PARTS, SHARDS, part_sequence
+from survey.runs.progress import shard_progress
+from survey.runs.shards import (
+    SHARD_RECORD,
+    ShardJob,
+    ShardResult,
+    committed_dir,
+    recorded_result,
+    run_shard,
+    shard_dir,
+)
 from survey.toplist.reader import url_scheme
-
-if TYPE_CHECKING:
-    from survey.runs.shards import ShardJob, ShardResult
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +223,6 @@ class StoreProgress:
 
 def run_store_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardResult:
     """``run_shard`` for an object-store OUT: scan into staging, then upload the shard whole."""
-    from survey.runs.shards import recorded_result, run_shard, shard_dir
-
     assert job.store is not None
     store = Store.open(job.store)
     record = store.record(job.index, job.count)
@@ -248,8 +253,6 @@ def run_store_shard(job: ShardJob, *, parent_pid: int | None = None) -> ShardRes
 def _pump(store: Store, job: ShardJob, *, watch_stop: bool) -> Iterator[None]:
     """While the shard runs: upload its progress, and (``watch_stop``: a Dask task) turn the
     store's STOP into the local stop file the attempt polls."""
-    from survey.runs.shards import shard_progress
-
     finished = threading.Event()
     outdir = Path(job.outdir)
 
@@ -283,8 +286,6 @@ def push_shard(store: Store, staging: Path, index: int, count: int) -> dict[str,
     Idempotent: a shard already recorded on the store is left as it is (this attempt's uploads,
     if any, are deleted). Local parts are deleted once the record is on the store.
     """
-    from survey.runs.shards import SHARD_RECORD, committed_dir
-
     existing = store.record(index, count)
     if existing is not None:
         return existing
