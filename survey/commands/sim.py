@@ -8,17 +8,16 @@ writes the toplist, the test CA bundle and an exclusion list into ``--dir``, and
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import trio
-
-from survey.sim.catalogue import EXCLUDED_PREFIX, catalogue
-from survey.sim.generator import generate_world
-from survey.sim.scenario import World
-from survey.sim.world import RunningWorld, run_world
+if TYPE_CHECKING:  # the test internet (trio, cryptography) is imported by run(), not by --help
+    from survey.sim.scenario import World
+    from survey.sim.world import RunningWorld
 
 
 def _scenarios(text: str) -> str | int:
@@ -64,6 +63,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def build_world(scenarios: str | int, seed: int) -> World:
+    from survey.sim.catalogue import catalogue
+    from survey.sim.generator import generate_world
+    from survey.sim.scenario import World
+
     if scenarios == "catalogue":
         return World(catalogue(), seed=seed)
     assert isinstance(scenarios, int)
@@ -78,6 +81,10 @@ def scan_command(running: RunningWorld, exclude: Path, output: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import trio
+
+    from survey.sim.catalogue import EXCLUDED_PREFIX
+
     world = build_world(args.scenarios, args.seed)
     directory: Path = args.dir.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -89,10 +96,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(world: World, directory: Path, exclude: Path, args: argparse.Namespace) -> None:
+    import trio
+
+    from survey.sim.world import run_world
+
+    serve = functools.partial(run_world, world, directory, dns_port=args.dns_port,
+                              https_port=args.https_port, smtp_port=args.smtp_port)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            running: RunningWorld = await nursery.start(
-                _run_world, world, directory, args.dns_port, args.https_port, args.smtp_port)
+            running: RunningWorld = await nursery.start(serve)
             host, port = running.resolver
             print(f"test internet: {len(world.scenarios)} domains on loopback", flush=True)
             print(f"resolver:  {host}:{port} (UDP and TCP)")
@@ -104,11 +116,3 @@ async def _serve(world: World, directory: Path, exclude: Path, args: argparse.Na
             async for _ in signals:
                 nursery.cancel_scope.cancel()
                 break
-
-
-async def _run_world(world: World, directory: Path, dns_port: int, https_port: int,
-                     smtp_port: int, *,
-                     task_status: trio.TaskStatus[RunningWorld] = trio.TASK_STATUS_IGNORED,
-                     ) -> None:
-    await run_world(world, directory, dns_port=dns_port, https_port=https_port,
-                    smtp_port=smtp_port, task_status=task_status)
