@@ -17,6 +17,7 @@ import polars as pl
 from publicsuffixlist import PublicSuffixList
 
 from survey.core.mistakes import MISTAKES
+from survey.core.observations import DNS_FAILURES
 from survey.core.outcomes import SenderOutcome, disagreement_class
 from survey.core.policy import (
     POLICY_ERROR_SEVERITY,
@@ -24,10 +25,9 @@ from survey.core.policy import (
     TLSRPT_RECORD_ERROR_SEVERITY,
     ParseSeverity,
 )
-
-#: Statuses under which a compliant sender applies a policy.
-ADOPTED = ("none", "testing", "enforce")
-STATUSES = ("absent", "invalid", "none", "testing", "enforce", "error")
+from survey.core.verdict import ADOPTED as ADOPTED
+from survey.core.verdict import STATUSES as STATUSES
+from survey.dataset.layout import NOT_ROWS, ROW_DIRS
 
 #: Rank buckets as (label, first rank, last rank); ranks past the last bucket are "rest".
 RANK_BUCKETS: tuple[tuple[str, int, int], ...] = (
@@ -38,10 +38,6 @@ RANK_BUCKETS: tuple[tuple[str, int, int], ...] = (
 )
 
 
-#: Where rows live: a scan's output directory, then a published snapshot (``analysis.publish``).
-ROW_DIRS = ("parts", "data")
-#: Never rows of the dataset: sharded attempts' staging parts, damaged parts set aside.
-NOT_ROWS = ("shards", "quarantine")
 
 
 def parquet_files(path: str | Path) -> list[Path]:
@@ -235,8 +231,7 @@ def adoption_by_rank(lf: pl.LazyFrame) -> pl.DataFrame:
 def tlsrpt_adoption(lf: pl.LazyFrame) -> pl.DataFrame:
     """TLS-RPT alone: measured domains with a valid record, an invalid one, or none."""
     row = (
-        lf.filter(MEASURED & ~pl.col("tlsrpt_dns_status").is_in(["SERVFAIL", "TIMEOUT", "ERROR",
-                                                                   "REFUSED"]))
+        lf.filter(MEASURED & ~pl.col("tlsrpt_dns_status").is_in(DNS_FAILURES))
         .select(
             pl.len().alias("measured"),
             VALID_TLSRPT.sum().alias("valid"),

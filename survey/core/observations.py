@@ -63,6 +63,10 @@ class DnsStatus(StrEnum):
         return self not in (DnsStatus.NOERROR, DnsStatus.NXDOMAIN)
 
 
+#: Lookup outcomes that say nothing about what a domain publishes (``DnsStatus.is_failure``):
+#: what classify treats as a failed lookup, and what stats leaves out of a measured population.
+DNS_FAILURES: tuple[str, ...] = tuple(s.value for s in DnsStatus if s.is_failure)
+
 #: Numeric code kept in the ``*_rcode`` columns when no DNS response arrived (OpenINTEL style).
 RCODE_TIMEOUT = -1
 

@@ -21,6 +21,15 @@ class Status(StrEnum):
     ERROR = "error"  # our measurement failed (resolver timeout, SERVFAIL): nothing can be said
 
 
+#: The one status list, in the schema's order (weakest first); every other list derives from it.
+STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+#: Statuses under which a compliant sender applies a policy.
+ADOPTED: tuple[str, ...] = (Status.NONE.value, Status.TESTING.value, Status.ENFORCE.value)
+#: The order tables and progress lines list statuses: strongest first, the failed measurement last.
+DISPLAY_ORDER: tuple[str, ...] = tuple(s.value for s in (
+    Status.ENFORCE, Status.TESTING, Status.NONE, Status.INVALID, Status.ABSENT, Status.ERROR))
+
+
 class Grade(StrEnum):
     PASS = "pass"
     WARN = "warn"

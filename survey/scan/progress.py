@@ -15,8 +15,10 @@ from typing import Never, TextIO
 
 from tqdm import tqdm
 
+from survey.core.verdict import DISPLAY_ORDER
+
 #: Statuses in the order tables list them (the verdict's vocabulary, best first).
-STATUS_ORDER = ("enforce", "testing", "none", "invalid", "absent", "error")
+STATUS_ORDER = DISPLAY_ORDER
 
 
 def _ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:
