@@ -175,6 +175,7 @@ def test_summary_table_orders_statuses_and_shares() -> None:
 def test_resume_refuses_other_result_options(
         toplist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from survey.commands.scan import RESULT_OPTIONS
+    from survey.dataset.schema import SCHEMA_VERSION
     from survey.dataset.sink import read_manifest, write_manifest
 
     out = tmp_path / "out"
@@ -183,7 +184,8 @@ def test_resume_refuses_other_result_options(
     options.update({"toplist_path": str(toplist.resolve()), "smtp": True, "https_port": 443,
                     "smtp_port": 25, "allow_private": False, "toplist_name": "list.csv",
                     "tlsa": "secure"})
-    manifest = {"run_id": "r1", "state": "running", "options": options}
+    manifest = {"run_id": "r1", "state": "running", "options": options,
+                "schema_version": SCHEMA_VERSION}
     write_manifest(out, manifest)
     assert main(["scan", str(toplist), "-o", str(out), "--resolver", "127.0.0.1"]) == 2
     err = capsys.readouterr().err.strip()
@@ -192,6 +194,10 @@ def test_resume_refuses_other_result_options(
                  "--run-id", "r2"]) == 2
     assert "holds run 'r1', not 'r2'" in capsys.readouterr().err
     assert read_manifest(out) == manifest
+    # parts of another schema version are never resumed into
+    write_manifest(out, {**manifest, "schema_version": "0.9"})
+    assert main(["scan", str(toplist), "-o", str(out), "--resolver", "127.0.0.1", "--smtp"]) == 2
+    assert "other options (schema_version)" in capsys.readouterr().err
 
 
 # --- end to end against the test internet -------------------------------------------------------

@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from survey.commands.scan import (
+from survey.commands._options import (
     UsageError,
     add_probe_options,
     check_probe_args,

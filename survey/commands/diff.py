@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from survey.commands.scan import _non_negative_int
+from survey.commands._options import non_negative_int
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
                         "for a run; beside NEW, diff-<OLD name>-<NEW name>.parquet, for a "
                         "published snapshot, which is immutable; beside NEW on the store for "
                         "a URL)")
-    parser.add_argument("--show", type=_non_negative_int, default=10, metavar="N",
+    parser.add_argument("--show", type=non_negative_int, default=10, metavar="N",
                         help="list the N highest-ranked domains of each change (default 10)")
     parser.set_defaults(func=run)
 

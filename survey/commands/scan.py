@@ -25,6 +25,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from survey import __version__
+from survey.commands._options import UsageError as UsageError
+from survey.commands._options import (
+    add_probe_options,
+    check_probe_args,
+    exclusions_from_args,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    resolvers_from_args,
+)
+from survey.commands._options import parse_resolver as parse_resolver
 from survey.commands.scan_plan import (
     count_lines,
     parse_date,
@@ -34,189 +46,15 @@ from survey.commands.scan_plan import (
 from survey.dataset.citation import default_name as default_toplist_name
 from survey.dataset.citation import identify as identify_toplist
 from survey.dataset.layout import PART_ROWS, PART_SECONDS
+from survey.dataset.manifest import OPTIONS, resume_conflicts
+from survey.dataset.manifest import RESULT_OPTIONS as RESULT_OPTIONS
+from survey.dataset.manifest import SCAN_DEFAULTS as SCAN_DEFAULTS
 from survey.toplist.reader import ToplistFormat, ToplistStats, absolute_source
 
 if TYPE_CHECKING:  # pyarrow and trio come with these: imported where a scan runs, not by --help
     from survey.runs.store import Store
 
-#: Manifest options that must be equal to resume into an existing OUTDIR.
-RESULT_OPTIONS = ("toplist_path", "format", "limit", "shard", "exclude_sha256", "smtp",
-                  "https_port", "smtp_port", "allow_private", "toplist_name", "toplist_date",
-                  "tlsa")
-
-
-class UsageError(Exception):
-    """A bad option: printed as one line, exit status 2, nothing sent."""
-
-
-# --- options shared with `check` ---------------------------------------------------------------
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"not a port: {text!r}")
-    return value
-
-
-def parse_resolver(text: str) -> tuple[str, int]:
-    """``HOST[:PORT]``, ``[V6]:PORT`` or a bare IPv6 address; HOST must be an IP address."""
-    import ipaddress
-
-    host, port = text, 53
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise argparse.ArgumentTypeError(f"bad resolver {text!r}")
-        if rest:
-            port = _port(rest[1:])
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-        port = _port(port_text)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"bad resolver {text!r}: give an IP address, optionally with :PORT") from None
-    return host, port
-
-
-#: Defaults of the options `add_probe_options` adds (`scan` applies them after its manifest's).
-PROBE_DEFAULTS: dict[str, Any] = {
-    "timeout": 10.0, "dns_timeout": 2.0, "retries": 2, "https_port": 443, "smtp_port": 25,
-    "allow_private": False, "smtp": False, "per_destination": 4, "rate": 1000.0,
-    "tlsa": "secure",
-}
-#: --tlsa: which domains' MX hosts get TLSA lookups (issue 16).
-TLSA_CHOICES = ("secure", "all")
-
-
-def add_probe_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
-    """The network options `scan` and `check` share; ``defaults=False`` leaves unset options
-    None (``PROBE_DEFAULTS`` are applied later), so that a value given on the command line can
-    be told from one taken from a manifest."""
-    d = PROBE_DEFAULTS if defaults else {}
-    net = parser.add_argument_group("network")
-    net.add_argument("--resolver", action="append", type=parse_resolver, metavar="HOST[:PORT]",
-                     help="recursive resolver (repeatable; default: the system's)")
-    net.add_argument("--timeout", type=_positive_float, default=d.get("timeout"), metavar="S",
-                     help="deadline of each HTTPS and SMTP probe (default 10)")
-    net.add_argument("--dns-timeout", type=_positive_float, default=d.get("dns_timeout"),
-                     metavar="S", help="deadline of each DNS attempt (default 2)")
-    net.add_argument("--retries", type=_non_negative_int, default=d.get("retries"), metavar="N",
-                     help="extra DNS attempts on timeout or SERVFAIL (default 2)")
-    net.add_argument("--https-port", type=_port, default=d.get("https_port"), metavar="P")
-    net.add_argument("--smtp-port", type=_port, default=d.get("smtp_port"), metavar="P")
-    net.add_argument("--ca-bundle", type=Path, metavar="PEM",
-                     help="also trust these CAs (PEM), on top of the system's store")
-    net.add_argument("--allow-private", action="store_true", default=d.get("allow_private"),
-                     help="allow connections to private and special-purpose addresses")
-    net.add_argument("--smtp", action="store_true", default=d.get("smtp"),
-                     help="also probe the MX hosts with STARTTLS on port 25")
-    net.add_argument("--ehlo-name", metavar="NAME", help="name sent in EHLO")
-    net.add_argument("--contact", metavar="URL",
-                     help="URL shown in the User-Agent so that operators can reach you")
-    net.add_argument("--per-destination", type=_positive_int, default=d.get("per_destination"),
-                     metavar="N", help="concurrent connections per IP address (default 4)")
-    net.add_argument("--rate", type=_positive_float, default=d.get("rate"), metavar="QPS",
-                     help="DNS queries per second (default 1000)")
-    net.add_argument("--exclude", type=Path, metavar="FILE",
-                     help="exclusion list: domains (with subdomains) and IP prefixes")
-    dane = parser.add_argument_group("DNSSEC and DANE")
-    dane.add_argument("--tlsa", choices=TLSA_CHOICES, default=d.get("tlsa"),
-                      help="look up the MX hosts' TLSA records for domains whose MX answer is "
-                      "DNSSEC-secure (default), or for all domains")
-    dane.add_argument("--dnssec-check", metavar="NAME",
-                      help="a name known to be DNSSEC-signed: asked once to tell whether the "
-                      "resolver validates (recorded in the manifest; without validation the "
-                      "DNSSEC and DANE columns mean nothing)")
-
-
-def resolvers_from_args(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
-    if args.resolver:
-        return tuple(args.resolver)
-    from survey.probes.dns import system_resolvers
-
-    try:
-        found = system_resolvers()
-    except Exception as exc:  # an unreadable resolv.conf is a usage problem, not a crash
-        raise UsageError(f"cannot read the system's resolvers ({exc}); use --resolver") from exc
-    if not found:
-        raise UsageError("no system resolver found; use --resolver HOST[:PORT]")
-    return tuple(found)
-
-
-def exclusions_from_args(args: argparse.Namespace) -> Any:
-    """The exclusion list (``survey.probes.net.Exclusions``) or None; bad lines are reported."""
-    if args.exclude is None:
-        return None
-    from survey.probes.net import Exclusions
-
-    try:
-        exclusions = Exclusions.from_file(args.exclude)
-    except OSError as exc:
-        raise UsageError(f"--exclude {args.exclude}: {exc.strerror or exc}") from exc
-    for number, text in exclusions.bad_lines[:10]:
-        print(f"warning: {args.exclude}:{number}: ignored bad entry {text!r}", file=sys.stderr)
-    return exclusions
-
-
-def check_probe_args(args: argparse.Namespace) -> None:
-    if args.ca_bundle is not None and not args.ca_bundle.is_file():
-        raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
-    if args.contact is not None and not args.contact.strip():
-        raise UsageError("--contact must not be empty")
-
-
 # --- scan ---------------------------------------------------------------------------------------
-
-#: Defaults of the scan's own options; like ``PROBE_DEFAULTS``, applied after the manifest's.
-SCAN_DEFAULTS: dict[str, Any] = {
-    # max_concurrency: survey.scan.inflight.MAX_IN_FLIGHT (not imported: it brings trio; a
-    # test holds the two equal)
-    **PROBE_DEFAULTS, "concurrency": 500, "max_concurrency": 10_000, "workers": 1,
-    "part_rows": PART_ROWS, "part_seconds": PART_SECONDS, "dns_backoff": 0.5, "dns_sockets": 4,
-}
-
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -239,14 +77,14 @@ def register(subparsers: Any) -> None:
                         "locally and uploaded whole; needs the cluster extra and s3fs/gcsfs)")
     parser.add_argument("--format", choices=[str(f) for f in ToplistFormat],
                         help="toplist format (default: detected)")
-    parser.add_argument("--limit", type=_non_negative_int, metavar="N",
+    parser.add_argument("--limit", type=non_negative_int, metavar="N",
                         help="only the first N valid entries")
     parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0 <= I < N)")
-    parser.add_argument("--concurrency", type=_positive_int, metavar="N",
+    parser.add_argument("--concurrency", type=positive_int, metavar="N",
                         help="domains in flight (default 500) at the start, raised while the "
                         "measured latency calls for more, up to --max-concurrency; given, "
                         "the number is fixed unless --max-concurrency is given too")
-    parser.add_argument("--max-concurrency", type=_positive_int, metavar="N",
+    parser.add_argument("--max-concurrency", type=positive_int, metavar="N",
                         help="most domains in flight when the number adapts, i.e. when "
                         "--concurrency is not given (default 10,000); see docs/resolver.md")
     parser.add_argument("--toplist-name", metavar="NAME",
@@ -260,7 +98,7 @@ def register(subparsers: Any) -> None:
                         help="where the scan runs from (network, AS, country), for the "
                         "published snapshot's datasheet")
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
-    parser.add_argument("--workers", type=_positive_int, metavar="N",
+    parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="scan in N processes (shards of the list; see docs/cluster.md)")
     parser.add_argument("--cluster", metavar="ADDRESS",
                         help="scan on a Dask scheduler (tcp://host:8786) or local:N (needs "
@@ -270,16 +108,16 @@ def register(subparsers: Any) -> None:
                         "(e.g. a resolver outage) and replace their rows; the toplist and "
                         "options default to OUTDIR's (old form: TOPLIST -o OUTDIR "
                         "--retry-errors)")
-    parser.add_argument("--part-rows", type=_positive_int, metavar="N",
+    parser.add_argument("--part-rows", type=positive_int, metavar="N",
                         help=f"rows per Parquet part (default {PART_ROWS:,}); a crash loses "
                         "at most the rows of one unwritten part")
-    parser.add_argument("--part-seconds", type=_positive_float,
+    parser.add_argument("--part-seconds", type=positive_float,
                         metavar="S", help=f"write a part at least this often (default "
                         f"{PART_SECONDS:g})")
-    parser.add_argument("--dns-backoff", type=_non_negative_float, metavar="S",
+    parser.add_argument("--dns-backoff", type=non_negative_float, metavar="S",
                         help="seconds before the first DNS retry, doubled each retry "
                         "(default 0.5)")
-    parser.add_argument("--dns-sockets", type=_positive_int, metavar="N",
+    parser.add_argument("--dns-sockets", type=positive_int, metavar="N",
                         help="long-lived UDP sockets per resolver (default 4)")
     add_probe_options(parser, defaults=False)
     parser.set_defaults(func=run)
@@ -399,34 +237,23 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
-             shard: tuple[int, int] | None, toplist_name: str, toplist_date: str | None
-             ) -> dict[str, Any]:
-    return {
+def record_options(args: argparse.Namespace, resolvers: tuple[tuple[str, int], ...],
+                   shard: tuple[int, int] | None, toplist_name: str, toplist_date: str | None
+                   ) -> dict[str, Any]:
+    """The manifest's ``options``: one entry per key of the option table, in its order; the
+    value of the option itself unless it is recorded in another form (a path made absolute,
+    a list's digest, the resolvers in use)."""
+    recorded = {
         "toplist_path": absolute_source(args.toplist),
-        "format": args.format, "limit": args.limit,
         "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
         "exclude": None if args.exclude is None else str(args.exclude.resolve()),
         "exclude_sha256": None if args.exclude is None else _sha256(args.exclude),
-        "smtp": args.smtp, "https_port": args.https_port, "smtp_port": args.smtp_port,
-        "allow_private": args.allow_private, "toplist_name": toplist_name,
-        "toplist_date": toplist_date, "resolvers": [f"{h}:{p}" for h, p in resolvers],
-        "rate": args.rate, "concurrency": args.concurrency,
-        "max_concurrency": args.max_concurrency,
-        "per_destination": args.per_destination, "timeout": args.timeout,
-        "dns_timeout": args.dns_timeout, "retries": args.retries,
+        "toplist_name": toplist_name, "toplist_date": toplist_date,
+        "resolvers": [f"{h}:{p}" for h, p in resolvers],
         "ca_bundle": None if args.ca_bundle is None else str(args.ca_bundle.resolve()),
-        "ehlo_name": args.ehlo_name, "contact": args.contact,
-        "vantage_point": args.vantage_point,
-        "part_rows": args.part_rows, "part_seconds": args.part_seconds,
-        "dns_backoff": args.dns_backoff, "dns_sockets": args.dns_sockets,
-        "tlsa": args.tlsa, "dnssec_check": args.dnssec_check,
     }
-
-
-def _resume_conflicts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    before = old.get("options", {})
-    return [k for k in RESULT_OPTIONS if before.get(k) != new.get(k)]
+    return {o.key: recorded[o.key] if o.key in recorded else getattr(args, str(o.dest))
+            for o in OPTIONS if o.key is not None}
 
 
 @contextlib.contextmanager
@@ -590,9 +417,9 @@ def _run(args: argparse.Namespace) -> int:
     exclusions = exclusions_from_args(args)
     outdir: Path = args.output
     _check_outdir(outdir)
-    options = _options(args, resolvers, shard, name, args.toplist_date)
+    options = record_options(args, resolvers, shard, name, args.toplist_date)
     if previous is not None:
-        conflicts = _resume_conflicts(previous, options)
+        conflicts = resume_conflicts(previous, options, SCHEMA_VERSION)
         shown = args.store or outdir
         if conflicts:
             raise UsageError(f"{shown} holds a run with other options ({', '.join(conflicts)}); "

@@ -11,7 +11,8 @@ import datetime as dt
 import math
 import re
 from pathlib import Path
-from typing import Any
+
+from survey.dataset.manifest import saved_options as saved_options
 
 #: Files larger than this are not counted for the progress total (bounded start-up time).
 COUNT_MAX_BYTES = 2_000_000_000
@@ -29,71 +30,6 @@ def parse_date(option: str, text: str) -> str:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         raise ValueError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
-
-
-def _resolver(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")  # the manifest always writes HOST:PORT (IPv6 unbracketed)
-    return host, int(port)
-
-
-def _path(value: Any) -> Path | None:
-    return None if value is None else Path(str(value))
-
-
-#: argparse dest -> (manifest option key, how to turn the saved value back into the option's).
-_SAVED: dict[str, tuple[str, Any]] = {
-    "toplist": ("toplist_path", str),
-    "format": ("format", str),
-    "limit": ("limit", int),
-    "shard": ("shard", str),
-    "exclude": ("exclude", _path),
-    "smtp": ("smtp", bool),
-    "https_port": ("https_port", int),
-    "smtp_port": ("smtp_port", int),
-    "allow_private": ("allow_private", bool),
-    "toplist_name": ("toplist_name", str),
-    "toplist_date": ("toplist_date", str),
-    "resolver": ("resolvers", lambda v: [_resolver(r) for r in v] or None),
-    "rate": ("rate", float),
-    "concurrency": ("concurrency", int),
-    "max_concurrency": ("max_concurrency", int),
-    "per_destination": ("per_destination", int),
-    "timeout": ("timeout", float),
-    "dns_timeout": ("dns_timeout", float),
-    "retries": ("retries", int),
-    "ca_bundle": ("ca_bundle", _path),
-    "ehlo_name": ("ehlo_name", str),
-    "contact": ("contact", str),
-    "vantage_point": ("vantage_point", str),
-    "part_rows": ("part_rows", int),
-    "part_seconds": ("part_seconds", float),
-    "dns_backoff": ("dns_backoff", float),
-    "dns_sockets": ("dns_sockets", int),
-    "tlsa": ("tlsa", str),
-    "dnssec_check": ("dnssec_check", str),
-}
-
-
-def saved_options(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The scan options (argparse dests) a run's manifest records, ready to fill unset options.
-
-    ``scan --retry-errors OUT`` needs nothing but OUT: the toplist and every option come from
-    here unless given again on the command line. Options the manifest does not hold (older
-    manifests) or holds as null are left out, so they take the command's defaults.
-    """
-    options = manifest.get("options")
-    if not isinstance(options, dict):
-        return {}
-    found: dict[str, Any] = {}
-    for dest, (key, convert) in _SAVED.items():
-        value = options.get(key)
-        if value is not None:
-            converted = convert(value)
-            if converted is not None:
-                found[dest] = converted
-    if isinstance(manifest.get("run_date"), str):
-        found["run_date"] = manifest["run_date"]
-    return found
 
 
 def count_lines(source: str, *, max_bytes: int = COUNT_MAX_BYTES) -> int | None:
