@@ -460,7 +460,7 @@ def profile_scan(toplist: Path, work: Path, world_args: Sequence[str], resolver:
 #: Where a sample's time goes, by the file of its innermost frame (first match wins).
 CATEGORIES = (
     ("dnspython", ("dns/",)),
-    ("dns probe (survey)", ("survey/probes/dns.py",)),
+    ("dns probe (survey)", ("survey/probes/dns.py", "survey/probes/dnswire.py")),
     ("classify + rows", ("survey/core/", "survey/dataset/schema.py")),
     ("parquet sink", ("survey/dataset/sink.py", "pyarrow/")),
     ("https probe", ("survey/probes/https.py", "survey/probes/tls.py", "httpx/", "httpcore/",

@@ -35,6 +35,7 @@ from survey.core.observations import (
     MxRecord,
     TlsaRecord,
 )
+from survey.probes import dnswire
 from survey.probes.dns import (
     Answer,
     DnsClient,
@@ -259,9 +260,9 @@ def test_name_shortcuts_agree_with_dnspython(text: str) -> None:
     """The probe's text and key shortcuts for names say what dnspython's Name would."""
     name = dns.name.from_text(text)
     want = name.to_text(omit_final_dot=True).lower() if name != dns.name.root else ""
-    assert dns_probe._host(name) == want
-    assert dns_probe._qname_key(text) == dns_probe._key(name)
-    assert dns_probe._key(name) == dns_probe._key(dns.name.from_text(text.upper()))
+    assert dnswire.host_text(name) == want
+    assert dnswire.qname_key(text) == dnswire.name_key(name)
+    assert dnswire.name_key(name) == dnswire.name_key(dns.name.from_text(text.upper()))
 
 
 def test_domain_questions_equal_encoding_each_name() -> None:

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
 import random
 import socket
 import struct
-from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 import dns.exception
 import dns.name
@@ -38,62 +36,28 @@ import dns.resolver
 import dns.wire
 import trio
 
-from survey.core.observations import (
-    RCODE_TIMEOUT,
-    DnsResult,
-    Dnssec,
-    DnsStatus,
-    MxRecord,
-    TlsaRecord,
+from survey.core.observations import RCODE_TIMEOUT, DnsResult, Dnssec, DnsStatus
+from survey.probes.dnswire import (
+    HEADER_TAIL,
+    HEADER_TAIL_CD,
+    OPT_RR,
+    RCODE_STATUS,
+    REFUSED,
+    SERVFAIL,
+    question_tail,
 )
-
-#: EDNS0 UDP payload size advertised (the DNS Flag Day 2020 value).
-EDNS_PAYLOAD = 1232
-#: Longest CNAME chain followed before giving up (RFC 1034 leaves it to the resolver).
-MAX_CNAME_CHAIN = 16
-#: Largest DNS message over TCP (two-octet length prefix).
-MAX_TCP_MESSAGE = 65535
+from survey.probes.dnswire import MAX_CNAME_CHAIN as MAX_CNAME_CHAIN
+from survey.probes.dnswire import MAX_TCP_MESSAGE as MAX_TCP_MESSAGE
+from survey.probes.dnswire import Answer as Answer
+from survey.probes.dnswire import build_query as build_query
+from survey.probes.dnswire import check_response as check_response
+from survey.probes.dnswire import encode_qname as encode_qname
+from survey.probes.dnswire import interpret as interpret
+from survey.probes.dnswire import is_retried as is_retried
+from survey.probes.dnswire import random_id as random_id
 
 #: Outstanding queries per socket above which new ones wait (ids must stay easy to find).
 MAX_PENDING_PER_SOCKET = 32768
-# Query ids are the main defence against off-path spoofing when source ports are long-lived:
-# they come from the OS's CSPRNG, read in blocks (one getrandom call per 2,048 ids, not per id).
-_id_pool = array("H")
-
-_QUESTION_TAILS: dict[str, bytes] = {}  # qtype text -> QTYPE + QCLASS octets
-_RDTYPES: dict[str, int] = {}  # qtype text -> type code
-#: (class, type) -> dnspython's rdata class and the two codes as its enums
-_RDATA_CLASSES: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
-# untyped in dnspython
-_rdata_class: Callable[[Any, Any], Any] = dns.rdata.get_rdata_class
-_form_error: Callable[[str], Exception] = dns.exception.FormError
-# Bytes that dnspython's ``Name.to_text`` writes as themselves (printable ASCII, no specials).
-_PLAIN_BYTES = bytes(c for c in range(0x21, 0x7F) if c not in b'"().;\\@$')
-
-_RCODE_STATUS = {
-    0: DnsStatus.NOERROR,
-    1: DnsStatus.FORMERR,
-    2: DnsStatus.SERVFAIL,
-    3: DnsStatus.NXDOMAIN,
-    4: DnsStatus.NOTIMP,
-    5: DnsStatus.REFUSED,
-}
-_SERVFAIL = 2
-_REFUSED = 5
-_RD, _AD, _CD = 0x0100, 0x0020, 0x0010
-# Header with RD and AD set, QDCOUNT=1 and ARCOUNT=1 (the OPT record); the id is patched per
-# query. AD in a query asks a validating resolver to say whether it validated the answer,
-# without DO's RRSIGs in the response (RFC 6840 §5.7): same query size, same answer sizes.
-_HEADER_TAIL = struct.pack("!HHHHH", _RD | _AD, 1, 0, 0, 1)
-# The same with CD (checking disabled): asked once after a SERVFAIL to tell DNSSEC-bogus data
-# (an answer arrives with CD) from a broken server (SERVFAIL again) (RFC 4035 §3.2.2).
-_HEADER_TAIL_CD = struct.pack("!HHHHH", _RD | _AD | _CD, 1, 0, 0, 1)
-# OPT pseudo-RR: root owner, type 41, class = payload size, TTL 0 (no DO bit), no options.
-_OPT = b"\x00" + struct.pack("!HHIH", 41, EDNS_PAYLOAD, 0, 0)
-_CLASS_IN = struct.pack("!H", 1)
-_QR = 0x8000
-_TC = 0x0200
-_OPCODE_MASK = 0x7800
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,227 +84,6 @@ def system_resolvers() -> tuple[tuple[str, int], ...]:
     except dns.resolver.NoResolverConfiguration:
         return ()
     return tuple((str(ns), int(resolver.port)) for ns in resolver.nameservers)
-
-
-def encode_qname(qname: str) -> bytes:
-    """Wire form of ``qname`` (absolute, lower case); ValueError for a name DNS cannot carry.
-
-    ASCII names (the toplist is already in A-labels) are encoded directly, which is several
-    times cheaper than ``dns.name.from_text``; anything else goes through dnspython (IDNA).
-    """
-    text = qname.lower().removesuffix(".")
-    if not text:
-        return b"\x00"
-    if text.isascii() and "\\" not in text:
-        out = bytearray()
-        for label in text.split("."):
-            raw = label.encode("ascii")
-            if not raw or len(raw) > 63:
-                raise ValueError(f"bad label in {qname!r}")
-            out.append(len(raw))
-            out += raw
-        out.append(0)
-        if len(out) > 255:
-            raise ValueError(f"name too long: {qname!r}")
-        return bytes(out)
-    try:
-        wire = dns.name.from_text(text).canonicalize().to_wire()
-    except (dns.exception.DNSException, UnicodeError) as exc:
-        raise ValueError(f"bad name {qname!r}: {exc}") from exc
-    assert wire is not None  # to_wire() without a file returns the bytes
-    return wire
-
-
-def random_id() -> int:
-    """A uniformly random 16-bit query id from the OS's CSPRNG."""
-    if not _id_pool:
-        _id_pool.frombytes(os.urandom(4096))
-    return _id_pool.pop()
-
-
-def build_query(qid: int, qname_wire: bytes, qtype: int) -> bytes:
-    """A recursive query (RD, EDNS0 payload 1232) for one question, as wire bytes."""
-    return struct.pack("!H", qid) + _HEADER_TAIL + qname_wire + struct.pack("!H", qtype) + (
-        _CLASS_IN + _OPT
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A response that passed the checks: its rcode, TC flag and, when it has records, parsed."""
-
-    rcode: int
-    truncated: bool = False
-    #: the answer section's IN records as (owner, type, rdata), in wire order
-    records: tuple[tuple[dns.name.Name, int, dns.rdata.Rdata], ...] | None = None
-    authentic: bool = False  # the AD bit: the resolver validated the data (RFC 4035 §3.2.3)
-
-
-def check_response(data: bytes, qid: int, question: bytes) -> Answer | str:
-    """Validate ``data`` as the response to query ``qid`` with ``question`` (name+type+class).
-
-    Returns an ``Answer`` or the reason to ignore the datagram. Responses without answer
-    records (NXDOMAIN, NODATA, SERVFAIL, ...) and truncated ones are decided from the header;
-    the question and answer sections of any response with records are parsed by dnspython and
-    the datagram is rejected if that fails. The rcode is the header's (the OPT record is not
-    read, so extended rcodes above 15 appear as their low four bits).
-    """
-    if len(data) < 12:
-        return "short message"
-    rid, flags, qdcount, ancount = struct.unpack_from("!HHHH", data)
-    if rid != qid:
-        return "wrong id"
-    if not flags & _QR or flags & _OPCODE_MASK:
-        return "not a response to a query"
-    end = 12 + len(question)
-    if qdcount != 1 or len(data) < end:
-        return "wrong question"
-    name_end = end - 4
-    if data[12:name_end].lower() != question[:-4] or data[name_end:end] != question[-4:]:
-        return "wrong question"
-    rcode = flags & 0x000F
-    authentic = bool(flags & _AD)
-    if flags & _TC:
-        return Answer(rcode, truncated=True, authentic=authentic)
-    if ancount == 0:
-        return Answer(rcode, authentic=authentic)
-    # Only the answer section is evidence: read its records with dnspython's name and rdata
-    # parsers (strict: each rdata must fill its RDLENGTH exactly) and stop there. Skipping the
-    # Message/RRset machinery and the authority/additional sections makes this ~3x cheaper than
-    # ``dns.message.from_wire``.
-    parser = dns.wire.Parser(data, end)
-    records = []
-    try:
-        for _ in range(ancount):
-            owner = parser.get_name(decompress=True)
-            rdtype, rdclass, _ttl, rdlen = parser.get_struct("!HHIH")
-            rdata = _read_rdata(parser, rdclass, rdtype, rdlen)
-            if rdclass == dns.rdataclass.IN:
-                records.append((owner, rdtype, rdata))
-    except Exception as exc:  # dnspython raises many types for malformed input
-        return f"malformed response: {type(exc).__name__}: {exc}"
-    return Answer(rcode, records=tuple(records), authentic=authentic)
-
-
-def _read_rdata(parser: dns.wire.Parser, rdclass: int, rdtype: int, rdlen: int
-                ) -> dns.rdata.Rdata:
-    """``dns.rdata.from_wire_parser`` inside ``parser.restrict_to(rdlen)`` with the same checks
-    and errors (the rdata must fill RDLENGTH exactly), minus a generator context manager and
-    the class lookup per record (the profile's largest avoidable cost in reading answers)."""
-    if rdlen > parser.remaining():
-        raise dns.exception.FormError
-    found = _RDATA_CLASSES.get((rdclass, rdtype))
-    if found is None:
-        rdc, rdt = dns.rdataclass.RdataClass.make(rdclass), dns.rdatatype.RdataType.make(rdtype)
-        found = _RDATA_CLASSES[(rdclass, rdtype)] = (_rdata_class(rdc, rdt), rdc, rdt)
-    cls, rdc, rdt = found
-    saved_end = parser.end
-    parser.end = parser.current + rdlen
-    try:
-        try:
-            rdata: dns.rdata.Rdata = cls.from_wire_parser(rdc, rdt, parser, None)
-        except dns.exception.FormError:
-            raise
-        except Exception as exc:  # as dnspython's ExceptionWrapper(FormError) does
-            raise _form_error(str(exc)) from exc
-        if parser.current != parser.end:
-            raise dns.exception.FormError
-    finally:
-        parser.end = saved_end
-    return rdata
-
-
-def _host(name: dns.name.Name) -> str:
-    """``name`` as text, lower case, no final dot (root: ""): what ``Name.to_text`` writes,
-    built directly when no label needs an escape (nearly always)."""
-    labels = name.labels
-    if labels and not labels[-1]:
-        plain = labels[:-1]
-        if not b"".join(plain).translate(None, _PLAIN_BYTES):
-            return b".".join(plain).decode("ascii").lower()
-    return name.to_text(omit_final_dot=True).lower() if name != dns.name.root else ""
-
-
-def _key(name: dns.name.Name) -> tuple[bytes, ...]:
-    """A name's labels in lower case: equal exactly when the names are equal (DNS compares
-    ASCII case-insensitively, like ``Name.__eq__``) and hashed in C, unlike ``Name``."""
-    return tuple(map(bytes.lower, name.labels))
-
-
-def _qname_key(qname: str) -> tuple[bytes, ...]:
-    """``_key(dns.name.from_text(qname))``, without building a Name for a plain ASCII name."""
-    text = qname.lower().removesuffix(".")
-    if text.isascii() and "\\" not in text and ".." not in text and not text.startswith("."):
-        return (*text.encode("ascii").split(b"."), b"") if text else (b"",)
-    return _key(dns.name.from_text(qname))
-
-
-def is_retried(rcode: int) -> bool:
-    """Whether an accepted answer with ``rcode`` is asked again (on the next resolver).
-
-    Only SERVFAIL: the resolver could not get an answer this time (RFC 2308 §7.1). FORMERR,
-    NOTIMP and REFUSED judge the question or this client, which another attempt would repeat.
-    """
-    return rcode == _SERVFAIL
-
-
-def interpret(qname: str, qtype: str, answer: Answer, attempts: int) -> DnsResult:
-    """Turn an accepted ``answer`` into a ``DnsResult``, following CNAMEs from ``qname``."""
-    status = _RCODE_STATUS.get(answer.rcode, DnsStatus.ERROR)
-    error = None if status is not DnsStatus.ERROR else f"rcode {answer.rcode}"
-    dnssec = Dnssec.ERROR if status.is_failure else (
-        Dnssec.SECURE if answer.authentic else Dnssec.INSECURE)
-    base = DnsResult(qname, qtype, status, rcode=answer.rcode, error=error, attempts=attempts,
-                     dnssec=dnssec)
-    if answer.records is None:
-        return base
-    rdtype = _RDTYPES.get(qtype)
-    if rdtype is None:
-        rdtype = _RDTYPES[qtype] = dns.rdatatype.from_text(qtype)
-    index: dict[tuple[tuple[bytes, ...], int], list[Any]] = {}
-    for owner, rrtype, rdata in answer.records:
-        index.setdefault((_key(owner), rrtype), []).append(rdata)
-    current = _qname_key(qname)
-    seen = {current}
-    chain: list[str] = []
-    while (rdatas := index.get((current, rdtype))) is None:
-        cname = index.get((current, dns.rdatatype.CNAME))
-        if cname is None:
-            return replace(base, cname_chain=tuple(chain))
-        target: dns.name.Name = cname[0].target
-        target_key = _key(target)
-        if target_key in seen or len(chain) >= MAX_CNAME_CHAIN:
-            return replace(base, status=DnsStatus.ERROR, cname_chain=tuple(chain),
-                           error="cname loop", dnssec=Dnssec.ERROR)
-        chain.append(_host(target))
-        seen.add(target_key)
-        current = target_key
-    txt: tuple[tuple[str, ...], ...] = ()
-    mx: tuple[MxRecord, ...] = ()
-    addresses: tuple[str, ...] = ()
-    tlsa: tuple[TlsaRecord, ...] = ()
-    if rdtype == dns.rdatatype.TXT:
-        txt = tuple(tuple(s.decode("latin-1") for s in rd.strings) for rd in rdatas)
-    elif rdtype == dns.rdatatype.MX:
-        mx = tuple(MxRecord(rd.preference, _host(rd.exchange)) for rd in rdatas)
-    elif rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-        addresses = tuple(rd.address for rd in rdatas)
-    elif rdtype == dns.rdatatype.TLSA:  # dnspython's TLSA rdata type parsed it
-        tlsa = tuple(TlsaRecord(rd.usage, rd.selector, rd.mtype, rd.cert) for rd in rdatas)
-    return DnsResult(
-        qname,
-        qtype,
-        status,
-        rcode=answer.rcode,
-        txt=txt,
-        mx=mx,
-        addresses=addresses,
-        cname_chain=tuple(chain),
-        error=error,
-        attempts=attempts,
-        dnssec=dnssec,
-        tlsa=tlsa,
-    )
 
 
 class _Waiter:
@@ -554,7 +297,7 @@ class DnsClient:
         attempt wins over later timeouts. A name that cannot be encoded is ERROR, 0 attempts.
         """
         try:
-            question = encode_qname(qname) + _question_tail(qtype)
+            question = encode_qname(qname) + question_tail(qtype)
         except (ValueError, dns.exception.DNSException) as exc:
             return DnsResult(qname, qtype, DnsStatus.ERROR, error=str(exc), attempts=0)
         if not self._channels:
@@ -595,9 +338,9 @@ class DnsClient:
             resolver = (first + config.retries) % len(self._channels)
             chans = self._channels[resolver]
             checked = await self._udp(chans[(first // len(self._channels)) % len(chans)],
-                                      question, _HEADER_TAIL_CD)
-            if isinstance(checked, Answer) and checked.rcode not in (_SERVFAIL, _REFUSED):
-                with_cd = _RCODE_STATUS.get(checked.rcode, DnsStatus.ERROR)
+                                      question, HEADER_TAIL_CD)
+            if isinstance(checked, Answer) and checked.rcode not in (SERVFAIL, REFUSED):
+                with_cd = RCODE_STATUS.get(checked.rcode, DnsStatus.ERROR)
                 return replace(failure, attempts=attempts, dnssec=Dnssec.BOGUS,
                                error=f"DNSSEC validation failed (with CD: {with_cd})")
             return replace(failure, attempts=attempts)
@@ -617,13 +360,13 @@ class DnsClient:
             await self.limiter.acquire(1)
         self.queries_sent += 1
 
-    async def _udp(self, chan: _Channel, question: bytes, header: bytes = _HEADER_TAIL
+    async def _udp(self, chan: _Channel, question: bytes, header: bytes = HEADER_TAIL
                    ) -> Answer | str:
         """One UDP attempt: the accepted answer, or why there was none within the timeout."""
         return (await self._udp_batch(chan, (question,), header))[0]
 
     async def _udp_batch(self, chan: _Channel, questions: Sequence[bytes],
-                         header: bytes = _HEADER_TAIL) -> list[Answer | str]:
+                         header: bytes = HEADER_TAIL) -> list[Answer | str]:
         """First attempts of several questions on one socket: one wait for all of them.
 
         Same checks and accounting as ``_udp`` (a token and a slot per question), but one
@@ -656,7 +399,7 @@ class DnsClient:
         try:
             for waiter in waiters:
                 if not await chan.send(struct.pack("!H", waiter.qid) + header
-                                          + waiter.question + _OPT, group.deadline):
+                                          + waiter.question + OPT_RR, group.deadline):
                     break
             else:
                 self._expiry.append(group)
@@ -671,7 +414,7 @@ class DnsClient:
         for outcome in outcomes:
             if isinstance(outcome, str):
                 self.timeouts += outcome.startswith("timeout")
-            elif outcome.rcode == _SERVFAIL:
+            elif outcome.rcode == SERVFAIL:
                 self.servfails += 1
         return outcomes
 
@@ -688,7 +431,7 @@ class DnsClient:
         """One TCP attempt after truncation, bounded by the timeout and a 65535-byte message."""
         await self._acquire()
         qid = random_id()
-        wire = struct.pack("!H", qid) + _HEADER_TAIL + question + _OPT
+        wire = struct.pack("!H", qid) + HEADER_TAIL + question + OPT_RR
         data = b""
         try:
             with trio.move_on_after(self.config.timeout) as scope:
@@ -800,17 +543,8 @@ def _domain_questions(domain: str) -> list[bytes]:
     names = [prefix + base for prefix, _ in _DOMAIN_QUESTIONS]
     if any(len(name) > 255 for name in names):
         return []
-    return [name + _question_tail(qtype) for name, (_, qtype) in zip(
+    return [name + question_tail(qtype) for name, (_, qtype) in zip(
         names, _DOMAIN_QUESTIONS, strict=True)]
-
-
-def _question_tail(qtype: str) -> bytes:
-    """QTYPE + QCLASS octets of ``qtype`` (cached)."""
-    tail = _QUESTION_TAILS.get(qtype)
-    if tail is None:
-        tail = struct.pack("!H", dns.rdatatype.from_text(qtype)) + _CLASS_IN
-        _QUESTION_TAILS[qtype] = tail
-    return tail
 
 
 def _outcome(waiter: _Waiter, failed: str | None) -> Answer | str:
