@@ -16,15 +16,8 @@ from typing import Any
 
 import pytest
 
-from survey.toplist.reader import (
-    ToplistStats,
-    absolute_source,
-    check_toplist,
-    open_toplist,
-    read_toplist,
-    read_toplist_stream,
-    url_scheme,
-)
+from survey.toplist.reader import ToplistStats, read_toplist, read_toplist_stream
+from survey.toplist.sources import absolute_source, check_toplist, open_toplist, url_scheme
 
 TRANCO = b"1,google.com\n2,facebook.com\n3,Example.ORG.\n"
 EXPECTED = [(1, "google.com"), (2, "facebook.com"), (3, "example.org")]

@@ -49,7 +49,8 @@ from survey.dataset.layout import PART_ROWS, PART_SECONDS
 from survey.dataset.manifest import OPTIONS, resume_conflicts
 from survey.dataset.manifest import RESULT_OPTIONS as RESULT_OPTIONS
 from survey.dataset.manifest import SCAN_DEFAULTS as SCAN_DEFAULTS
-from survey.toplist.reader import ToplistFormat, ToplistStats, absolute_source
+from survey.toplist.reader import ToplistFormat, ToplistStats
+from survey.toplist.sources import absolute_source
 
 if TYPE_CHECKING:  # pyarrow and trio come with these: imported where a scan runs, not by --help
     from survey.runs.store import Store
@@ -160,7 +161,7 @@ def output_path(text: str | Path) -> Path:
 
     ``run:2026`` has no ``//``: a relative path, not a URL.
     """
-    from survey.toplist.reader import url_scheme
+    from survey.toplist.sources import url_scheme
 
     text = str(text)
     scheme = url_scheme(text)
@@ -202,7 +203,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def _check_toplist(source: str) -> None:
     """The toplist opens (a local file, or an fsspec URL: file://, s3://...); else exit 2."""
-    from survey.toplist.reader import check_toplist, url_scheme
+    from survey.toplist.sources import check_toplist, url_scheme
 
     if source != "-" and url_scheme(source) is None and not Path(source).is_file():
         raise UsageError(f"{source}: no such file")
@@ -226,7 +227,7 @@ def _check_outdir(outdir: Path) -> None:
 def _link_target(source: str) -> str:
     """A local toplist's real path: ``lists/tranco-current.csv``, a symlink a download script
     keeps pointing at ``tranco_6P7X.csv``, is named (and cited) by the list it points at."""
-    from survey.toplist.reader import url_scheme
+    from survey.toplist.sources import url_scheme
 
     if source == "-" or url_scheme(source) is not None:
         return source

@@ -13,7 +13,8 @@ from survey.runs.shards import ShardTask, plan_jobs, planned_shards, run_shard, 
 from survey.runs.workers import run_workers
 from survey.scan.pool import ScanConfig, ScanSummary
 from survey.scan.progress import Progress
-from survey.toplist.reader import ToplistStats, absolute_source
+from survey.toplist.reader import ToplistStats
+from survey.toplist.sources import absolute_source
 
 
 def shard_task(outdir: Path, store: str | None) -> tuple[ShardTask, ProgressReader]:

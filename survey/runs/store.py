@@ -49,7 +49,7 @@ from survey.runs.shards import (
     run_shard,
     shard_dir,
 )
-from survey.toplist.reader import url_scheme
+from survey.toplist.sources import url_scheme
 
 log = logging.getLogger(__name__)
 
