@@ -7,7 +7,6 @@ It also finds the longitudinal mistakes one snapshot cannot show (``id_not_bumpe
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import polars as pl
 
 from survey.analysis import stats
 from survey.analysis.publish import run_date, snapshot_name, toplist_name
+from survey.dataset.manifest import read_manifest
 
 #: Change kinds, in the order the summary lists them.
 CHANGES = (
@@ -130,12 +130,11 @@ def series_first_modes(snapshots: Sequence[str | Path]) -> pl.DataFrame:
 
 
 def _manifest(path: str | Path) -> dict[str, Any] | None:
-    file = Path(path) / "manifest.json"
+    """A snapshot's manifest, None when it has none or it is unreadable (labels fall back)."""
     try:
-        data: object = json.loads(file.read_text()) if file.is_file() else None
-    except (OSError, ValueError):
-        data = None
-    return data if isinstance(data, dict) else None
+        return read_manifest(Path(path))
+    except ValueError:
+        return None
 
 
 def snapshot_label(path: str | Path) -> str:

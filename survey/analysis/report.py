@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from survey import __version__
 from survey.analysis import charts, stats
 from survey.analysis.publish import SUMS
 from survey.core.mistakes import MISTAKES
+from survey.dataset.manifest import read_manifest as read_run_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +123,8 @@ def format_headline(df: pl.DataFrame) -> str:
 
 
 def read_manifest(dataset: Path) -> dict[str, Any]:
-    for candidate in (dataset / "manifest.json", dataset / "run-manifest.json"):
-        if candidate.is_file():
-            loaded: dict[str, Any] = json.loads(candidate.read_text())
-            return loaded
-    return {}
+    """The dataset's manifest ({} without one; an unreadable one raises ValueError)."""
+    return read_run_manifest(dataset) or {}
 
 
 def build_sections(lf: pl.LazyFrame) -> list[ReportSection]:

@@ -29,19 +29,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from survey.dataset import fsio
+from survey.dataset.layout import MANIFEST as MANIFEST
+from survey.dataset.layout import PART_ROWS as PART_ROWS
+from survey.dataset.layout import PART_SECONDS as PART_SECONDS
+from survey.dataset.layout import PARTS as PARTS
+from survey.dataset.layout import QUARANTINE as QUARANTINE
+from survey.dataset.layout import SHARDS as SHARDS
+from survey.dataset.manifest import read_manifest as read_manifest
 from survey.dataset.schema import rows_to_table
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-PARTS = "parts"
-QUARANTINE = "quarantine"
-#: Where sharded runs keep their per-shard state (``survey.runs.shards``, ``survey.runs.store``).
-SHARDS = "shards"
-#: Rows per part: bounds the memory of the writer and the work lost by a crash.
-PART_ROWS = 2_000
-#: A part is also flushed after this many seconds, so a slow scan still makes durable progress.
-PART_SECONDS = 30.0
 #: Rows per Parquet row group (readers stream a dataset one row group at a time).
 ROW_GROUP_ROWS = 1_000
 
@@ -255,20 +253,6 @@ def drop_rows(outdir: Path, status: str) -> int:
 def utc_now() -> str:
     """Now, as the ISO 8601 UTC string the manifest uses."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def read_manifest(outdir: Path) -> dict[str, Any] | None:
-    """The manifest of ``outdir``, or None when there is none; ValueError when unreadable."""
-    path = outdir / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: unreadable manifest: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: manifest is not a JSON object")
-    return data
 
 
 def write_manifest(outdir: Path, manifest: dict[str, Any]) -> None:

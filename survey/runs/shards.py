@@ -49,6 +49,9 @@ from typing import Any, Protocol
 import trio
 
 from survey.dataset import fsio
+from survey.dataset.layout import COMMITTED as COMMITTED
+from survey.dataset.layout import PROGRESS_FILE as PROGRESS_FILE
+from survey.dataset.layout import SHARD_RECORD as SHARD_RECORD
 from survey.dataset.sink import (
     PART_ROWS,
     PART_SECONDS,
@@ -72,9 +75,6 @@ from survey.toplist.reader import (
 
 log = logging.getLogger(__name__)
 
-COMMITTED = "committed"
-SHARD_RECORD = "shard.json"
-PROGRESS_FILE = "progress.json"
 #: Seconds between progress-file writes of an attempt, and between polls of the parent.
 PROGRESS_INTERVAL = 0.5
 _MASK64 = (1 << 64) - 1

@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from survey.dataset.destination import open_fs
-from survey.dataset.sink import MANIFEST, PARTS, SHARDS, part_sequence
+from survey.dataset.layout import MANIFEST, PARTS, PROGRESS_FILE, SHARDS
+from survey.dataset.layout import STOP as STOP
+from survey.dataset.sink import part_sequence
 from survey.runs.progress import shard_progress
 from survey.runs.shards import (
     SHARD_RECORD,
@@ -53,9 +55,8 @@ from survey.toplist.sources import url_scheme
 
 log = logging.getLogger(__name__)
 
-RECORD = "shard.json"
-PROGRESS = "progress.json"
-STOP = "STOP"
+RECORD = SHARD_RECORD  # the same name locally and on the store
+PROGRESS = PROGRESS_FILE
 #: Seconds between a task's progress uploads and stop-file checks (each is a request).
 PUMP_INTERVAL = 2.0
 
