@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import signal
 import ssl
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 from hypothesis import settings
 
 from survey.sim.catalogue import catalogue
@@ -21,6 +23,17 @@ from survey.sim.world import RunningWorld, start_world
 
 WorldFactory = Callable[..., RunningWorld]
 Spawn = Callable[..., "subprocess.Popen[Any]"]
+
+
+def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test under ``trio.run`` (no pytest-trio in the dev dependencies); the one
+    copy every test module imports (``from tests.conftest import trio_test``)."""
+
+    @functools.wraps(fn)
+    def run(*args: object, **kwargs: object) -> None:
+        trio.run(functools.partial(fn, *args, **kwargs))
+
+    return run
 
 
 def pem_sha256(pem: bytes) -> str:

@@ -10,9 +10,8 @@ asserts its elapsed time: a hostile server may cost a query its deadline, never 
 from __future__ import annotations
 
 import contextlib
-import functools
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import dns.flags
@@ -24,7 +23,7 @@ import trio
 
 from survey.core.observations import RCODE_TIMEOUT, DnsResult, DnsStatus
 from survey.probes.dns import DnsClient, DnsConfig
-from tests.conftest import deadline_bound
+from tests.conftest import deadline_bound, trio_test
 
 HOST = "127.77.53.1"
 OTHER_HOST = "127.77.53.2"  # a spoofer on another loopback address, same port
@@ -32,12 +31,6 @@ REAL = "192.0.2.1"
 FORGED = "198.51.100.66"
 
 
-def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def run(*args: object, **kwargs: object) -> None:
-        trio.run(functools.partial(fn, *args, **kwargs))
-
-    return run
 
 
 # ---------------------------------------------------------------------------------------------

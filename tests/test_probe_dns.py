@@ -8,10 +8,9 @@ port, garbage) followed by the right answer.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,18 +46,7 @@ from survey.probes.dns import (
     system_resolvers,
 )
 from survey.probes.net import RateLimiter
-from tests.conftest import deadline_bound
-
-
-def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async test under trio.run (no pytest-trio in the dev dependencies)."""
-
-    @functools.wraps(fn)
-    def run(*args: object, **kwargs: object) -> None:
-        trio.run(functools.partial(fn, *args, **kwargs))
-
-    return run
-
+from tests.conftest import deadline_bound, trio_test
 
 # ---------------------------------------------------------------------------------------------
 # A tiny authoritative-style server

@@ -7,10 +7,9 @@ test internet are in tests/test_cli_scan.py.
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,14 +27,7 @@ from survey.probes.net import Exclusions
 from survey.scan.pool import Probes, ScanConfig, mx_hosts, open_probes, run_scan, user_agent
 from survey.scan.progress import Progress
 from survey.toplist.reader import ToplistEntry
-
-
-def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def run(*args: object, **kwargs: object) -> None:
-        trio.run(functools.partial(fn, *args, **kwargs))
-
-    return run
+from tests.conftest import trio_test
 
 
 class NxServer:
