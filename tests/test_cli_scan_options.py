@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-import survey.scan
+import survey.scan.pool
 from survey import __version__
 from survey.cli import main
 from survey.sim.catalogue import policy_body
@@ -164,20 +164,20 @@ def test_internal_errors_exit_1_and_the_run_stays_resumable(
     """A bug while making one domain's row (injected into the row builder, after the probes)
     costs that domain and exit 1; the same command then finishes the run with exit 0."""
     toplist = write_toplist(tmp_path / "list.csv", nx_domains[:4])
-    real_row_for = survey.scan.row_for
+    real_row_for = survey.scan.pool.row_for
 
     def buggy_row_for(entry: Any, *args: Any, **kwargs: Any) -> Any:
         if entry.domain == nx_domains[1]:
             raise RuntimeError("injected bug")
         return real_row_for(entry, *args, **kwargs)
 
-    monkeypatch.setattr(survey.scan, "row_for", buggy_row_for)
+    monkeypatch.setattr(survey.scan.pool, "row_for", buggy_row_for)
     out = tmp_path / "out"
     assert scan(catalogue_world, toplist, out) == 1
     assert "1 internal error(s)" in capsys.readouterr().err
     assert manifest(out)["state"] == "running"
     assert {r["domain"] for r in rows(out)} == set(nx_domains[:4]) - {nx_domains[1]}
-    monkeypatch.setattr(survey.scan, "row_for", real_row_for)
+    monkeypatch.setattr(survey.scan.pool, "row_for", real_row_for)
     assert scan(catalogue_world, toplist, out) == 0
     assert manifest(out)["state"] == "complete"
     assert {r["domain"] for r in rows(out)} == set(nx_domains[:4])

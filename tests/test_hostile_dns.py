@@ -21,7 +21,7 @@ import dns.rrset
 import pytest
 import trio
 
-from survey.core.observations import RCODE_TIMEOUT, DnsResult, DnsStatus
+from survey.core.observations import RCODE_TIMEOUT, DnsResult, Dnssec, DnsStatus
 from survey.probes.dns import DnsClient, DnsConfig
 from tests.conftest import deadline_bound, trio_test
 
@@ -491,13 +491,20 @@ async def test_servfail_storm_is_not_absent() -> None:
     """A resolver failing with SERVFAIL (or REFUSED) every time: the result says so, with the
     rcode, never a NOERROR/NXDOMAIN that would read as "no record"."""
 
+    checking_disabled: list[bool] = []
+
     def udp(query: bytes) -> list[Send]:
+        checking_disabled.append(bool(dns.message.from_wire(query).flags & dns.flags.CD))
         return [Send(reply(query, rcode=dns.rcode.SERVFAIL))]
 
     async with hostile_server(udp) as server, client(server, timeout=LONG) as dc:
         result = await dc.query("_mta-sts.victim.example", "TXT")
     assert result.status is DnsStatus.SERVFAIL and result.rcode == dns.rcode.SERVFAIL, result
-    assert result.attempts == 3 and len(server.udp_queries) == 3 and result.txt == ()
+    # retries + 1 plain attempts, then one with CD set to tell bogus data from a broken server:
+    # SERVFAIL again, so the failure is the server's (dnssec error), not DNSSEC's (bogus).
+    assert result.attempts == 4 and len(server.udp_queries) == 4 and result.txt == ()
+    assert checking_disabled == [False, False, False, True]
+    assert result.dnssec is Dnssec.ERROR
 
 
 @trio_test
