@@ -3,7 +3,7 @@
 Every status, every mistake ``classify`` can find and every DNS fault the scanner must survive
 has a scenario here, with the verdict docs/classification.md gives it (``Scenario.expect``, for
 a scan without ``--smtp``; ``SMTP_EXTRA_MISTAKES`` adds what ``--smtp`` finds). End-to-end tests
-scan these domains on loopback and compare; tests/test_catalogue.py checks the expectations
+scan these domains on loopback and compare; tests/core/test_catalogue.py checks the expectations
 against the classifier without servers. Slow faults (tarpits, drips, DNS timeouts) appear once
 each, since each costs the scanner one deadline.
 

@@ -11,8 +11,8 @@ import pytest
 
 from survey.analysis import stats
 from survey.dataset.schema import rows_to_table
-from tests.test_stats import ROWS as OLD_ROWS
-from tests.test_stats import row
+from tests.analysis.test_stats import ROWS as OLD_ROWS
+from tests.analysis.test_stats import row
 
 MX = {"mx_hosts": [{"preference": 10, "host": "mx.example.test"}]}
 

@@ -9,8 +9,8 @@ import pytest
 
 from survey.analysis.diff import adoption_over_time, latest_toplist_series, series_label
 from survey.analysis.publish import publish
-from tests.test_publish import evolve, make_run
-from tests.test_stats import ROWS
+from tests.analysis.test_publish import evolve, make_run
+from tests.analysis.test_stats import ROWS
 
 #: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
 pytestmark = pytest.mark.slow

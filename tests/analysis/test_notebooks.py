@@ -11,7 +11,7 @@ import pytest
 from survey.analysis.notebooks import analysis_notebooks, execute_notebook, series_notebooks
 from survey.analysis.publish import publish
 from survey.dataset.schema import rows_to_table
-from tests.test_stats import ROWS
+from tests.analysis.test_stats import ROWS
 
 NOTEBOOKS = analysis_notebooks()
 ALL_NOTEBOOKS = sorted(Path(NOTEBOOKS[0]).parent.glob("*.ipynb"))
@@ -54,7 +54,7 @@ def test_notebook_executes_on_dataset(notebook: Path, dataset: Path, tmp_path: P
 
 @pytest.mark.slow
 def test_trends_notebook_on_a_series(tmp_path: Path) -> None:
-    from tests.test_publish import evolve, make_run
+    from tests.analysis.test_publish import evolve, make_run
 
     first = make_run(tmp_path / "r1", ROWS, run_id="aaaa1111", finished="2026-10-01T00:00:00Z")
     second = make_run(tmp_path / "r2", evolve(ROWS), run_id="bbbb2222",

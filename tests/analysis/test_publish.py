@@ -18,7 +18,7 @@ from survey.analysis.diff import diff, series_first_modes
 from survey.analysis.publish import PublishError, publish, verify
 from survey.cli import main
 from survey.dataset.schema import SCHEMA_VERSION, rows_to_table
-from tests.test_stats import ROWS
+from tests.analysis.test_stats import ROWS
 
 
 def make_run(root: Path, rows: list[dict[str, Any]], *, state: str = "complete",

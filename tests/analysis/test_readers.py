@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from survey.analysis.publish import publish
-from tests.test_publish import make_run
-from tests.test_stats import ROWS
+from tests.analysis.test_publish import make_run
+from tests.analysis.test_stats import ROWS
 
-README = Path(__file__).resolve().parent.parent / "datasets" / "README.md"
+README = Path(__file__).resolve().parents[2] / "datasets" / "README.md"
 
 
 def snippets() -> dict[str, str]:

@@ -12,7 +12,7 @@ from survey.analysis import stats
 from survey.analysis.report import build_sections
 from survey.cli import main
 from survey.dataset.schema import rows_to_table
-from tests.test_stats import ROWS
+from tests.analysis.test_stats import ROWS
 
 
 class _Collector(HTMLParser):
@@ -71,7 +71,7 @@ def test_report_of_a_snapshot_goes_beside_it_and_verify_still_passes(tmp_path: P
     the report next to it, and the snapshot still verifies."""
     from survey.analysis.publish import publish, verify
     from survey.analysis.report import write_report
-    from tests.test_publish import make_run
+    from tests.analysis.test_publish import make_run
 
     snap = publish(make_run(tmp_path / "run", ROWS), tmp_path / "datasets").path
     path, headline = write_report(snap)

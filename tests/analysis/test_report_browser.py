@@ -22,7 +22,7 @@ import pytest
 from survey.analysis import stats
 from survey.analysis.report import build_sections, write_report
 from survey.dataset.schema import rows_to_table
-from tests.test_stats import ROWS
+from tests.analysis.test_stats import ROWS
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(

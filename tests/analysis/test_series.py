@@ -21,7 +21,7 @@ from survey.sim.evolve import CHURN, TRANSITIONS, Step, evolve
 from survey.sim.generator import generate_world
 from survey.sim.scenario import Scenario, World
 from survey.sim.world import start_world
-from tests.test_catalogue import as_expectation, observations_for
+from tests.core.test_catalogue import as_expectation, observations_for
 
 #: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import polars as pl
 from survey.analysis import stats
 from survey.core.classify import classify
 from survey.dataset.schema import RunContext, rows_to_table, to_row
-from tests.test_catalogue import SCENARIOS, observations_for
+from tests.core.test_catalogue import SCENARIOS, observations_for
 
 NOW = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
 

@@ -17,7 +17,7 @@ from survey.dataset.sink import read_manifest, write_manifest
 from survey.sim.catalogue import EXCLUDED_PREFIX, catalogue
 from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
-from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
+from tests.commands.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 
 #: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
 pytestmark = pytest.mark.slow

@@ -35,7 +35,7 @@ from survey.sim.generator import generate_world
 from survey.sim.scenario import Expectation, Scenario, World
 from survey.sim.world import RunningWorld, start_world
 from tests.conftest import Spawn, deadline_bound
-from tests.test_catalogue_dane import per_lookup
+from tests.core.test_catalogue_dane import per_lookup
 
 
 @pytest.fixture
@@ -331,7 +331,7 @@ def test_signals_stop_promptly_with_flushed_parts(generated: tuple[World, Runnin
 def test_rate_holds_at_the_test_internets_dns_server(generated: tuple[World, RunningWorld],
                                                      tmp_path: Path, spawn: Spawn) -> None:
     """``--rate`` over a whole scan of 500 domains (2,000 queries, about 3.5 s), counted by the
-    test internet's DNS server. Per-second windows are checked in tests/test_scan.py, where
+    test internet's DNS server. Per-second windows are checked in tests/scan/test_scan.py, where
     the server shares the scanner's loop; here the server is a thread of a possibly loaded
     test process, whose stalls would make short windows lie."""
     _, running = generated

@@ -16,7 +16,7 @@ import pytest
 from survey.commands.run import _scan_parser
 from survey.commands.survey_file import load, scan_tokens
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 FILES = DOCS / "periodic"
 ANALYZE = shutil.which("systemd-analyze")
 COMMAND = "/usr/local/bin/mta-sts-survey"

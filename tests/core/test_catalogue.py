@@ -57,7 +57,7 @@ from survey.sim.scenario import (
     SmtpBehaviour,
     Tlsa,
 )
-from tests.test_catalogue_dane import lookup_dnssec
+from tests.core.test_catalogue_dane import lookup_dnssec
 
 SCENARIOS = catalogue()
 LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")

@@ -11,7 +11,7 @@ from survey.core.classify import STS_ATTEMPT, any_attempt, classify
 from survey.core.observations import DnsStatus, FetchError
 from survey.core.policy import POLICY_MAX_BYTES
 from survey.core.verdict import Status
-from tests.test_classify import body, fetch, obs, probe
+from tests.core.test_classify import body, fetch, obs, probe
 
 
 def test_an_mx_host_that_does_not_offer_starttls_is_a_mistake_without_an_error() -> None:

@@ -15,7 +15,7 @@ from survey.core.observations import Dnssec, DnsStatus, TlsaRecord
 from survey.probes.dane import check_chain, record_matches, tlsa_name
 from survey.sim.ca import TestCA
 from survey.sim.scenario import CertKind
-from tests.test_classify import BOG, DANE_EE, INS, MX1, PKIX_EE, SEC, no_txt, obs, signed
+from tests.core.test_classify import BOG, DANE_EE, INS, MX1, PKIX_EE, SEC, no_txt, obs, signed
 
 
 @pytest.fixture(scope="module")

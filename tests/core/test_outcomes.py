@@ -17,7 +17,7 @@ from survey.core.outcomes import (
 )
 from survey.core.senders import PROFILES, RFC8461, SenderProfile, profile
 from survey.core.verdict import Status
-from tests.test_catalogue import SCENARIOS, observations_for
+from tests.core.test_catalogue import SCENARIOS, observations_for
 
 D = "example.com"
 GOOD = b"version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n"

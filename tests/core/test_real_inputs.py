@@ -4,8 +4,8 @@ per sender profile.
 The inputs are kept byte for byte under ``tests/data`` (``real_policies/*.txt`` with
 ``real_policies/SOURCES.tsv``: repository, path, commit and SHA-256 of each file;
 ``real_txt.tsv``: each record with the repository, path and commit it was read from). The
-expected verdicts were computed once with ``python -m tests.test_real_inputs --write``, reviewed,
-and are stored as data (``real_policies/EXPECTED.tsv``, the ``expected`` columns of
+expected verdicts were computed once with ``python -m tests.core.test_real_inputs --write``,
+reviewed, and are stored as data (``real_policies/EXPECTED.tsv``, the ``expected`` columns of
 ``real_txt.tsv``); the tests recompute them and compare. A verdict is ``SenderOutcome.effect``:
 the mode a profile applies, ``ignored`` or ``unknown``. A policy is judged as served with status
 200 and ``text/plain`` under a valid ``_mta-sts`` record, a record as the only one at its name in
@@ -26,9 +26,9 @@ import pytest
 from survey.core.outcomes import sender_outcome
 from survey.core.policy import select_tlsrpt_record
 from survey.core.senders import PROFILES
-from tests.test_outcomes import obs
+from tests.core.test_outcomes import obs
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 POLICIES = DATA / "real_policies"
 SOURCES = POLICIES / "SOURCES.tsv"
 EXPECTED = POLICIES / "EXPECTED.tsv"

@@ -23,7 +23,7 @@ import pytest
 from survey.core.outcomes import sender_outcome
 from survey.core.policy import mx_matches
 from survey.core.senders import RFC8461, profile
-from tests.test_outcomes import obs
+from tests.core.test_outcomes import obs
 
 MOX = "mjl-/mox@1c9587665b32 mtasts/"
 GO = "foxcpp/go-mtasts@1438da2e5932 mtasts_test.go: "

@@ -10,8 +10,8 @@ import pytest
 
 from survey.analysis.publish import publish, snapshot_name, toplist_identity
 from survey.dataset.citation import default_name, identify
-from tests.test_publish import make_run
-from tests.test_stats import ROWS
+from tests.analysis.test_publish import make_run
+from tests.analysis.test_stats import ROWS
 
 
 @pytest.mark.parametrize(("given", "name", "provider", "list_id", "date"), [

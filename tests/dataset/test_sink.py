@@ -110,7 +110,7 @@ _FAILING_WRITES = """
 import resource, signal, sys
 from pathlib import Path
 from survey.dataset.sink import PartWriter, write_manifest
-from tests.test_sink import row
+from tests.dataset.test_sink import row
 out = Path(sys.argv[1])
 writer = PartWriter(out, "r", max_rows=1000)
 for i in range(300):

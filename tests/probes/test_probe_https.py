@@ -1,6 +1,6 @@
 """Policy fetch against real TLS servers on 127.0.0.1 (a throwaway CA made with cryptography).
 
-The CA and server helpers here are also used by tests/test_probe_smtp.py.
+The CA and server helpers here are also used by tests/probes/test_probe_smtp.py.
 """
 
 from __future__ import annotations
@@ -496,8 +496,8 @@ def test_against_sim_policy_server(tmp_path: Path) -> None:
     """The fetcher against survey.sim's SNI-switching server: each host judged by its own name."""
     from survey.sim.ca import TestCA
     from survey.sim.https_server import PolicyHttpsServer
-    from tests.test_sim_https import HOSTS
-    from tests.test_sim_https import POLICY as SIM_POLICY
+    from tests.sim.test_sim_https import HOSTS
+    from tests.sim.test_sim_https import POLICY as SIM_POLICY
 
     ca = TestCA(tmp_path / "ca")
     expected = {

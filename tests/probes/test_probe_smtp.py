@@ -22,7 +22,7 @@ from survey.probes.smtp import (
     parse_reply_line,
 )
 from tests.conftest import deadline_bound, pem_sha256
-from tests.test_probe_https import (
+from tests.probes.test_probe_https import (
     Handler,
     Issued,
     Server,

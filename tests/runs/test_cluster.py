@@ -34,7 +34,7 @@ from survey.scan.pool import ScanConfig
 from survey.scan.progress import Progress
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
-from tests.test_workers import ctrl_c_after, toplist_domains
+from tests.runs.test_workers import ctrl_c_after, toplist_domains
 
 #: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
 pytestmark = pytest.mark.slow

@@ -36,7 +36,7 @@ from survey.runs.store import (
 from survey.sim.generator import generate_world
 from survey.sim.world import RunningWorld, start_world
 from tests.conftest import Spawn
-from tests.test_workers import toplist_domains
+from tests.runs.test_workers import toplist_domains
 
 #: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
 pytestmark = pytest.mark.slow
@@ -185,7 +185,7 @@ def _commit_locally(staging: Path, index: int, count: int, attempt: str,
 
 def test_two_attempts_of_a_shard_never_mix_and_strays_are_deleted(
         tmp_path: Path, s3: Store) -> None:
-    from tests.test_sink import row as sample_row
+    from tests.dataset.test_sink import row as sample_row
 
     rows = [sample_row(f"d{i}.example") for i in range(5)]
     _commit_locally(tmp_path / "a", 0, 1, "attempt-aaaaaaaa11", rows)
@@ -209,7 +209,7 @@ def test_two_attempts_of_a_shard_never_mix_and_strays_are_deleted(
 
 
 def test_push_refuses_a_local_commit_whose_parts_are_gone(tmp_path: Path, s3: Store) -> None:
-    from tests.test_sink import row as sample_row
+    from tests.dataset.test_sink import row as sample_row
 
     _commit_locally(tmp_path / "a", 0, 1, "attempt-aaaaaaaa11", [sample_row("x.example")])
     for part in (tmp_path / "a" / PARTS).iterdir():
@@ -247,7 +247,7 @@ def test_an_unknown_store_scheme_is_a_clear_usage_error(world: RunningWorld,
 def test_a_killed_worker_of_a_store_run_is_rerun_and_the_store_gets_each_domain_once(
         world: RunningWorld, s3: Store) -> None:
     from survey.runs.shards import plan_jobs
-    from tests.test_workers import config, run_killing_shard_0
+    from tests.runs.test_workers import config, run_killing_shard_0
 
     url = f"s3://{BUCKET}/killed"
     base = config(world, rate=1200.0)
@@ -272,7 +272,7 @@ def test_ctrl_c_in_the_cluster_client_stops_store_tasks_and_the_rerun_finishes(
     from survey.runs.shards import plan_jobs
     from survey.runs.store import STOP
     from survey.scan.progress import Progress
-    from tests.test_workers import config, ctrl_c_after
+    from tests.runs.test_workers import config, ctrl_c_after
 
     url = f"s3://{BUCKET}/stopped"
     base = config(world, rate=150.0)  # ~8 s a shard: the tasks see STOP within 2 s

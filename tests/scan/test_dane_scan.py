@@ -147,7 +147,7 @@ def test_the_real_thing_signed_zones_nsd_and_unbound(tmp_path: Path) -> None:
     """Zones signed with ldns-signzone, served by NSD, validated by Unbound (survey.sim.signed):
     the scan reaches the same DANE verdicts as through the sim's resolver."""
     from survey.sim.signed import export_signed, serve_signed
-    from tests.test_dnssec_live import free_udp_port
+    from tests.sim.test_dnssec_live import free_udp_port
 
     nsd = ("127.53.17.1", free_udp_port("127.53.17.1"))
     unbound = ("127.53.17.2", free_udp_port("127.53.17.2"))

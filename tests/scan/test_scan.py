@@ -2,7 +2,7 @@
 
 The server answers NXDOMAIN to everything (so the funnel ends after DNS and no policy fetch is
 due), or never answers names starting with ``slow``. End-to-end runs of every scenario of the
-test internet are in tests/test_cli_scan.py.
+test internet are in tests/commands/test_cli_scan.py.
 """
 
 from __future__ import annotations

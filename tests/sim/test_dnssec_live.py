@@ -24,8 +24,8 @@ from survey.sim.dns_server import name_wire
 from survey.sim.scenario import DNSSEC_CHECK_NAME, Dnssec, MxHost, Scenario, Tlsa, World
 from survey.sim.signed import export_signed, plan_zones, serve_signed, unbound_conf
 from survey.sim.world import RunningWorld, start_world
-from tests.test_cli_scan import FAST, check_expectations, rows_by_domain
-from tests.test_sim_dnssec import spki, starttls_chain
+from tests.commands.test_cli_scan import FAST, check_expectations, rows_by_domain
+from tests.sim.test_sim_dnssec import spki, starttls_chain
 
 #: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
 pytestmark = pytest.mark.slow
@@ -185,7 +185,7 @@ def test_the_catalogue_through_signed_zones_nsd_and_unbound(tmp_path: Path) -> N
     check_expectations(world, rows_by_domain(tmp_path / "out"), expectation_with_smtp)
 
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_resolver_options(anchor: Path) -> tuple[tuple[str, str], ...]:

@@ -11,8 +11,9 @@ import pytest
 from survey.cli import main
 from survey.sim.generator import KINDS, SIGNED_SHARE, generate_world, write_toplist
 from survey.sim.scenario import DNSSEC_CHECK_NAME, Dnssec, Scenario, World
+from tests.commands.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 from tests.conftest import WorldFactory
-from tests.test_catalogue import (
+from tests.core.test_catalogue import (
     LABEL,
     as_dane_expectation,
     as_expectation,
@@ -20,7 +21,6 @@ from tests.test_catalogue import (
     full_expectation,
     observations_for,
 )
-from tests.test_cli_scan import FAST, _expect, check_expectations, rows_by_domain
 
 
 def test_deterministic_from_seed() -> None:

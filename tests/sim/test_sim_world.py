@@ -27,7 +27,7 @@ WITH_POLICY_HOST = [s for s in catalogue() if s.policy_host is not None]
 def resolve(world: RunningWorld, name: str) -> tuple[int, list[str]]:
     host, port = world.resolver
     query = dns.message.make_query(name, "A")
-    query.flags |= dns.flags.CD  # the data even where it is DNSSEC-bogus (tests/test_sim_dnssec)
+    query.flags |= dns.flags.CD  # the data even where it is DNSSEC-bogus (sim/test_sim_dnssec)
     msg = dns.query.udp(query, host, port=port, timeout=2)
     return msg.rcode(), [rd.address for rrset in msg.answer
                          if rrset.rdtype == dns.rdatatype.A for rd in rrset]
@@ -251,7 +251,7 @@ def test_mx_host_answers_as_declared(catalogue_world: RunningWorld, name: str) -
     sc = next(s for s in catalogue() if host in s.mx)
     _, addresses = resolve(catalogue_world, name)
     if sc.fault_for(name) is not None:
-        return  # the DNS fault decides (tests/test_sim_dns.py)
+        return  # the DNS fault decides (tests/sim/test_sim_dns.py)
     (address,) = addresses
     assert address == catalogue_world.plan.mx_address(host)
     port = catalogue_world.smtp_port

@@ -255,7 +255,7 @@ def test_binary_garbage_file() -> None:
     assert len(entries) == stats.entries
 
 
-# A 1 GiB single line: tests/test_toplist_bad_input.py.
+# A 1 GiB single line: tests/toplist/test_toplist_bad_input.py.
 
 
 # --- duplicates, limit, shards, exclusions -----------------------------------------------------
