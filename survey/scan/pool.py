@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterable, Set
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 
@@ -44,6 +44,9 @@ from survey.core.observations import (
 )
 from survey.dataset.schema import RunContext, to_row
 from survey.dataset.sink import PartWriter
+from survey.probes.base import Fetcher as Fetcher
+from survey.probes.base import Prober as Prober
+from survey.probes.base import Resolver as Resolver
 from survey.probes.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
 from survey.scan.inflight import COOLDOWN, PERIOD, Sample, decide
 from survey.scan.progress import Progress, ResolverWindow
@@ -137,25 +140,6 @@ class ScanSummary:
 
 
 # --- the probes, behind protocols so that the funnel reads as what it does -------------------
-
-class Resolver(Protocol):
-    queries_sent: int
-
-    async def lookup_domain(
-        self, domain: str) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]: ...
-
-    async def resolve_addresses(self, host: str) -> DnsResult: ...
-
-    async def query(self, qname: str, qtype: str) -> DnsResult: ...
-
-
-class Fetcher(Protocol):
-    async def fetch(self, domain: str, addresses: tuple[str, ...]) -> HttpsFetch: ...
-
-
-class Prober(Protocol):
-    async def probe(self, host: str, addresses: tuple[str, ...]) -> SmtpProbe: ...
-
 
 @dataclass(frozen=True, slots=True)
 class Probes:
