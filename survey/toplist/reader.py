@@ -32,7 +32,7 @@ Decisions:
   shard split: N machines given the same ``--limit`` agree on the population, and the union of
   their shards is exactly those N names minus the excluded ones.
 - Duplicates are detected on the normalised name with a 64-bit blake2b digest in an
-  open-addressing table (``_DigestSet``, at most 75% full): 11-21 bytes a name, measured 16.8 MB
+  open-addressing table (``DigestSet``, at most 75% full): 11-21 bytes a name, measured 16.8 MB
   for one million names (25 MB peak while the table doubles), where a Python ``set`` of ints
   takes about 70 MB. Two distinct names collide with probability about n²/2⁶⁵ (3·10⁻⁶ for ten
   million names): the later one would be dropped as a duplicate.
@@ -242,7 +242,7 @@ def shard_of(domain: str, shards: int) -> int:
     return _digest(domain) % shards
 
 
-class _DigestSet:
+class DigestSet:
     """Open-addressing set of non-zero 64-bit digests in one ``array('Q')`` (8 bytes a slot)."""
 
     def __init__(self, capacity: int = 1 << 16) -> None:
@@ -328,7 +328,7 @@ def read_toplist_stream(
     if fmt is None:
         fmt = detect_format([line for line in head if line is not None])
     rows = _Rows(fmt)
-    seen = _DigestSet()
+    seen = DigestSet()
     distinct = 0
     index, count = shard if shard is not None else (0, 1)
     first_line = True

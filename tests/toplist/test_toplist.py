@@ -25,10 +25,10 @@ from survey.core.names import InvalidName, normalise_domain
 from survey.toplist.reader import (
     INVALID_REASONS,
     MAX_LINE_BYTES,
+    DigestSet,
     ToplistEntry,
     ToplistFormat,
     ToplistStats,
-    _DigestSet,
     detect_format,
     open_toplist,
     read_toplist,
@@ -268,7 +268,7 @@ def test_duplicates_after_normalisation_yielded_once() -> None:
 
 
 def test_digest_set_grows_and_dedups() -> None:
-    seen = _DigestSet(capacity=4)
+    seen = DigestSet(capacity=4)
     values = [*range(1, 50_000, 7), 2**64 - 1]
     assert all(seen.add(v) for v in values)
     assert not any(seen.add(v) for v in values)
