@@ -19,6 +19,9 @@ import pytest
 
 from benchmarks import run
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 DOMAINS = 200
 
 
@@ -34,7 +37,6 @@ def rows_by_label(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["label"]: r for r in results["rows"]}
 
 
-@pytest.mark.slow
 def test_every_contender_produces_figures(results: dict[str, Any]) -> None:
     rows = rows_by_label(results)
     assert set(rows) == {"naive", "dnsclient", "scan", "scan-w2", "https-sim"}

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import ipykernel.kernelapp
 import nbformat
+import pytest
+
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
 
 WARNING = "running over TCP without encryption"
 

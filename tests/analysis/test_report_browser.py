@@ -25,9 +25,9 @@ from survey.dataset.schema import rows_to_table
 from tests.analysis.test_stats import ROWS
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(  # slow: a headless browser per test
     CHROMIUM is None, reason="Debian's chromium is missing: `make test` installs it "
-    "(system-deps, through .ci/apt-install)")
+    "(system-deps, through .ci/apt-install)")]
 
 #: Measures the page once it is laid out (at the end of <body>: the DOM above is complete).
 PROBE = """<script>

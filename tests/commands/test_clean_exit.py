@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.clean_exit import KINDS, run_mixed
+
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
 
 
 def test_mixed_commands_two_at_a_time_all_exit_clean(tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ from survey.sim.world import RunningWorld, free_port
 from survey.sink import read_manifest
 from tests.conftest import WorldFactory
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1", "--no-progress"]
 
 

@@ -28,6 +28,9 @@ from survey.sim.generator import generate_world
 from survey.sim.scenario import World
 from survey.sim.world import RunningWorld, start_world
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 DATES = ("2026-10-01", "2026-11-01")
 SURVEY = """name = "sim-monthly"
 

@@ -149,6 +149,7 @@ PATTERN = st.one_of(st.text(max_size=20), st.lists(
     st.sampled_from(["*", "a", "mx", "-", "", "b1", "é", "://x"]), max_size=4).map(".".join))
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=300, database=None)
 @given(PATTERN, st.sampled_from(["a.mx", "mx", "a", "x.a.mx", "b1.a", "*.a"]))
 def test_an_mx_pattern_parse_policy_rejects_matches_nothing(pattern: str, host: str) -> None:

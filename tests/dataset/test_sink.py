@@ -125,6 +125,7 @@ for write in (writer.flush, lambda: write_manifest(out, {"pad": "x" * 10_000})):
 """
 
 
+@pytest.mark.slow
 def test_a_failed_write_leaves_neither_the_file_nor_its_tmp(tmp_path: Path) -> None:
     (tmp_path / "parts").mkdir()
     done = subprocess.run([sys.executable, "-c", _FAILING_WRITES, str(tmp_path)],

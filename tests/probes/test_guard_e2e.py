@@ -29,6 +29,9 @@ from survey.sim.generator import generate_world, policy_body
 from survey.sim.scenario import MxHost, PolicyHost, Scenario, World
 from survey.sim.world import RunningWorld, start_world
 
+#: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
+pytestmark = pytest.mark.slow
+
 #: One address of each special-purpose range the guard must refuse (label: address).
 SPECIAL_V4 = {
     "rfc1918-10": "10.0.0.1",
@@ -165,7 +168,6 @@ def special(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningW
         yield running, scan(running, directory / "out", allow_private=False)
 
 
-@pytest.mark.slow
 def test_the_table_is_special_and_the_world_serves_it(
         special: tuple[RunningWorld, Scan]) -> None:
     """The guard's own verdict on each declared address (a wrong table would prove nothing)."""
@@ -250,7 +252,6 @@ def test_nothing_but_the_resolver_was_contacted(special: tuple[RunningWorld, Sca
     assert blocked == 2 * len(CASES)
 
 
-@pytest.mark.slow
 def test_the_audit_sees_probes_of_an_allowed_host(tmp_path: Path) -> None:
     """Control: an ordinary loopback domain, scanned with --allow-private, shows up in the
     audit log at the HTTPS and SMTP listeners (so an empty log above means no probe)."""

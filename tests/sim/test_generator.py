@@ -87,6 +87,7 @@ def test_write_toplist(tmp_path: Path) -> None:
     assert path.read_text() == ""
 
 
+@pytest.mark.slow
 def test_signed_worlds_differ_only_in_dnssec_and_dane() -> None:
     """``signed`` draws from a stream of its own: the same seed gives the same domains, kinds
     and MTA-STS expectations, signed or not (a benchmark compares the two)."""
@@ -120,6 +121,7 @@ def test_signed_expectations_are_what_classify_gives(scenario: Scenario) -> None
             assert as_dane_expectation(obs, smtp=smtp) == dane_expected(scenario, smtp=smtp)
 
 
+@pytest.mark.slow
 def test_a_signed_world_scans_as_expected(make_world: WorldFactory, tmp_path: Path) -> None:
     """Through the sim's validating resolver: every row, MTA-STS and DANE columns, as expected."""
     world = generate_world(300, 6, signed=0.4)
