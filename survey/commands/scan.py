@@ -390,10 +390,12 @@ def _settle_options(args: argparse.Namespace
 def _run(args: argparse.Namespace) -> int:
     import trio
 
+    from survey.core.digests import NameSet
     from survey.dataset.schema import SCHEMA_VERSION, RunContext
     from survey.dataset.sink import (
         PartWriter,
         completed_domains,
+        completed_names,
         drop_rows,
         status_counts,
         utc_now,
@@ -480,7 +482,7 @@ def _run(args: argparse.Namespace) -> int:
         session["retried_errors"] = drop_rows(outdir, "error")
         print(f"retrying {session['retried_errors']:,} domain(s) with status error",
               file=sys.stderr)
-    done: set[str] = set() if sharded else completed_domains(outdir)
+    done = NameSet() if sharded else completed_names(outdir)  # digests: 32 bytes a domain
     session["resumed_with_done"] = len(done)
 
     mode = "off" if args.no_progress else "auto"

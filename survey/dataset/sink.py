@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from survey.core.digests import NameSet
 from survey.dataset import fsio
 from survey.dataset.layout import MANIFEST as MANIFEST
 from survey.dataset.layout import PART_ROWS as PART_ROWS
@@ -206,20 +207,33 @@ def read_part_domains(part: Path) -> list[str]:
     return domains
 
 
-def completed_domains(outdir: Path) -> set[str]:
-    """The domains already in complete parts: what a resumed scan skips.
-
-    Stray ``.tmp`` files are removed; a part that cannot be read is moved to ``quarantine/``
-    with a warning, so that its domains are scanned again rather than lost or counted twice.
-    """
+def _completed_parts(outdir: Path) -> Iterator[list[str]]:
+    """The domains of each complete part. Stray ``.tmp`` files are removed; a part that cannot
+    be read is moved to ``quarantine/`` with a warning, so that its domains are scanned again
+    rather than lost or counted twice."""
     remove_stray_tmp(outdir)
-    done: set[str] = set()
     for part in part_files(outdir):
         try:
             domains = read_part_domains(part)
         except (OSError, pa.ArrowException, ValueError) as exc:
             _quarantine(outdir, part, f"{type(exc).__name__}: {exc}")
             continue
+        yield domains
+
+
+def completed_domains(outdir: Path) -> set[str]:
+    """The domains already in complete parts (see ``_completed_parts`` for damaged ones)."""
+    done: set[str] = set()
+    for domains in _completed_parts(outdir):
+        done.update(domains)
+    return done
+
+
+def completed_names(outdir: Path) -> NameSet:
+    """``completed_domains`` as 64-bit digests: what a resumed scan skips, in ~32 bytes a
+    domain instead of ~108 (docs/zone-scale.md); answers ``in`` and ``len`` only."""
+    done = NameSet()
+    for domains in _completed_parts(outdir):
         done.update(domains)
     return done
 

@@ -24,7 +24,7 @@ import math
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Set
+from collections.abc import AsyncIterator, Container, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,7 +274,7 @@ def row_for(entry: ToplistEntry, obs: DomainObservations, context: RunContext
 Row = tuple[dict[str, Any], str]
 
 
-async def _produce(entries: Iterable[ToplistEntry], done: Set[str],
+async def _produce(entries: Iterable[ToplistEntry], done: Container[str],
                    send: trio.MemorySendChannel[ToplistEntry], summary: ScanSummary) -> None:
     async with send:
         iterator = iter(entries)
@@ -448,7 +448,7 @@ async def _monitor(pool: _Pool, probes: Probes, config: ScanConfig,
                                    summary, pool)
 
 
-async def _produce_then_signal(entries: Iterable[ToplistEntry], done: Set[str],
+async def _produce_then_signal(entries: Iterable[ToplistEntry], done: Container[str],
                                send: trio.MemorySendChannel[ToplistEntry],
                                summary: ScanSummary, finished: trio.Event) -> None:
     try:
@@ -492,7 +492,7 @@ async def run_scan(
     sink: PartWriter,
     progress: Progress,
     *,
-    done: Set[str] = frozenset(),
+    done: Container[str] = frozenset(),
     probes: Probes | None = None,
 ) -> ScanSummary:
     """Scan ``entries`` (minus ``done``) into ``sink``; returns when finished or stopped.

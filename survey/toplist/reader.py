@@ -43,15 +43,14 @@ from __future__ import annotations
 
 import collections
 import csv
-import hashlib
 import re
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from survey.core.digests import DigestSet, name_digest
 from survey.core.names import InvalidName, normalise_domain
 from survey.toplist.sources import absolute_source as absolute_source
 from survey.toplist.sources import check_toplist as check_toplist
@@ -228,8 +227,10 @@ class _Rows:
 
 # --- digests, dedup, shards --------------------------------------------------------------------
 
-def _digest(domain: str) -> int:
-    return int.from_bytes(hashlib.blake2b(domain.encode("ascii"), digest_size=8).digest(), "big")
+#: The digest and the set of them live in ``survey.core.digests`` (the resume set uses them
+#: too); ``DigestSet`` is imported from there, the old private names stay.
+_digest = name_digest
+_DigestSet = DigestSet
 
 
 def shard_of(domain: str, shards: int) -> int:
@@ -240,42 +241,6 @@ def shard_of(domain: str, shards: int) -> int:
     if shards < 1:
         raise ValueError("shards must be >= 1")
     return _digest(domain) % shards
-
-
-class DigestSet:
-    """Open-addressing set of non-zero 64-bit digests in one ``array('Q')`` (8 bytes a slot)."""
-
-    def __init__(self, capacity: int = 1 << 16) -> None:
-        self._table = array("Q", [0]) * capacity
-        self._mask = capacity - 1
-        self._size = 0
-
-    def add(self, digest: int) -> bool:
-        """Insert; False when it was already present."""
-        digest = digest or 1
-        table, mask = self._table, self._mask
-        i = digest & mask
-        while (slot := table[i]) != 0:
-            if slot == digest:
-                return False
-            i = (i + 1) & mask
-        table[i] = digest
-        self._size += 1
-        if self._size * 4 > len(table) * 3:
-            self._grow()
-        return True
-
-    def _grow(self) -> None:
-        old = self._table
-        self._table = array("Q", [0]) * (2 * len(old))
-        self._mask = len(self._table) - 1
-        self._size = 0
-        for digest in old:
-            if digest:
-                self.add(digest)
-
-    def __len__(self) -> int:
-        return self._size
 
 
 # --- reading -----------------------------------------------------------------------------------

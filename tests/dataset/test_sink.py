@@ -20,6 +20,7 @@ from survey.dataset.schema import SCHEMA, SCHEMA_VERSION, RunContext, to_row
 from survey.dataset.sink import (
     PartWriter,
     completed_domains,
+    completed_names,
     part_files,
     read_manifest,
     write_manifest,
@@ -196,3 +197,17 @@ def test_manifest_roundtrip_and_atomic(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(ValueError, match="unreadable manifest"):
         read_manifest(tmp_path)
+
+
+def test_completed_names_answer_like_completed_domains_and_quarantine_alike(
+        tmp_path: Path) -> None:
+    writer = PartWriter(tmp_path, "r", max_rows=3)
+    for i in range(9):
+        writer.add(row(f"d{i}.example"))
+    damaged = part_files(tmp_path)[1]
+    damaged.write_bytes(b"PAR1" + b"\x00" * 200 + b"PAR1")
+    names = completed_names(tmp_path)
+    assert len(names) == 6 and "d0.example" in names and "d8.example" in names
+    assert "d3.example" not in names and "d9.example" not in names  # quarantined, never written
+    assert [p.name for p in (tmp_path / "quarantine").iterdir()] == [damaged.name]
+    assert completed_domains(tmp_path) == {f"d{i}.example" for i in (0, 1, 2, 6, 7, 8)}
