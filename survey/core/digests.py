@@ -26,18 +26,23 @@ class DigestSet:
         self._mask = capacity - 1
         self._size = 0
 
+    def _find(self, digest: int) -> int:
+        """The slot holding ``digest`` (non-zero), or the empty slot where it would go."""
+        table, mask = self._table, self._mask
+        i = digest & mask
+        while (slot := table[i]) != 0 and slot != digest:
+            i = (i + 1) & mask
+        return i
+
     def add(self, digest: int) -> bool:
         """Insert; False when it was already present."""
         digest = digest or 1
-        table, mask = self._table, self._mask
-        i = digest & mask
-        while (slot := table[i]) != 0:
-            if slot == digest:
-                return False
-            i = (i + 1) & mask
-        table[i] = digest
+        i = self._find(digest)
+        if self._table[i] == digest:
+            return False
+        self._table[i] = digest
         self._size += 1
-        if self._size * 4 > len(table) * 3:
+        if self._size * 4 > len(self._table) * 3:
             self._grow()
         return True
 
@@ -45,13 +50,7 @@ class DigestSet:
         if not isinstance(digest, int):
             return False
         digest = digest or 1
-        table, mask = self._table, self._mask
-        i = digest & mask
-        while (slot := table[i]) != 0:
-            if slot == digest:
-                return True
-            i = (i + 1) & mask
-        return False
+        return self._table[self._find(digest)] == digest
 
     def _grow(self) -> None:
         old = self._table
