@@ -50,7 +50,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from survey.core.digests import DigestSet, name_digest
+from survey.core.digests import DigestSet as DigestSet
+from survey.core.digests import name_digest
 from survey.core.names import InvalidName, normalise_domain
 from survey.toplist.sources import absolute_source as absolute_source
 from survey.toplist.sources import check_toplist as check_toplist
