@@ -33,6 +33,16 @@ def _scenarios(text: str) -> str | int:
     return n
 
 
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a share: {text!r}") from None
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"a share is between 0 and 1, got {share}")
+    return share
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -51,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         metavar="catalogue|N",
                         help="the scenario catalogue (default) or N generated domains")
     parser.add_argument("--seed", type=int, default=1, help="seed of generated worlds")
+    parser.add_argument("--signed", type=_share, default=0.0, metavar="SHARE",
+                        help="share of generated domains in DNSSEC-signed zones, some with DANE "
+                             "(default 0; the catalogue has its own signed scenarios)")
     parser.add_argument("--dir", type=Path, default=Path("sim-world"),
                         help="where the toplist and CA files go (default ./sim-world)")
     parser.add_argument("--dns-port", type=_port, default=0, metavar="P",
@@ -62,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def build_world(scenarios: str | int, seed: int) -> World:
+def build_world(scenarios: str | int, seed: int, signed: float = 0.0) -> World:
     from survey.sim.catalogue import catalogue
     from survey.sim.generator import generate_world
     from survey.sim.scenario import World
@@ -70,13 +83,17 @@ def build_world(scenarios: str | int, seed: int) -> World:
     if scenarios == "catalogue":
         return World(catalogue(), seed=seed)
     assert isinstance(scenarios, int)
-    return generate_world(scenarios, seed)
+    return generate_world(scenarios, seed, signed=signed)
 
 
 def scan_command(running: RunningWorld, exclude: Path, output: Path) -> str:
-    """The ``scan`` command line for ``running``, shell-quoted."""
+    """The ``scan`` command line for ``running``, shell-quoted; it names the sim's signed
+    check name, as its DNS server validates like a real survey's resolver must."""
+    from survey.sim.scenario import DNSSEC_CHECK_NAME
+
     argv = ["mta-sts-survey", "scan", str(running.toplist), "-o", str(output),
-            *running.scan_args(), "--exclude", str(exclude)]
+            *running.scan_args(), "--exclude", str(exclude),
+            "--dnssec-check", DNSSEC_CHECK_NAME]
     return shlex.join(argv)
 
 
@@ -85,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     from survey.sim.catalogue import EXCLUDED_PREFIX
 
-    world = build_world(args.scenarios, args.seed)
+    world = build_world(args.scenarios, args.seed, args.signed)
     directory: Path = args.dir.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     exclude = directory / "exclude.txt"

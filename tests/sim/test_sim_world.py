@@ -17,7 +17,16 @@ import pytest
 
 from survey.sim.catalogue import catalogue
 from survey.sim.dns_server import AddressPlan
-from survey.sim.scenario import CertKind, HttpsFault, PolicyHost, Scenario, SmtpBehaviour, World
+from survey.sim.generator import generate_world
+from survey.sim.scenario import (
+    CertKind,
+    Dnssec,
+    HttpsFault,
+    PolicyHost,
+    Scenario,
+    SmtpBehaviour,
+    World,
+)
 from survey.sim.world import RunningWorld, mx_hosts, policy_hosts, start_world
 from tests.conftest import WorldFactory
 
@@ -170,7 +179,8 @@ def test_sim_command_serves_until_interrupted(tmp_path: Path) -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "survey", "sim", "--scenarios", "20", "--seed", "3",
-         "--dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--signed", "0.5", "--dir", str(tmp_path)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         lines = []
@@ -181,6 +191,7 @@ def test_sim_command_serves_until_interrupted(tmp_path: Path) -> None:
         host, port = resolver.rsplit(":", 1)
         command = next(x for x in lines if x.startswith("mta-sts-survey scan"))
         assert f"--resolver {resolver}" in command and "--allow-private" in command
+        assert "--dnssec-check dnssec-check.test" in command
         toplist = (tmp_path / "toplist.csv").read_text().splitlines()
         assert len(toplist) == 20 and toplist[0].startswith("1,d1-")
         for name, rcode in ((toplist[0].split(",")[1], dns.rcode.NOERROR),
@@ -188,6 +199,14 @@ def test_sim_command_serves_until_interrupted(tmp_path: Path) -> None:
             msg = dns.query.udp(dns.message.make_query(name, "MX"), host, port=int(port),
                                 timeout=2)
             assert msg.rcode() == rcode
+        signed = generate_world(20, 3, signed=0.5)  # --signed: what the command serves
+        secure = [s.domain for s in signed.scenarios if s.dnssec is Dnssec.SECURE]
+        assert secure
+        for name in secure:
+            query = dns.message.make_query(name, "MX")
+            query.flags |= dns.flags.AD
+            msg = dns.query.udp(query, host, port=int(port), timeout=2)
+            assert msg.flags & dns.flags.AD, name
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     finally:
