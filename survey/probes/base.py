@@ -36,6 +36,9 @@ class Resolver(Protocol):
 
     async def query(self, qname: str, qtype: str) -> DnsResult: ...
 
+    async def addresses_and_tlsa(self, host: str, port: int = 25
+                                 ) -> tuple[DnsResult, DnsResult]: ...
+
 
 class Fetcher(Protocol):
     """The MTA-STS policy over HTTPS (``probes.https.PolicyFetcher``)."""

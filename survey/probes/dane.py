@@ -32,15 +32,17 @@ def tlsa_name(host: str, port: int = 25) -> str:
     return f"_{port}._tcp.{host}"
 
 
-async def lookup_tlsa(dns: Querier, host: str, addresses: DnsResult) -> DnsResult:
+async def lookup_tlsa(dns: Querier, host: str, addresses: DnsResult,
+                      at_host: DnsResult | None = None) -> DnsResult:
     """The TLSA records of MX ``host`` whose address lookup was ``addresses`` (RFC 7672
     §2.2.2): at the CNAME-expanded name when the address answer is secure and came through a
-    CNAME, falling back to ``host`` itself when the expanded name has none."""
+    CNAME, falling back to ``host`` itself when the expanded name has none. ``at_host``: the
+    lookup at ``host``'s own name, when already made (batched with the addresses)."""
     if addresses.cname_chain and addresses.dnssec is Dnssec.SECURE:
         expanded = await dns.query(tlsa_name(addresses.cname_chain[-1]), "TLSA")
         if expanded.tlsa or expanded.failed:
             return expanded
-    return await dns.query(tlsa_name(host), "TLSA")
+    return at_host if at_host is not None else await dns.query(tlsa_name(host), "TLSA")
 
 
 def _selected(der: bytes, selector: int) -> bytes:

@@ -485,8 +485,28 @@ class DnsClient:
         """
         asked = ((f"_mta-sts.{domain}", "TXT"), (f"_smtp._tls.{domain}", "TXT"), (domain, "MX"),
                  (f"mta-sts.{domain}", "A"))
-        results: list[DnsResult | None] = [None] * 4
-        questions = _domain_questions(domain)
+        results = await self._batched(asked, _domain_questions(domain))
+        return await self._finish_aaaa(domain, results)
+
+    async def addresses_and_tlsa(self, host: str, port: int = 25
+                                 ) -> tuple[DnsResult, DnsResult]:
+        """An MX host's addresses (as ``resolve_addresses``) and ``_<port>._tcp.<host>`` TLSA,
+        their first attempts batched like ``lookup_domain``'s (issue 16: the DANE step)."""
+        asked = ((host, "A"), (f"_{port}._tcp.{host}", "TLSA"))
+        try:
+            questions = [encode_qname(q) + _question_tail(t) for q, t in asked]
+        except (ValueError, dns.exception.DNSException):
+            questions = []
+        a, tlsa = _all2(await self._batched(asked, questions))
+        if not a.addresses:
+            a = _merge(a, await self.query(host, "AAAA"))
+        return a, tlsa
+
+    async def _batched(self, asked: Sequence[tuple[str, str]], questions: Sequence[bytes]
+                       ) -> list[DnsResult | None]:
+        """The lookups ``asked`` (their wire ``questions``; [] when one cannot be encoded: each
+        then goes through ``query``), first attempts in one ``_udp_batch``."""
+        results: list[DnsResult | None] = [None] * len(asked)
         if not questions or not self._channels:
             async def run(i: int, qname: str, qtype: str) -> None:
                 results[i] = await self.query(qname, qtype)
@@ -494,7 +514,7 @@ class DnsClient:
             async with trio.open_nursery() as nursery:
                 for i, (qname, qtype) in enumerate(asked):
                     nursery.start_soon(run, i, qname, qtype)
-            return await self._finish_aaaa(domain, results)
+            return results
         # The first attempts go out together and are awaited once; only what needs another
         # attempt (timeout, SERVFAIL, truncation) gets a task of its own.
         self._turn += 1
@@ -516,7 +536,7 @@ class DnsClient:
             async with trio.open_nursery() as nursery:
                 for i in again:
                     nursery.start_soon(retry, i)
-        return await self._finish_aaaa(domain, results)
+        return results
 
     async def _finish_aaaa(self, domain: str, results: list[DnsResult | None]
                            ) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]:
@@ -566,6 +586,12 @@ def _merge(a: DnsResult, aaaa: DnsResult) -> DnsResult:
     """
     chosen = aaaa if aaaa.addresses or (aaaa.failed and not a.failed) else a
     return replace(chosen, attempts=a.attempts + aaaa.attempts)
+
+
+def _all2(results: Sequence[DnsResult | None]) -> tuple[DnsResult, DnsResult]:
+    a, b = results
+    assert a is not None and b is not None
+    return a, b
 
 
 def _all(results: Sequence[DnsResult | None]) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]:

@@ -209,10 +209,12 @@ async def _probe_mx(probes: Probes, domain: str, hosts: list[str], *, smtp: bool
     dane: list[DaneHost | None] = [None] * len(hosts)
 
     async def one(i: int, host: str) -> None:
-        addresses = await probes.dns.resolve_addresses(host)
         if tlsa:
-            found = await lookup_tlsa(probes.dns, host, addresses)
+            addresses, at_host = await probes.dns.addresses_and_tlsa(host)
+            found = await lookup_tlsa(probes.dns, host, addresses, at_host)
             dane[i] = DaneHost(host, found, addresses.dnssec)
+        else:
+            addresses = await probes.dns.resolve_addresses(host)
         entry = dane[i]
         secure = entry is not None and mx_secure and entry.tlsa.dnssec is Dnssec.SECURE \
             and entry.address_dnssec is Dnssec.SECURE

@@ -798,10 +798,10 @@ async def test_dnssec_status_of_answers_and_tlsa_parsed() -> None:
         domain = await client.lookup_domain("secure.example")
     assert secure.dnssec is Dnssec.SECURE and insecure.dnssec is Dnssec.INSECURE
     assert secure.mx == insecure.mx == (MxRecord(10, "mx.secure.example"),)
-    assert tlsa.dnssec is Dnssec.SECURE and tlsa.tlsa == (
+    assert tlsa.dnssec is Dnssec.SECURE and set(tlsa.tlsa) == {  # an RRset has no order
         TlsaRecord(3, 1, 1, bytes.fromhex("ab" * 32)),
-        TlsaRecord(0, 0, 2, bytes.fromhex("cd" * 64)))
-    assert tlsa.tlsa[0].text() == "3 1 1 " + "ab" * 32
+        TlsaRecord(0, 0, 2, bytes.fromhex("cd" * 64))}
+    assert {r.text() for r in tlsa.tlsa} == {"3 1 1 " + "ab" * 32, "0 0 2 " + "cd" * 64}
     # the batched first attempts carry AD too
     assert [r.dnssec for r in domain] == [Dnssec.INSECURE, Dnssec.INSECURE, Dnssec.SECURE,
                                           Dnssec.INSECURE]
@@ -833,3 +833,14 @@ async def test_validates_tells_a_validating_resolver_from_one_that_is_not() -> N
         assert await client.validates("secure.example") is True
         assert await client.validates("plain.example") is False
         assert await client.validates("bogus.example") is None
+
+
+@trio_test
+async def test_addresses_and_tlsa_share_one_batch() -> None:
+    async with dns_server(validating) as server, DnsClient(config(server)) as client:
+        addresses, tlsa = await client.addresses_and_tlsa("mx.secure.example")
+        sent = client.queries_sent
+    assert addresses.addresses == ("192.0.2.7",) and addresses.qtype == "A"
+    assert tlsa.qname == "_25._tcp.mx.secure.example" and len(tlsa.tlsa) == 2
+    assert tlsa.dnssec is Dnssec.SECURE and addresses.dnssec is Dnssec.INSECURE
+    assert sent == 2

@@ -264,6 +264,10 @@ async def test_a_bug_costs_one_domain_not_the_run(tmp_path: Path) -> None:
         async def query(self, qname: str, qtype: str) -> DnsResult:
             return await self.inner.query(qname, qtype)
 
+        async def addresses_and_tlsa(self, host: str, port: int = 25
+                                     ) -> tuple[DnsResult, DnsResult]:
+            return await self.inner.addresses_and_tlsa(host, port)
+
     names = ["a.example", "bug.example", "c.example"]
     async with scanning(server, cfg) as probes:
         buggy = Probes(Buggy(probes), probes.fetcher, None)
