@@ -494,7 +494,7 @@ class DnsClient:
         their first attempts batched like ``lookup_domain``'s (issue 16: the DANE step)."""
         asked = ((host, "A"), (f"_{port}._tcp.{host}", "TLSA"))
         try:
-            questions = [encode_qname(q) + _question_tail(t) for q, t in asked]
+            questions = [encode_qname(q) + question_tail(t) for q, t in asked]
         except (ValueError, dns.exception.DNSException):
             questions = []
         a, tlsa = _all2(await self._batched(asked, questions))
