@@ -360,7 +360,25 @@ def test_interpret_cname_chain_limit() -> None:
     assert len(answer.records) == 19
     result = interpret(names[0], "A", answer, 1)
     assert result.status is DnsStatus.ERROR and result.error == "cname loop"
-    assert len(result.cname_chain) == 16
+    assert len(result.cname_chain) == 16 and result.dnssec is Dnssec.ERROR
+
+
+def test_interpret_stops_a_cname_loop_at_the_first_repeat() -> None:
+    wire, question = _response("a.example", "A", 4, ("a.example.", "IN", "CNAME", "b.example."),
+                               ("b.example.", "IN", "CNAME", "a.example."))
+    answer = check_response(wire, 4, question)
+    assert isinstance(answer, Answer)
+    result = interpret("a.example", "A", answer, 1)
+    assert (result.status, result.error, result.cname_chain) == (
+        DnsStatus.ERROR, "cname loop", ("b.example",))
+    assert result.dnssec is Dnssec.ERROR
+
+
+def test_a_negative_answer_keeps_the_ad_flag() -> None:
+    wire, question = _response("n.example", "TXT", 6, rcode=3, flags=dns.flags.AD)
+    assert check_response(wire, 6, question) == Answer(3, authentic=True)
+    plain, _ = _response("n.example", "TXT", 6, rcode=3)
+    assert check_response(plain, 6, question) == Answer(3, authentic=False)
 
 
 def resolv_conf_nameservers(path: Path = Path("/etc/resolv.conf")) -> tuple[tuple[str, int], ...]:
