@@ -372,6 +372,13 @@ def test_interpret_stops_a_cname_loop_at_the_first_repeat() -> None:
     assert (result.status, result.error, result.cname_chain) == (
         DnsStatus.ERROR, "cname loop", ("b.example",))
     assert result.dnssec is Dnssec.ERROR
+    # a loop that does not come back to the name asked: b -> c -> b
+    wire, question = _response("a.example", "A", 4, ("a.example.", "IN", "CNAME", "b.example."),
+                               ("b.example.", "IN", "CNAME", "c.example."),
+                               ("c.example.", "IN", "CNAME", "b.example."))
+    answer = check_response(wire, 4, question)
+    assert isinstance(answer, Answer)
+    assert interpret("a.example", "A", answer, 1).cname_chain == ("b.example", "c.example")
 
 
 def test_a_negative_answer_keeps_the_ad_flag() -> None:
@@ -379,6 +386,8 @@ def test_a_negative_answer_keeps_the_ad_flag() -> None:
     assert check_response(wire, 6, question) == Answer(3, authentic=True)
     plain, _ = _response("n.example", "TXT", 6, rcode=3)
     assert check_response(plain, 6, question) == Answer(3, authentic=False)
+    cut, _ = _response("n.example", "TXT", 6, flags=dns.flags.AD | dns.flags.TC)
+    assert check_response(cut, 6, question) == Answer(0, truncated=True, authentic=True)
 
 
 def resolv_conf_nameservers(path: Path = Path("/etc/resolv.conf")) -> tuple[tuple[str, int], ...]:
