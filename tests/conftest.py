@@ -100,3 +100,23 @@ def spawn() -> Iterator[Spawn]:
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+async def bind_udp_tcp_pair(host: str, rcvbuf: int | None = None
+                            ) -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
+    """A UDP and a TCP socket on the same free port (retrying when TCP finds the port taken),
+    for the tests' in-process DNS servers."""
+    for _ in range(20):
+        udp = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+        tcp = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            udp.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, rcvbuf)
+        await udp.bind((host, 0))
+        try:
+            await tcp.bind((host, udp.getsockname()[1]))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        return udp, tcp
+    raise OSError("no free UDP+TCP port pair")

@@ -23,7 +23,7 @@ import trio
 
 from survey.core.observations import RCODE_TIMEOUT, DnsResult, Dnssec, DnsStatus
 from survey.probes.dns import DnsClient, DnsConfig
-from tests.conftest import deadline_bound, trio_test
+from tests.conftest import bind_udp_tcp_pair, deadline_bound, trio_test
 
 HOST = "127.77.53.1"
 OTHER_HOST = "127.77.53.2"  # a spoofer on another loopback address, same port
@@ -119,20 +119,6 @@ class Server:
     tcp_connections: int = 0
 
 
-async def _bind_pair() -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
-    """A UDP and a TCP socket on the same free port (retrying when TCP finds it taken)."""
-    for _ in range(20):
-        udp = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
-        tcp = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
-        await udp.bind((HOST, 0))
-        try:
-            await tcp.bind((HOST, udp.getsockname()[1]))
-        except OSError:
-            udp.close()
-            tcp.close()
-            continue
-        return udp, tcp
-    raise OSError("no free UDP+TCP port pair")
 
 
 def _no_tcp(_query: bytes) -> bytes | None:
@@ -142,7 +128,7 @@ def _no_tcp(_query: bytes) -> bytes | None:
 @contextlib.asynccontextmanager
 async def hostile_server(udp_handler: UdpHandler,
                          tcp_handler: TcpHandler = _no_tcp) -> AsyncIterator[Server]:
-    udp, tcp = await _bind_pair()
+    udp, tcp = await bind_udp_tcp_pair(HOST)
     port = udp.getsockname()[1]
     other_port = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
     other_address = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)

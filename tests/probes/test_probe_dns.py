@@ -46,7 +46,7 @@ from survey.probes.dns import (
     system_resolvers,
 )
 from survey.probes.net import RateLimiter
-from tests.conftest import deadline_bound, trio_test
+from tests.conftest import bind_udp_tcp_pair, deadline_bound, trio_test
 
 # ---------------------------------------------------------------------------------------------
 # A tiny authoritative-style server
@@ -110,27 +110,12 @@ def answer(query: dns.message.Message, _tcp: bool = False) -> list[Reply]:
     return [Reply(table_response(query).to_wire())]
 
 
-async def _bind_pair(host: str) -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
-    """A UDP and a TCP socket on the same free port (retrying when TCP finds the port taken)."""
-    for _ in range(20):
-        udp = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
-        tcp = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
-        udp.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 1 << 20)
-        await udp.bind((host, 0))
-        try:
-            await tcp.bind((host, udp.getsockname()[1]))
-        except OSError:
-            udp.close()
-            tcp.close()
-            continue
-        return udp, tcp
-    raise OSError("no free UDP+TCP port pair")
 
 
 @contextlib.asynccontextmanager
 async def dns_server(handle: Handler, host: str = "127.6.53.1") -> AsyncIterator[tuple[str, int]]:
     """Serve ``handle`` on UDP and TCP at (host, free port) for the duration of the block."""
-    udp, tcp = await _bind_pair(host)
+    udp, tcp = await bind_udp_tcp_pair(host, rcvbuf=1 << 20)
     other = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
     with udp, other, tcp:
         await other.bind((host, 0))
