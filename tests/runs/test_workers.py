@@ -268,10 +268,19 @@ def test_sigint_then_sigkill_of_the_parent_and_the_same_command_finishes(
                "--no-progress"]
     deadline = time.monotonic() + 90
 
+    def sessions() -> int:
+        manifest = out / "manifest.json"
+        return len(json.loads(manifest.read_text()).get("sessions", [])) if manifest.exists() else 0
+
     def start_and_wait_for(rows: int) -> subprocess.Popen[str]:
+        """Start the command; return once it has recorded its session in the manifest and its
+        own attempts have reported rows (the earlier session's count is not enough: one that
+        flushed many rows on SIGINT must not let this one be killed before it starts)."""
+        before_sessions, before_rows = sessions(), rows_in_attempts(out)
         parent = spawn(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True)
-        while rows_in_attempts(out) < rows:
+        while (sessions() <= before_sessions or rows_in_attempts(out) <= before_rows
+               or rows_in_attempts(out) < rows):
             assert parent.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         return parent
