@@ -6,11 +6,12 @@ The inputs are kept byte for byte under ``tests/data`` (``real_policies/*.txt`` 
 ``real_txt.tsv``: each record with the repository, path and commit it was read from; octoDNS
 zone files escape ``;`` as ``\\;``, so their records are kept as octoDNS publishes them, without
 the backslash). The expected verdicts were computed once with
-``python -m tests.core.test_real_inputs --write``, reviewed, and are stored as data (``real_policies/EXPECTED.tsv``, the ``expected`` columns of
-``real_txt.tsv``); the tests recompute them and compare. A verdict is ``SenderOutcome.effect``:
-the mode a profile applies, ``ignored`` or ``unknown``. A policy is judged as served with status
-200 and ``text/plain`` under a valid ``_mta-sts`` record, a record as the only one at its name in
-front of a valid policy, so each verdict is about the file or the record alone.
+``python -m tests.core.test_real_inputs --write``, reviewed, and are stored as data
+(``real_policies/EXPECTED.tsv``, the ``expected`` columns of ``real_txt.tsv``); the tests
+recompute them and compare. A verdict is ``SenderOutcome.effect``: the mode a profile applies,
+``ignored`` or ``unknown``. A policy is judged as served with status 200 and ``text/plain`` under
+a valid ``_mta-sts`` record, a record as the only one at its name in front of a valid policy, so
+each verdict is about the file or the record alone.
 """
 
 from __future__ import annotations
