@@ -39,6 +39,14 @@ def test_no_fetch_at_all_is_policy_unreachable() -> None:
     assert verdict.mistakes == ("txt_without_policy", "policy_unreachable")
 
 
+def test_a_fetch_with_neither_an_answer_nor_an_error_is_policy_unreachable() -> None:
+    """A fetch record with no HTTP status and no error (a row whose fetch columns are null):
+    nothing was received, the same mistake as no fetch at all."""
+    verdict = classify(obs(policy=replace(fetch(), http_status=None, body=None)))
+    assert verdict.status is Status.INVALID
+    assert verdict.mistakes == ("txt_without_policy", "policy_unreachable")
+
+
 def test_a_policy_of_exactly_the_cap_is_read_one_byte_more_is_too_large() -> None:
     valid = body()
     padded = valid + b"x" * (POLICY_MAX_BYTES - len(valid))  # a tail line without a colon
