@@ -20,12 +20,13 @@ from survey.sim.catalogue import policy_body
 from survey.sim.scenario import HttpsFault, MxHost, PolicyHost, Scenario, World
 from survey.sim.world import RunningWorld, free_port
 from survey.sink import read_manifest
+from tests.commands.test_cli_scan import FAST as CLI_FAST
 from tests.conftest import WorldFactory
 
 #: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
 pytestmark = pytest.mark.slow
 
-FAST = ["--timeout", "2", "--dns-timeout", "0.5", "--retries", "1", "--no-progress"]
+FAST = [*CLI_FAST, "--no-progress"]  # the end-to-end deadlines of test_cli_scan
 
 
 def scan(world: RunningWorld, toplist: Path, out: Path, *extra: str) -> int:
