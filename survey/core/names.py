@@ -84,6 +84,15 @@ def _to_ascii(name: str) -> str | InvalidName:
     return ".".join(labels)
 
 
+def a_labels(name: str) -> str | None:
+    """``name`` with its U-labels as A-labels (UTS #46, IDNA 2008), or None when it cannot be.
+
+    For sender profiles that match MX host names in IDNA form (``SenderProfile.idna``).
+    """
+    converted = _to_ascii(name)
+    return None if isinstance(converted, InvalidName) else converted
+
+
 def normalise_domain(name: str, *, allow_single_label: bool = False) -> str | InvalidName:
     """Lower-case ASCII form of a host name, or why it is not one (see the module docstring).
 

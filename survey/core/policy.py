@@ -88,6 +88,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from survey.core.names import a_labels
 from survey.core.senders import RFC8461, SenderProfile
 
 #: Senders read at most this much of a policy body (RFC 8461 §3.3 leaves the cap to the
@@ -615,7 +616,7 @@ def _mx_error(value: str, profile: SenderProfile) -> ParseError | None:
         return None
     if value.endswith(".") and _is_host_pattern(value[:-1]):
         return ParseError("mx_trailing_dot", f"mx {_show(value)} ends with a dot",
-                          _fatal(profile.mx_trailing_dot, "strip", "no_match"))
+                          _fatal(profile.mx_trailing_dot, "strip", "no_match", "kept"))
     return ParseError("mx_invalid", f"mx {_show(value)} is not a host pattern",
                       _fatal(profile.invalid_mx_pattern, "kept"))
 
@@ -659,6 +660,8 @@ def parse_policy(body: bytes, profile: SenderProfile = RFC8461) -> Policy:
             errors.append(ParseError("colon_in_value", f"field {key!r}: ':' in the value",
                                      _fatal(profile.colon_in_value, "accept")))
         if key == "mx":
+            if value in ("", "*.") and profile.mx_empty_value == "dropped":
+                continue  # not an mx at all for this sender (Stalwart's Policy::parse)
             mx.append(value)
             error = _mx_error(value, profile)
             if error is not None:
@@ -732,10 +735,15 @@ def mx_matches(pattern: str, host: str, profile: SenderProfile = RFC8461) -> boo
     A pattern ``parse_policy`` rejects (``mx_invalid``, ``mx_trailing_dot``) matches nothing,
     unless ``profile`` strips a trailing dot. ``*.`` at the start matches exactly one non-empty
     leftmost label: ``*.example.com`` matches ``a.example.com``, neither ``example.com`` nor
-    ``a.b.example.com``.
+    ``a.b.example.com``. U-labels match nothing unless the profile's ``idna`` converts them to
+    A-labels (the host only, or both sides).
     """
     if profile.mx_trailing_dot == "strip" and pattern.endswith("."):
         pattern = pattern[:-1]
+    if profile.idna in ("host_a_labels", "a_labels") and not host.isascii():
+        host = a_labels(host) or ""
+    if profile.idna == "a_labels" and not pattern.isascii():
+        pattern = a_labels(pattern) or ""
     if not _is_host_pattern(pattern):
         return False
     p, h = _host_labels(pattern), _host_labels(host)

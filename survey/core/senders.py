@@ -31,7 +31,9 @@ Policy text (§3.2)
     missing_max_age         no ``max_age`` line: reject | default (a built-in max_age)
     max_age_over_limit      ``max_age`` over 31557600: reject | clamp | accept
     mx_trailing_dot         ``mx: mail.example.com.``: reject | strip (then it matches) |
-                            no_match (the policy applies, the pattern is compared verbatim)
+                            no_match (the policy applies, the pattern is compared verbatim) |
+                            kept (the policy applies; the pattern goes on as written to a
+                            matcher that is not the sender's own: Postfix for pmsr)
     field_name_abnf         a field name not starting with ALPHA/DIGIT (``_x: 1``): enforce
                             (reject the policy) | ignore (an unknown field)
     extension_value_abnf    an unknown field's value empty or outside the ABNF (``x:``):
@@ -64,6 +66,14 @@ Found by research (/work/notes/senders_research.md "NEW KNOBS"):
     txt_value_wsp           ``v=STSv1; id=foo include=x``: WSP or a second ``=`` inside a TXT
                             field's value: accept | reject (only asked where the id and
                             extension rules let the record through)
+    idna                    U-labels in MX matching (``ñaca.com``, ``x.xn--aca-6ma.com`` vs
+                            ``x.ñaca.com``): ascii (names compared as ASCII: a U-label on either
+                            side matches nothing) | host_a_labels (a U-label host is converted
+                            to A-labels; patterns are compared as A-labels) | a_labels (both
+                            converted to one IDNA form, Unicode case folded)
+    mx_empty_value          ``mx:`` with an empty value (or ``mx: *.``): kept (an mx field, judged
+                            by invalid_mx_pattern) | dropped (not counted: a policy whose only mx
+                            is empty has no mx)
 """
 
 from __future__ import annotations
@@ -89,6 +99,7 @@ KNOBS: tuple[str, ...] = (
     "field_name_case", "mode_value_case", "version_value_case", "missing_version",
     "missing_mode", "mx_required_in_none", "max_age_zero", "max_age_number",
     "invalid_mx_pattern", "wildcard_depth", "charset", "bom", "txt_value_wsp",
+    "idna", "mx_empty_value",
 )
 
 
@@ -110,7 +121,7 @@ class SenderProfile:
     lone_cr: Literal["line_end", "reject", "unknown"]
     missing_max_age: Literal["reject", "default", "unknown"]
     max_age_over_limit: Literal["reject", "clamp", "accept", "unknown"]
-    mx_trailing_dot: Literal["reject", "strip", "no_match", "unknown"]
+    mx_trailing_dot: Literal["reject", "strip", "no_match", "kept", "unknown"]
     field_name_abnf: Abnf
     extension_value_abnf: Abnf
     txt_multiple_records: Literal["no_policy", "first_valid", "unknown"]
@@ -135,6 +146,8 @@ class SenderProfile:
     charset: Literal["utf8", "ascii", "unknown"]
     bom: Literal["reject", "strip", "first_field_lost", "unknown"]
     txt_value_wsp: AcceptReject
+    idna: Literal["ascii", "host_a_labels", "a_labels", "unknown"]
+    mx_empty_value: Literal["kept", "dropped", "unknown"]
     #: knob -> where the behaviour is shown ("owner/repo path: function or test"), or "unknown"
     sources: Mapping[str, str]
     #: free text: version or commit read, caveats
@@ -197,6 +210,8 @@ RFC8461 = SenderProfile(
     charset="utf8",
     bom="reject",
     txt_value_wsp="reject",
+    idna="ascii",
+    mx_empty_value="kept",
     sources={
         "txt_trailing_wsp": f"{_RFC} §3.1: sts-text-record ABNF ends in [sts-field-delim]",
         "txt_space_before_semicolon": f"{_RFC} §3.1: sts-field-delim = *WSP \";\" *WSP "
@@ -241,6 +256,10 @@ RFC8461 = SenderProfile(
         "charset": "RFC 8461 §3.2: sts-policy-vchar includes UTF-8",
         "bom": "RFC 8461 §3.2: the first field name is version (no BOM before it)",
         "txt_value_wsp": "RFC 8461 §3.1: sts-id and sts-ext-value exclude SP, HTAB and \"=\"",
+        "idna": "RFC 8461 §3.2: sts-policy-mx-value = [\"*.\"] Domain, RFC 5321 Domain "
+                "is LDH labels (A-labels; U-labels are not allowed)",
+        "mx_empty_value": "RFC 8461 §3.2: each mx field is an sts-policy-mx-value; an empty one is "
+                          "an invalid pattern (invalid_mx_pattern)",
     },
     notes="RFC 8461 with errata 6253 (LF or CRLF) and 6285 (WSP before ';').",
 )
@@ -292,6 +311,8 @@ MOX = SenderProfile(
     charset="utf8",
     bom="reject",
     txt_value_wsp="unknown",
+    idna="host_a_labels",
+    mx_empty_value="kept",
     sources={
         "txt_trailing_wsp": f"{_MOX}parse.go: ParseRecord (delim() needs ';', then "
                             "\"leftover characters\")",
@@ -345,6 +366,12 @@ MOX = SenderProfile(
         "charset": "mjl-/mox mtasts/parse.go: ParsePolicy (UTF-8 string)",
         "bom": "mjl-/mox mtasts/parse.go: ParsePolicy (xkey fails on a BOM)",
         "txt_value_wsp": "unknown: not read apart (mox's id ABNF rejects such an id before)",
+        "idna": "mjl-/mox mtasts/parse.go: parser.xsubdomain (\"domain must be specified "
+                "in A labels\": a U-label pattern rejects the policy); mtasts/mtasts.go: "
+                "Policy.Matches compares dns.Domain values (dns/dns.go ParseDomain: "
+                "idna.Lookup.ToASCII)",
+        "mx_empty_value": "mjl-/mox mtasts/parse_test.go: TestParsePolicy bad \"mx:\" (an empty "
+                          "value is a bad pattern)",
     },
     notes=_MOX_NOTES + " max_age over 2147483647 fails ParseInt (rejected).",
 )
@@ -368,7 +395,7 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
     lone_cr="line_end",
     missing_max_age="reject",
     max_age_over_limit="reject",
-    mx_trailing_dot="unknown",
+    mx_trailing_dot="kept",
     field_name_abnf="ignore",
     extension_value_abnf="ignore",
     txt_multiple_records="no_policy",
@@ -393,6 +420,8 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
     charset="ascii",
     bom="reject",
     txt_value_wsp="unknown",
+    idna="unknown",
+    mx_empty_value="kept",
     sources={
         "txt_trailing_wsp": f"{_PMSR}tests/test_utils.py: test_parse_mta_sts_record "
                             "\"v=STSv1;        id=20160831085700Z   \"",
@@ -421,9 +450,11 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
                            "(int(pol.get('max_age', '-1')) out of range)",
         "max_age_over_limit": f"{_PMSR}tests/nginx.conf bad-policy6 (max_age: 31557601) -> "
                               "FETCH_ERROR",
-        "mx_trailing_dot": f"{_PMSR}postfix_mta_sts_resolver/responder.py (the pattern goes "
-                           "verbatim to Postfix 'secure match=', which checks certificate names; "
-                           "how Postfix treats the dot is not established here)",
+        "mx_trailing_dot": f"{_PMSR}postfix_mta_sts_resolver/resolver.py: STSResolver.resolve "
+                           "checks no mx value (the policy applies: 263.txt, run through it); "
+                           "responder.py hands the pattern verbatim to Postfix 'secure match=', "
+                           "which checks certificate names (how Postfix treats the dot is not "
+                           "established here)",
         "field_name_abnf": f"{_PMSR}postfix_mta_sts_resolver/utils.py: parse_mta_sts_policy "
                            "(unknown keys ignored)",
         "extension_value_abnf": f"{_PMSR}postfix_mta_sts_resolver/utils.py: "
@@ -476,6 +507,10 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
         "bom": "Snawoot/postfix-mta-sts-resolver: a BOM is non-ASCII under the default ASCII "
                "charset",
         "txt_value_wsp": "unknown: not established by the research",
+        "idna": "unknown: Snawoot/postfix-mta-sts-resolver responder.py hands the "
+                "patterns to Postfix (match=), which checks certificate names",
+        "mx_empty_value": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
+                          "parse_mta_sts_policy (res['mx'].append(value))",
     },
     notes="Snawoot/postfix-mta-sts-resolver @ a000619e838f (2025-02-05). Lines without ':' are "
           "ignored; the body is decoded with the Content-Type charset, ASCII by default (a "
@@ -525,6 +560,8 @@ GO_MTASTS = SenderProfile(
     charset="utf8",
     bom="reject",
     txt_value_wsp="reject",
+    idna="a_labels",
+    mx_empty_value="kept",
     sources={
         "txt_trailing_wsp": f"{_GO}mtasts.go: readDNSRecord (strings.TrimSpace of each part)",
         "txt_space_before_semicolon": f"{_GO}mtasts_test.go: TestReadDNSRecord "
@@ -579,6 +616,11 @@ GO_MTASTS = SenderProfile(
                "missing)",
         "txt_value_wsp": "foxcpp/go-mtasts mtasts_test.go: TestReadDNSRecord \"v=STSv1;    id=foo "
                          "include=foo.com\" fails (readDNSRecord)",
+        "idna": "foxcpp/go-mtasts mtasts.go: Policy.Match; dns.go: forLookup "
+                "(idna.ToUnicode, NFC, lower on pattern and host); mtasts_test.go: "
+                "TestPolicyMatch ñaca.com / x.xn--aca-6ma.com",
+        "mx_empty_value": "foxcpp/go-mtasts mtasts.go: readPolicy (policy.MX = append(policy.MX, "
+                          "fieldValue))",
     },
     notes="foxcpp/go-mtasts @ 1438da2e5932 (2024-01-30), the library maddy uses. A value "
           "containing ':' rejects the policy (strings.Split must give 2 parts); every TXT record "
@@ -628,6 +670,8 @@ CHASQUID = SenderProfile(
     charset="utf8",
     bom="reject",
     txt_value_wsp="accept",
+    idna="a_labels",
+    mx_empty_value="kept",
     sources={
         "txt_trailing_wsp": f"{_CHQ}sts.go: hasSTSRecord (only the prefix \"v=STSv1;\" is "
                             "checked)",
@@ -683,6 +727,10 @@ CHASQUID = SenderProfile(
                "missing)",
         "txt_value_wsp": "albertito/chasquid internal/sts/sts.go: hasSTSRecord (only the "
                          "\"v=STSv1;\" prefix is read)",
+        "idna": "albertito/chasquid internal/sts/sts.go: matchDomain, domainToASCII "
+                "(ToLower, idna.ToASCII on both); sts_test.go: TestMatchDomain ñaca.com",
+        "mx_empty_value": "albertito/chasquid internal/sts/sts.go: parsePolicy (p.MXs = "
+                          "append(p.MXs, value))",
     },
     notes="albertito/chasquid @ ca2538b9745a (2026-06-07). Also: mx is required in mode none "
           "(Policy.Check ErrInvalidMX), max_age 0 is rejected, several v=STSv1; records are "
@@ -734,6 +782,8 @@ STALWART = SenderProfile(
     charset="utf8",
     bom="first_field_lost",
     txt_value_wsp="unknown",
+    idna="unknown",
+    mx_empty_value="dropped",
     sources={
         "txt_trailing_wsp": f"{_STW_AUTH}mta_sts/parse.rs: MtaSts::parse (TagParser::text "
                             "drops WSP)",
@@ -808,6 +858,12 @@ STALWART = SenderProfile(
         "bom": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: Policy::parse "
                "(first key unknown)",
         "txt_value_wsp": "unknown: not established by the research",
+        "idna": "unknown: stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/"
+                "verify.rs Policy::verify compares the lowercased pattern with mx_host "
+                "verbatim; how mx_host is spelled there is not established",
+        "mx_empty_value": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
+                          "Policy::parse (else if !value.is_empty(); a '*.' needs a non-empty "
+                          "suffix), then \"No 'mx' entries found\"",
     },
     notes="stalwartlabs/mail-server @ 55e62a683048 (2025-06-15), TXT parser from "
           "stalwartlabs/mail-auth @ 0e93300e5c77. Also: no HTTP status check, version and mode "
@@ -858,6 +914,8 @@ MAILAUTH = SenderProfile(
     charset="utf8",
     bom="strip",
     txt_value_wsp="unknown",
+    idna="host_a_labels",
+    mx_empty_value="kept",
     sources={
         "txt_trailing_wsp": f"{_MA}: resolvePolicy (row.join('').trim())",
         "txt_space_before_semicolon": f"{_MA}: resolvePolicy (/^v=STSv1\\b/i)",
@@ -906,6 +964,10 @@ MAILAUTH = SenderProfile(
         "charset": "postalsys/mailauth lib/mta-sts.js: fetchPolicy",
         "bom": "postalsys/mailauth lib/mta-sts.js: parsePolicy (trim() removes U+FEFF)",
         "txt_value_wsp": "unknown: not established by the research",
+        "idna": "postalsys/mailauth lib/mta-sts.js: validateMx (the MX host, if it has "
+                "high bytes, goes through punycode.toASCII; the pattern is only "
+                "lowercased)",
+        "mx_empty_value": "postalsys/mailauth lib/mta-sts.js: parsePolicy (policy.mx.push(mx))",
     },
     notes="postalsys/mailauth @ d2616c6bee77 (2026-08-19). Also: field names and the mode "
           "value lower-cased, a missing mode is 'none', any 2xx status accepted, a wildcard "

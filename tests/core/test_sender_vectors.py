@@ -149,7 +149,7 @@ def _go_matches() -> list[Vector]:
              ("x.xn--aca-6ma.com", "x.ñaca.com", "match", "idna"),
              ("x.xn--aca-6ma.com", "x.naca.com", "no_match", None),
              ("xn-9999999999a.org", "example.org", "no_match", None)]
-    return [Vector("go-mtasts", "match", (p, h), e, src, gap=g) for p, h, e, g in cases]
+    return [Vector("go-mtasts", "match", (p, h), e, src, differs_by=d) for p, h, e, d in cases]
 
 
 def _chasquid() -> list[Vector]:
@@ -171,9 +171,7 @@ def _chasquid() -> list[Vector]:
              ("*.aa.b.cc.com", "zz.aa.b.cc.com", "match", None)]
     vectors = []
     for p, h, e, why in cases:
-        gap = why if why == "idna" else None
-        differs = why if why == "mx_trailing_dot" else None
-        vectors.append(Vector("chasquid", "match", (p, h), e, match, differs_by=differs, gap=gap))
+        vectors.append(Vector("chasquid", "match", (p, h), e, match, differs_by=why))
     fetch = CHQ + "TestFetch / TestParsePolicy (pol1) "
     indented = (b"\n             version: STSv1\n             mode: enforce\n"
                 b"             mx: *.mail.domain.com\n             max_age: 3600\n        \n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 
+from survey.core.policy import mx_matches, parse_policy
 from survey.core.senders import KNOBS, PROFILES, RFC8461, SenderProfile, knob_names, profile
 
 
@@ -39,3 +40,25 @@ def test_every_knob_of_every_profile_has_a_source_and_a_legal_value() -> None:
 def test_the_rfc_profile_is_sourced_from_the_rfc_and_guesses_nothing() -> None:
     assert all("RFC 8461" in s for s in RFC8461.sources.values())
     assert "unknown" not in {RFC8461.knob(k) for k in KNOBS}
+
+
+def test_an_empty_mx_is_no_mx_only_for_a_sender_that_drops_it() -> None:
+    body = b"version: STSv1\nmode: testing\nmx:\nmax_age: 86400\n"  # real 214.txt's shape
+    for p in PROFILES:
+        codes = {e.code: e.fatal for e in parse_policy(body, p).errors}
+        if p.mx_empty_value == "dropped":
+            assert codes.get("mx_missing") is True, p.name
+        else:
+            assert "mx_missing" not in codes and "mx_invalid" in codes, p.name
+
+
+def test_u_label_mx_matching_follows_the_idna_knob() -> None:
+    cases = {("ñaca.com", "Ñaca.com"): {"a_labels"},
+             ("x.xn--aca-6ma.com", "x.ñaca.com"): {"a_labels", "host_a_labels"},
+             ("*.xn--aca-6ma.com", "mx.ñaca.com"): {"a_labels", "host_a_labels"},
+             ("mx.xn--aca-6ma.com", "mx.naca.com"): set()}
+    for p in PROFILES:
+        if p.idna == "unknown":
+            continue
+        for (pattern, host), matching in cases.items():
+            assert mx_matches(pattern, host, p) == (p.idna in matching), (p.name, pattern, host)
