@@ -34,6 +34,7 @@ from benchmarks.naive_scanner import (
     run_bounded,
 )
 from survey.probes.dns import DnsClient, DnsConfig
+from survey.scan.funnel import lookup_domain
 
 
 async def client_scan(
@@ -49,7 +50,7 @@ async def client_scan(
 
         async def per_domain(domain: str) -> None:
             nonlocal answered
-            results = await client.lookup_domain(domain)
+            results = await lookup_domain(client, domain)
             answered += sum(1 for r in results if r.rcode >= 0)
 
         wall, cpu = await run_bounded(domains, concurrency, per_domain)

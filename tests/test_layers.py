@@ -221,7 +221,6 @@ def test_help_imports_no_heavy_library() -> None:
 PRIVATE_IN_TESTS = {
     "survey.commands.run._scan_parser",
     "survey.probes.dns._Group", "survey.probes.dns._Waiter", "survey.probes.dns._outcome",
-    "survey.probes.dns._merge", "survey.probes.dns._domain_questions",
     "survey.toplist.reader._digest", "survey.toplist.reader._DigestSet",
 }
 

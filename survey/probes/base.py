@@ -19,18 +19,20 @@ to core and one step to the funnel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from survey.core.observations import DnsResult, HttpsFetch, SmtpProbe
 
 
 class Resolver(Protocol):
-    """DNS (``probes.dns.DnsClient``): the four lookups of a domain at once, then single ones."""
+    """DNS (``probes.dns.DnsClient``): questions one at a time or several in one batch (what a
+    scan asks about a domain is the funnel's plan: ``survey.scan.funnel``)."""
 
     queries_sent: int
 
-    async def lookup_domain(
-        self, domain: str) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]: ...
+    async def batch(self, asked: Sequence[tuple[str, str]], *,
+                    wire: Sequence[bytes] | None = None) -> list[DnsResult]: ...
 
     async def resolve_addresses(self, host: str) -> DnsResult: ...
 

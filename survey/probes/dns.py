@@ -465,63 +465,57 @@ class DnsClient:
         a = await self.query(host, "A")
         if a.addresses:
             return a
-        return _merge(a, await self.query(host, "AAAA"))
-
-    async def lookup_domain(self, domain: str) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]:
-        """The four lookups of a domain, concurrently, in this order:
-
-        ``_mta-sts.<d>`` TXT, ``_smtp._tls.<d>`` TXT, ``<d>`` MX, ``mta-sts.<d>`` A. When A
-        yields no address and the ``_mta-sts`` TXT has a record, ``mta-sts.<d>`` AAAA is asked
-        too and merged into the fourth result: the AAAA result (qtype "AAAA") if it has
-        addresses, else the A result; ``attempts`` is the sum of both lookups.
-
-        Why batched: the first attempts of the four go out back to back on one socket and are
-        awaited once (``_udp_batch``); only a question that needs another attempt (timeout,
-        SERVFAIL, truncation) continues in a task of its own, through the same retry rules as
-        ``query``. Per domain this saves a nursery, four tasks, three cancel scopes and three
-        ``Event`` waits: about 40 % of the client's CPU per query (``docs/benchmarks.md``). A
-        retry waits for the batch to end, so a SERVFAIL is retried only once the other three
-        questions are answered or time out.
-        """
-        asked = ((f"_mta-sts.{domain}", "TXT"), (f"_smtp._tls.{domain}", "TXT"), (domain, "MX"),
-                 (f"mta-sts.{domain}", "A"))
-        results = await self._batched(asked, _domain_questions(domain))
-        return await self._finish_aaaa(domain, results)
+        return merge_addresses(a, await self.query(host, "AAAA"))
 
     async def addresses_and_tlsa(self, host: str, port: int = 25
                                  ) -> tuple[DnsResult, DnsResult]:
         """An MX host's addresses (as ``resolve_addresses``) and ``_<port>._tcp.<host>`` TLSA,
-        their first attempts batched like ``lookup_domain``'s (issue 16: the DANE step)."""
-        asked = ((host, "A"), (f"_{port}._tcp.{host}", "TLSA"))
-        try:
-            questions = [encode_qname(q) + question_tail(t) for q, t in asked]
-        except (ValueError, dns.exception.DNSException):
-            questions = []
-        a, tlsa = _all2(await self._batched(asked, questions))
+        their first attempts in one ``batch`` (issue 16: the DANE step)."""
+        a, tlsa = await self.batch(((host, "A"), (f"_{port}._tcp.{host}", "TLSA")))
         if not a.addresses:
-            a = _merge(a, await self.query(host, "AAAA"))
+            a = merge_addresses(a, await self.query(host, "AAAA"))
         return a, tlsa
 
-    async def _batched(self, asked: Sequence[tuple[str, str]], questions: Sequence[bytes]
-                       ) -> list[DnsResult | None]:
-        """The lookups ``asked`` (their wire ``questions``; [] when one cannot be encoded: each
-        then goes through ``query``), first attempts in one ``_udp_batch``."""
+    async def batch(self, asked: Sequence[tuple[str, str]], *,
+                    wire: Sequence[bytes] | None = None) -> list[DnsResult]:
+        """Several questions ``(qname, qtype)`` at once: one result per question, in order,
+        each as ``query`` would give it (same retries, statuses, accounting).
+
+        Why: the first attempts go out back to back on one socket and are awaited once
+        (``_udp_batch``); only a question that needs another attempt (timeout, SERVFAIL,
+        truncation) continues in a task of its own, through ``query``'s retry rules. Per domain
+        of a scan (four questions) this saves a nursery, four tasks, three cancel scopes and
+        three ``Event`` waits: about 40 % of the client's CPU per query
+        (``docs/benchmarks.md``). A retry waits for the batch to end, so a SERVFAIL is retried
+        only once the other questions are answered or time out.
+
+        ``wire``: the questions already encoded (``encode_qname(qname) +
+        question_tail(qtype)`` each, e.g. a caller that encodes a domain once for several
+        names); [] makes each question go through ``query`` (which reports a name that cannot
+        be encoded). Without it the names are encoded here, and one that cannot be makes every
+        question go through ``query``.
+        """
+        if wire is None:
+            try:
+                wire = [encode_qname(q) + question_tail(t) for q, t in asked]
+            except (ValueError, dns.exception.DNSException):
+                wire = []
         results: list[DnsResult | None] = [None] * len(asked)
-        if not questions or not self._channels:
+        if not wire or not self._channels:
             async def run(i: int, qname: str, qtype: str) -> None:
                 results[i] = await self.query(qname, qtype)
 
             async with trio.open_nursery() as nursery:
                 for i, (qname, qtype) in enumerate(asked):
                     nursery.start_soon(run, i, qname, qtype)
-            return results
-        # The first attempts go out together and are awaited once; only what needs another
-        # attempt (timeout, SERVFAIL, truncation) gets a task of its own.
+            return _all(results)
+        if len(wire) != len(asked):
+            raise ValueError(f"{len(wire)} wire questions for {len(asked)} asked")
         self._turn += 1
         first = self._turn
         chans = self._channels[first % len(self._channels)]
         answers = await self._udp_batch(chans[(first // len(self._channels)) % len(chans)],
-                                        questions)
+                                        wire)
         again = []
         for i, ((qname, qtype), answer) in enumerate(zip(asked, answers, strict=True)):
             if isinstance(answer, Answer) and not answer.truncated and not is_retried(answer.rcode):
@@ -529,6 +523,8 @@ class DnsClient:
             else:
                 again.append(i)
         if again:
+            questions = wire
+
             async def retry(i: int) -> None:
                 qname, qtype = asked[i]
                 results[i] = await self._resolve(qname, qtype, questions[i], first, answers[i])
@@ -536,35 +532,7 @@ class DnsClient:
             async with trio.open_nursery() as nursery:
                 for i in again:
                     nursery.start_soon(retry, i)
-        return results
-
-    async def _finish_aaaa(self, domain: str, results: list[DnsResult | None]
-                           ) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]:
-        sts, tlsrpt, mx, host = _all(results)
-        if not host.addresses and sts.txt:
-            host = _merge(host, await self.query(f"mta-sts.{domain}", "AAAA"))
-        return sts, tlsrpt, mx, host
-
-
-#: The wire labels ``lookup_domain`` puts before the domain, and the qtype of each question.
-_DOMAIN_QUESTIONS = ((b"\x08_mta-sts", "TXT"), (b"\x05_smtp\x04_tls", "TXT"), (b"", "MX"),
-                     (b"\x07mta-sts", "A"))
-
-
-def _domain_questions(domain: str) -> list[bytes]:
-    """The wire questions of ``lookup_domain`` (the domain encoded once), [] when one of the
-    names cannot be encoded (each is then asked through ``query``, which reports why)."""
-    if domain == ".":  # "_mta-sts.." has an empty label: leave it to ``query``
-        return []
-    try:
-        base = encode_qname(domain)
-    except (ValueError, dns.exception.DNSException):
-        return []
-    names = [prefix + base for prefix, _ in _DOMAIN_QUESTIONS]
-    if any(len(name) > 255 for name in names):
-        return []
-    return [name + question_tail(qtype) for name, (_, qtype) in zip(
-        names, _DOMAIN_QUESTIONS, strict=True)]
+        return _all(results)
 
 
 def _outcome(waiter: _Waiter, failed: str | None) -> Answer | str:
@@ -578,8 +546,9 @@ def _outcome(waiter: _Waiter, failed: str | None) -> Answer | str:
     return "timeout"
 
 
-def _merge(a: DnsResult, aaaa: DnsResult) -> DnsResult:
-    """AAAA's result when it has addresses, else A's; attempts of both.
+def merge_addresses(a: DnsResult, aaaa: DnsResult) -> DnsResult:
+    """A host's addresses from its A and then AAAA lookups: AAAA's result when it has
+    addresses, else A's; attempts of both.
 
     An AAAA lookup that failed after an A lookup with no addresses is the result: without it
     the row would say "no address" where the measurement could not tell (classified ``error``).
@@ -588,16 +557,14 @@ def _merge(a: DnsResult, aaaa: DnsResult) -> DnsResult:
     return replace(chosen, attempts=a.attempts + aaaa.attempts)
 
 
-def _all2(results: Sequence[DnsResult | None]) -> tuple[DnsResult, DnsResult]:
-    a, b = results
-    assert a is not None and b is not None
-    return a, b
+_merge = merge_addresses  # its name before the funnel moved to ``survey.scan.funnel``
 
 
-def _all(results: Sequence[DnsResult | None]) -> tuple[DnsResult, DnsResult, DnsResult, DnsResult]:
-    a, b, c, d = results
-    assert a is not None and b is not None and c is not None and d is not None
-    return a, b, c, d
+def _all(results: Sequence[DnsResult | None]) -> list[DnsResult]:
+    """Every question of a batch has its result."""
+    done = [r for r in results if r is not None]
+    assert len(done) == len(results)
+    return done
 
 
 async def _receive_exactly(stream: trio.SocketStream, n: int) -> bytes:

@@ -48,6 +48,7 @@ from survey.probes.base import Fetcher as Fetcher
 from survey.probes.base import Prober as Prober
 from survey.probes.base import Resolver as Resolver
 from survey.probes.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
+from survey.scan.funnel import lookup_domain
 from survey.scan.inflight import COOLDOWN, PERIOD, Sample, decide
 from survey.scan.progress import Progress, ResolverWindow
 from survey.toplist.reader import ToplistEntry
@@ -244,7 +245,7 @@ def wants_tlsa(mx: DnsResult, mode: str) -> bool:
 async def observe(domain: str, probes: Probes, *, max_mx: int = MAX_MX_PROBED,
                   tlsa: str = "secure") -> DomainObservations:
     """Run the funnel for one domain: only the probes its answers call for."""
-    sts, tlsrpt, mx, host = await probes.dns.lookup_domain(domain)
+    sts, tlsrpt, mx, host = await lookup_domain(probes.dns, domain)
     fetch: HttpsFetch | None = None
     if sts.txt or host.addresses:
         fetch = await probes.fetcher.fetch(domain, host.addresses)

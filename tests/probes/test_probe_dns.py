@@ -43,6 +43,7 @@ from survey.probes.dns import (
     check_response,
     encode_qname,
     interpret,
+    merge_addresses,
     system_resolvers,
 )
 from survey.probes.net import RateLimiter
@@ -147,6 +148,12 @@ async def dns_server(handle: Handler, host: str = "127.6.53.1") -> AsyncIterator
             nursery.cancel_scope.cancel()
 
 
+#: The four questions a scan asks about example.com, as one batch.
+FOUR = [("_mta-sts.example.com", "TXT"), ("_smtp._tls.example.com", "TXT"), ("example.com", "MX"),
+        ("mta-sts.example.com", "A")]
+FOUR_SECURE = [(q.replace("example.com", "secure.example"), t) for q, t in FOUR]
+
+
 def config(*servers: tuple[str, int], **kw: float) -> DnsConfig:
     # Generous by default so that a loaded CI machine does not turn answers into timeouts; the
     # tests about timeouts pass short ones.
@@ -236,18 +243,6 @@ def test_name_shortcuts_agree_with_dnspython(text: str) -> None:
     assert dnswire.host_text(name) == want
     assert dnswire.qname_key(text) == dnswire.name_key(name)
     assert dnswire.name_key(name) == dnswire.name_key(dns.name.from_text(text.upper()))
-
-
-def test_domain_questions_equal_encoding_each_name() -> None:
-    for domain in ("example.com", "Example.COM.", "", "münchen.de", "a" * 63 + ".example",
-                   "x." * 120, ".", "a..b"):
-        names = [f"_mta-sts.{domain}", f"_smtp._tls.{domain}", domain, f"mta-sts.{domain}"]
-        try:
-            want = [encode_qname(n) + struct.pack("!HH", t, 1) for n, t in
-                    zip(names, (16, 16, 15, 1), strict=True)]
-        except ValueError:
-            want = []
-        assert dns_probe._domain_questions(domain) == want, domain
 
 
 def _response(qname: str, qtype: str, qid: int, *records: tuple[str, str, str, str],
@@ -398,7 +393,7 @@ def test_system_resolvers_and_the_default_config_are_resolv_conf() -> None:
 @trio_test
 async def test_txt_mx_and_cname_chain() -> None:
     async with dns_server(answer) as server, DnsClient(config(server)) as client:
-        sts, tlsrpt, mx, host = await client.lookup_domain("example.com")
+        sts, tlsrpt, mx, host = await client.batch(FOUR)
         null = await client.query("nullmx.example", "MX")
     assert sts.status is DnsStatus.NOERROR and sts.rcode == 0
     assert sts.txt == (("v=STSv1; ", "id=20240101"),)
@@ -410,6 +405,17 @@ async def test_txt_mx_and_cname_chain() -> None:
     assert null.mx == (MxRecord(0, ""),)
     assert all(r.attempts == 1 for r in (sts, tlsrpt, mx, host, null))
     assert client.queries_sent == 5
+
+
+@trio_test
+async def test_a_batch_with_a_name_that_cannot_be_encoded_asks_each_question_alone() -> None:
+    async with dns_server(answer) as server, DnsClient(config(server)) as client:
+        bad, mx = await client.batch([("a..example", "A"), ("example.com", "MX")])
+        with pytest.raises(ValueError, match="2 wire questions for 1"):
+            await client.batch([("example.com", "MX")], wire=[b"x", b"y"])
+    assert bad.status is DnsStatus.ERROR and bad.attempts == 0 and bad.error
+    assert mx.status is DnsStatus.NOERROR and len(mx.mx) == 2 and mx.attempts == 1
+    assert client.queries_sent == 1
 
 
 @trio_test
@@ -438,17 +444,6 @@ async def test_negative_answers_and_cname_loop() -> None:
 
 
 @trio_test
-async def test_policy_host_aaaa_only_when_sts_record_and_no_a() -> None:
-    async with dns_server(answer) as server, DnsClient(config(server)) as client:
-        *_, with_txt = await client.lookup_domain("v6.example")
-        *_, without_txt = await client.lookup_domain("v6none.example")
-        v6 = await client.resolve_addresses("v6only.example")
-    assert with_txt.addresses == ("2001:db8::2",) and with_txt.attempts == 2
-    assert without_txt.addresses == () and without_txt.qtype == "A"
-    assert v6.addresses == ("2001:db8::1",) and v6.qtype == "AAAA"
-
-
-@trio_test
 async def test_servfail_then_success_counts_two_attempts() -> None:
     seen: list[str] = []
 
@@ -471,7 +466,7 @@ async def test_servfail_then_success_counts_two_attempts() -> None:
 @trio_test
 async def test_formerr_notimp_and_refused_are_final(rcode: dns.rcode.Rcode) -> None:
     """Unlike SERVFAIL, these judge the question or the client: one attempt, through ``query``
-    and through ``lookup_domain``'s batch, and the status names the rcode."""
+    and through a batch, and the status names the rcode."""
     seen: list[str] = []
 
     def handle(query: dns.message.Message, tcp: bool) -> list[Reply]:
@@ -482,7 +477,7 @@ async def test_formerr_notimp_and_refused_are_final(rcode: dns.rcode.Rcode) -> N
 
     async with dns_server(handle) as server, DnsClient(config(server, retries=2)) as client:
         single = await client.query("_mta-sts.example.com", "TXT")
-        batch = await client.lookup_domain("example.com")
+        batch = await client.batch(FOUR)
     for result in (single, *batch):
         assert result.status is DnsStatus(dns.rcode.to_text(rcode)), result
         assert result.rcode == int(rcode) and result.attempts == 1
@@ -513,7 +508,7 @@ async def test_batched_first_attempts_retry_each_question_on_its_own() -> None:
         dns_server(handle) as server,
         DnsClient(config(server, timeout=0.3, backoff=0.01)) as client,
     ):
-        sts, tlsrpt, mx, host = await client.lookup_domain("example.com")
+        sts, tlsrpt, mx, host = await client.batch(FOUR)
     assert [r.attempts for r in (sts, tlsrpt, mx, host)] == [2, 2, 1, 1]
     assert client.queries_sent == 6 == len(seen)
     assert sorted(seen) == sorted(["_mta-sts.example.com.", "_smtp._tls.example.com."] * 2
@@ -677,11 +672,11 @@ async def test_rate_limiter_paces_a_domain_and_is_not_needed() -> None:
     async with dns_server(answer) as server:
         async with DnsClient(config(server), limiter=RateLimiter(5, burst=1)) as client:
             start = trio.current_time()
-            await client.lookup_domain("example.com")
+            await client.batch(FOUR)
             paced = trio.current_time() - start
         async with DnsClient(config(server)) as client:
             start = trio.current_time()
-            await client.lookup_domain("example.com")
+            await client.batch(FOUR)
             free = trio.current_time() - start
     assert paced >= 3 / 5
     assert free < 3 / 5
@@ -770,7 +765,7 @@ def test_merge_keeps_a_failed_aaaa_lookup_after_an_empty_a(
     a = DnsResult("mta-sts.example.com", "A", DnsStatus(a_status), attempts=2)
     aaaa = DnsResult("mta-sts.example.com", "AAAA", DnsStatus(aaaa_status),
                      addresses=aaaa_addresses, attempts=3)
-    merged = dns_probe._merge(a, aaaa)
+    merged = merge_addresses(a, aaaa)
     assert merged.qtype == chosen and merged.attempts == 5
 
 
@@ -807,7 +802,7 @@ async def test_dnssec_status_of_answers_and_tlsa_parsed() -> None:
         secure = await client.query("secure.example", "MX")
         insecure = await client.query("plain.example", "MX")
         tlsa = await client.query("_25._tcp.mx.secure.example", "TLSA")
-        domain = await client.lookup_domain("secure.example")
+        domain = await client.batch(FOUR_SECURE)
     assert secure.dnssec is Dnssec.SECURE and insecure.dnssec is Dnssec.INSECURE
     assert secure.mx == insecure.mx == (MxRecord(10, "mx.secure.example"),)
     assert tlsa.dnssec is Dnssec.SECURE and set(tlsa.tlsa) == {  # an RRset has no order

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -252,11 +252,11 @@ async def test_a_bug_costs_one_domain_not_the_run(tmp_path: Path) -> None:
             self.inner = inner.dns
             self.queries_sent = 0
 
-        async def lookup_domain(self, domain: str) -> tuple[DnsResult, DnsResult, DnsResult,
-                                                             DnsResult]:
-            if domain == "bug.example":
+        async def batch(self, asked: Sequence[tuple[str, str]], *,
+                        wire: Sequence[bytes] | None = None) -> list[DnsResult]:
+            if asked[-1][0] == "mta-sts.bug.example":
                 raise RuntimeError("simulated bug")
-            return await self.inner.lookup_domain(domain)
+            return await self.inner.batch(asked, wire=wire)
 
         async def resolve_addresses(self, host: str) -> DnsResult:
             return await self.inner.resolve_addresses(host)
