@@ -410,7 +410,8 @@ class DnsClient:
             for waiter in waiters:
                 chan.pending.pop(waiter.qid, None)
                 chan.slots.release()
-        outcomes = [_outcome(w, failed) for w in waiters]
+        outcomes = [attempt_outcome(w.answer, failed, w.ignored, w.last_reason)
+                    for w in waiters]
         for outcome in outcomes:
             if isinstance(outcome, str):
                 self.timeouts += outcome.startswith("timeout")
@@ -535,14 +536,17 @@ class DnsClient:
         return _all(results)
 
 
-def _outcome(waiter: _Waiter, failed: str | None) -> Answer | str:
-    """A finished UDP attempt: the accepted answer, else why there was none."""
-    if waiter.answer is not None:
-        return waiter.answer
+def attempt_outcome(answer: Answer | None, failed: str | None, ignored: int = 0,
+                    last_reason: str | None = None) -> Answer | str:
+    """A finished UDP attempt: the accepted ``answer``, else why there was none (``failed``:
+    the send failed; else a timeout, naming the ``ignored`` invalid responses and the last
+    one's reason)."""
+    if answer is not None:
+        return answer
     if failed is not None:
         return failed
-    if waiter.ignored:
-        return f"timeout ({waiter.ignored} invalid responses ignored: {waiter.last_reason})"
+    if ignored:
+        return f"timeout ({ignored} invalid responses ignored: {last_reason})"
     return "timeout"
 
 

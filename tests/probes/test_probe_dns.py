@@ -39,6 +39,7 @@ from survey.probes.dns import (
     Answer,
     DnsClient,
     DnsConfig,
+    attempt_outcome,
     build_query,
     check_response,
     encode_qname,
@@ -318,15 +319,11 @@ def test_interpret_results_field_by_field() -> None:
 
 
 def test_outcome_says_why_there_was_no_answer() -> None:
-    group = dns_probe._Group(1, 0.0)
-    waiter = dns_probe._Waiter(1, b"", group)
-    assert dns_probe._outcome(waiter, None) == "timeout"
-    assert dns_probe._outcome(waiter, "send failed") == "send failed"
-    waiter.ignored, waiter.last_reason = 2, "wrong id"
-    assert dns_probe._outcome(waiter, None) == (
+    assert attempt_outcome(None, None) == "timeout"
+    assert attempt_outcome(None, "send failed") == "send failed"
+    assert attempt_outcome(None, None, 2, "wrong id") == (
         "timeout (2 invalid responses ignored: wrong id)")
-    waiter.answer = Answer(0)
-    assert dns_probe._outcome(waiter, "send failed") == Answer(0)
+    assert attempt_outcome(Answer(0), "send failed", 2, "wrong id") == Answer(0)
 
 
 def test_interpret_cname_chain_limit() -> None:
