@@ -89,7 +89,10 @@ AGGREGATES: dict[str, Callable[[pl.LazyFrame], pl.DataFrame]] = {
     "dane_mechanisms": stats.mechanisms_by_rank,
     "dane_codeployment": stats.codeployment,
     "dnssec_signed_mx": stats.dnssec_signed_mx,
-    "sender_outcomes": stats.sender_outcomes,
+    "protection_by_mechanism": stats.protection_by_mechanism,
+    # the same table under issue 16's first name, for readers of earlier snapshots (the name
+    # clashes with the rows' sender_outcomes column of issue 15, hence the new one above)
+    "sender_outcomes": stats.protection_by_mechanism,
     "senders_in_effect": stats.senders_in_effect,
     "sender_adoption": stats.sender_adoption,
     "sender_disagreements": stats.disagreement_classes,

@@ -192,7 +192,7 @@ def dane_sections(lf: pl.LazyFrame) -> list[ReportSection]:
                       "DNSSEC-secure." + caveat, stats.dnssec_signed_mx(lf)),
         ReportSection("What a sender with both does", "Mechanism and protection a sender "
                       "implementing MTA-STS and DANE applies (RFC 8461 §2, RFC 7672).",
-                      stats.sender_outcomes(lf)),
+                      stats.protection_by_mechanism(lf)),
     ]
 
 

@@ -616,9 +616,13 @@ def dnssec_signed_mx(lf: pl.LazyFrame) -> pl.DataFrame:
     return _with_ci(df, "signed", "judged", "signed")
 
 
-def sender_outcomes(lf: pl.LazyFrame) -> pl.DataFrame:
+def protection_by_mechanism(lf: pl.LazyFrame) -> pl.DataFrame:
     """What a sender implementing MTA-STS and DANE does (``sender_mechanism`` x
-    ``sender_protection``) over measured domains; null (unknown) as "unknown"."""
+    ``sender_protection``) over measured domains; null (unknown) as "unknown".
+
+    Issue 16 named it ``sender_outcomes``, the name of issue 15's per-profile column; that name
+    stays as an alias (``sender_outcomes`` below) for code and notebooks that call it.
+    """
     return (
         lf.filter(MEASURED)
         .select(pl.col("sender_mechanism").fill_null("unknown").alias("mechanism"),
@@ -629,6 +633,10 @@ def sender_outcomes(lf: pl.LazyFrame) -> pl.DataFrame:
         .sort(["domains", "mechanism", "protection"], descending=[True, False, False])
         .collect()
     )
+
+
+#: Issue 16's first name for ``protection_by_mechanism`` (not the ``sender_outcomes`` column).
+sender_outcomes = protection_by_mechanism
 
 
 # -- per sender (issue 15) ------------------------------------------------------------------

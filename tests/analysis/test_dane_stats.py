@@ -87,8 +87,9 @@ def test_dnssec_signed_mx(lf: pl.LazyFrame) -> None:
     assert (by["1k-10k"]["judged"], by["1k-10k"]["signed"], by["1k-10k"]["bogus"]) == (3, 2, 1)
 
 
-def test_sender_outcomes(lf: pl.LazyFrame) -> None:
-    df = stats.sender_outcomes(lf)
+def test_protection_by_mechanism(lf: pl.LazyFrame) -> None:
+    assert stats.sender_outcomes is stats.protection_by_mechanism  # issue 16's first name
+    df = stats.protection_by_mechanism(lf)
     cells = {(m, p): n for m, p, n in df.select("mechanism", "protection", "domains").iter_rows()}
     assert cells == {("dane", "authenticated"): 2, ("mta-sts", "authenticated"): 1,
                      ("dane", "testing"): 1, ("none", "none"): 2, ("dane", "deferred"): 1}

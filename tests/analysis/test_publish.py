@@ -55,6 +55,9 @@ def test_publish_then_verify_then_detect_corruption(tmp_path: Path, capsys) -> N
     for name in ("funnel", "status", "mistakes", "rank_buckets", "mx_providers"):
         assert (snap / "aggregates" / f"{name}.csv").is_file()
         assert json.loads((snap / "aggregates" / f"{name}.json").read_text())
+    renamed = snap / "aggregates" / "protection_by_mechanism.csv"  # issue 16, and its old name
+    assert renamed.read_text() == (snap / "aggregates" / "sender_outcomes.csv").read_text()
+    assert renamed.read_text().splitlines()[0] == "mechanism,protection,domains,share"
     for name in ("senders_in_effect", "sender_adoption", "sender_disagreements"):  # issue 15
         assert isinstance(json.loads((snap / "aggregates" / f"{name}.json").read_text()), list)
         assert (snap / "aggregates" / f"{name}.csv").read_text().splitlines()[0]
