@@ -266,7 +266,8 @@ def _record_fields(text: str, tag: str, errors: list[ParseError],
     segments = text.split(";")
     first = segments[0]
     if first != first.lstrip(_WSP):
-        errors.append(ParseError("syntax", "whitespace before the version field"))
+        errors.append(ParseError("syntax", "whitespace before the version field",
+                                 _fatal(profile.txt_leading_wsp, "accept")))
         first = first.lstrip(_WSP)
     cut = next((i for i, c in enumerate(first) if c in _WSP), len(first))
     version, rest = first[:cut], first[cut:].strip(_WSP)
@@ -320,8 +321,9 @@ def _extension(name: str, value: str, extensions: dict[str, str],
     if _is_ext_name(name) and _is_ext_value(value):
         extensions.setdefault(name, value)
     else:
+        shaped = ("shape",) if not any(c in _WSP for c in name) else ()
         errors.append(ParseError("field_invalid", f"invalid field {_show(name + '=' + value)}",
-                                 _fatal(profile.txt_extension_abnf, "ignore")))
+                                 _fatal(profile.txt_extension_abnf, "ignore", *shaped)))
 
 
 def parse_sts_record(txt_strings: TxtStrings, profile: SenderProfile = RFC8461) -> StsRecord:
@@ -364,13 +366,15 @@ def _select(records: Sequence[TxtStrings], tag: str, parse: Callable[[TxtStrings
             profile: SenderProfile = RFC8461) -> RecordSelection[R]:
     """RFC 8461 §3.1 / RFC 8460 §3: discard records not starting with ``tag``; one must remain.
 
-    A profile may count a record with ``tag`` anywhere, take the first valid of several, or
-    refuse a name that holds other records too (``txt_version_position``,
-    ``txt_multiple_records``, ``txt_other_records``).
+    A profile may count a record with ``tag`` anywhere or after leading whitespace, take the
+    first valid of several, or refuse a name that holds other records too
+    (``txt_version_position``, ``txt_leading_wsp``, ``txt_multiple_records``,
+    ``txt_other_records``).
     """
     anywhere = profile.txt_version_position == "anywhere"
-    candidates = [r for r in records if _has_version(_text(r), tag) or (anywhere and any(
-        f.strip(_WSP) == tag for f in _text(r).split(";")))]
+    trim = _WSP if profile.txt_leading_wsp == "accept" else ""
+    candidates = [r for r in records if _has_version(_text(r).lstrip(trim), tag)
+                  or (anywhere and any(f.strip(_WSP) == tag for f in _text(r).split(";")))]
     discarded = len(records) - len(candidates)
     if candidates and discarded and profile.txt_other_records == "no_policy":
         return RecordSelection(None, len(candidates), discarded, "other_records")

@@ -16,7 +16,9 @@ the construct occurs):
     txt_space_before_semicolon  ``"v=STSv1 ;id=1"`` (erratum 6285): accept | reject
     txt_duplicate_id        two ``id=`` fields: first | last | reject
     txt_extension_abnf      a malformed extension field (``"x"``, ``"_x=1"``, ``"x="``):
-                            enforce (reject the record) | ignore
+                            enforce (reject the record) | ignore | shape (only a field that is
+                            not name=value, or has WSP in its name, rejects the record; names
+                            and values are not checked against the ABNF)
 Policy fetch (§3.3)
     content_type            a policy not served as ``text/plain``: ignore | reject
     redirects               a 3xx answer: reject | follow
@@ -71,6 +73,8 @@ Found by research (/work/notes/senders_research.md "NEW KNOBS"):
                             side matches nothing) | host_a_labels (a U-label host is converted
                             to A-labels; patterns are compared as A-labels) | a_labels (both
                             converted to one IDNA form, Unicode case folded)
+    txt_leading_wsp         `` v=STSv1; id=1`` (whitespace before the version): reject (not a
+                            record) | accept (trimmed)
     mx_empty_value          ``mx:`` with an empty value (or ``mx: *.``): kept (an mx field, judged
                             by invalid_mx_pattern) | dropped (not counted: a policy whose only mx
                             is empty has no mx)
@@ -99,7 +103,7 @@ KNOBS: tuple[str, ...] = (
     "field_name_case", "mode_value_case", "version_value_case", "missing_version",
     "missing_mode", "mx_required_in_none", "max_age_zero", "max_age_number",
     "invalid_mx_pattern", "wildcard_depth", "charset", "bom", "txt_value_wsp",
-    "idna", "mx_empty_value",
+    "idna", "mx_empty_value", "txt_leading_wsp",
 )
 
 
@@ -111,7 +115,7 @@ class SenderProfile:
     txt_trailing_wsp: AcceptReject
     txt_space_before_semicolon: AcceptReject
     txt_duplicate_id: Duplicates
-    txt_extension_abnf: Abnf
+    txt_extension_abnf: Literal["enforce", "ignore", "shape", "unknown"]
     content_type: Literal["ignore", "reject", "unknown"]
     redirects: Literal["reject", "follow", "unknown"]
     body_cap: int | Unknown | None
@@ -148,6 +152,7 @@ class SenderProfile:
     txt_value_wsp: AcceptReject
     idna: Literal["ascii", "host_a_labels", "a_labels", "unknown"]
     mx_empty_value: Literal["kept", "dropped", "unknown"]
+    txt_leading_wsp: AcceptReject
     #: knob -> where the behaviour is shown ("owner/repo path: function or test"), or "unknown"
     sources: Mapping[str, str]
     #: free text: version or commit read, caveats
@@ -212,6 +217,7 @@ RFC8461 = SenderProfile(
     txt_value_wsp="reject",
     idna="ascii",
     mx_empty_value="kept",
+    txt_leading_wsp="reject",
     sources={
         "txt_trailing_wsp": f"{_RFC} §3.1: sts-text-record ABNF ends in [sts-field-delim]",
         "txt_space_before_semicolon": f"{_RFC} §3.1: sts-field-delim = *WSP \";\" *WSP "
@@ -260,6 +266,8 @@ RFC8461 = SenderProfile(
                 "is LDH labels (A-labels; U-labels are not allowed)",
         "mx_empty_value": "RFC 8461 §3.2: each mx field is an sts-policy-mx-value; an empty one is "
                           "an invalid pattern (invalid_mx_pattern)",
+        "txt_leading_wsp": f"{_RFC} §3.1: records that do not begin with \"v=STSv1;\" are "
+                           "discarded",
     },
     notes="RFC 8461 with errata 6253 (LF or CRLF) and 6285 (WSP before ';').",
 )
@@ -313,6 +321,7 @@ MOX = SenderProfile(
     txt_value_wsp="unknown",
     idna="host_a_labels",
     mx_empty_value="kept",
+    txt_leading_wsp="reject",
     sources={
         "txt_trailing_wsp": f"{_MOX}parse.go: ParseRecord (delim() needs ';', then "
                             "\"leftover characters\")",
@@ -372,6 +381,8 @@ MOX = SenderProfile(
                 "idna.Lookup.ToASCII)",
         "mx_empty_value": "mjl-/mox mtasts/parse_test.go: TestParsePolicy bad \"mx:\" (an empty "
                           "value is a bad pattern)",
+        "txt_leading_wsp": f"{_MOX}parse.go: ParseRecord (p.xtake(\"v=STSv1\") at the first "
+                           "character: not a record)",
     },
     notes=_MOX_NOTES + " max_age over 2147483647 fails ParseInt (rejected).",
 )
@@ -422,6 +433,7 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
     txt_value_wsp="unknown",
     idna="unknown",
     mx_empty_value="kept",
+    txt_leading_wsp="reject",
     sources={
         "txt_trailing_wsp": f"{_PMSR}tests/test_utils.py: test_parse_mta_sts_record "
                             "\"v=STSv1;        id=20160831085700Z   \"",
@@ -511,6 +523,8 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
                 "patterns to Postfix (match=), which checks certificate names",
         "mx_empty_value": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
                           "parse_mta_sts_policy (res['mx'].append(value))",
+        "txt_leading_wsp": f"{_PMSR}postfix_mta_sts_resolver/resolver.py: STSResolver.resolve "
+                           "(txt.startswith('v=STSv1'))",
     },
     notes="Snawoot/postfix-mta-sts-resolver @ a000619e838f (2025-02-05). Lines without ':' are "
           "ignored; the body is decoded with the Content-Type charset, ASCII by default (a "
@@ -525,7 +539,7 @@ GO_MTASTS = SenderProfile(
     txt_trailing_wsp="accept",
     txt_space_before_semicolon="accept",
     txt_duplicate_id="last",
-    txt_extension_abnf="enforce",
+    txt_extension_abnf="shape",
     content_type="reject",
     redirects="reject",
     body_cap=None,
@@ -562,14 +576,16 @@ GO_MTASTS = SenderProfile(
     txt_value_wsp="reject",
     idna="a_labels",
     mx_empty_value="kept",
+    txt_leading_wsp="accept",
     sources={
         "txt_trailing_wsp": f"{_GO}mtasts.go: readDNSRecord (strings.TrimSpace of each part)",
         "txt_space_before_semicolon": f"{_GO}mtasts_test.go: TestReadDNSRecord "
                                       "\"v=STSv1  ;    id=foo\"",
         "txt_duplicate_id": f"{_GO}mtasts.go: readDNSRecord (id = kv[1]: the last wins)",
-        "txt_extension_abnf": f"{_GO}mtasts_test.go: TestReadDNSRecord "
-                              "\"v=STSv1;    id=foo include\" fails (a part without '=' or with "
-                              "WSP inside rejects the record; names are not checked)",
+        "txt_extension_abnf": f"{_GO}mtasts.go: readDNSRecord (a part must split on '=' into "
+                              "2, without SP/HTAB; names and values are not checked: '_x=1', "
+                              "'x=' pass); mtasts_test.go: TestReadDNSRecord \"v=STSv1;    "
+                              "id=foo include\" fails",
         "content_type": f"{_GO}cache.go: downloadPolicy (mime.ParseMediaType != text/plain)",
         "redirects": f"{_GO}cache.go: httpClient.CheckRedirect",
         "body_cap": f"{_GO}cache.go: downloadPolicy (no limit on the body; mtasts.go readPolicy: "
@@ -621,6 +637,8 @@ GO_MTASTS = SenderProfile(
                 "TestPolicyMatch ñaca.com / x.xn--aca-6ma.com",
         "mx_empty_value": "foxcpp/go-mtasts mtasts.go: readPolicy (policy.MX = append(policy.MX, "
                           "fieldValue))",
+        "txt_leading_wsp": f"{_GO}mtasts.go: readDNSRecord (strings.TrimSpace(part)); cache.go: "
+                           "Cache.fetch passes the single record on unfiltered",
     },
     notes="foxcpp/go-mtasts @ 1438da2e5932 (2024-01-30), the library maddy uses. A value "
           "containing ':' rejects the policy (strings.Split must give 2 parts); every TXT record "
@@ -672,6 +690,7 @@ CHASQUID = SenderProfile(
     txt_value_wsp="accept",
     idna="a_labels",
     mx_empty_value="kept",
+    txt_leading_wsp="reject",
     sources={
         "txt_trailing_wsp": f"{_CHQ}sts.go: hasSTSRecord (only the prefix \"v=STSv1;\" is "
                             "checked)",
@@ -731,6 +750,7 @@ CHASQUID = SenderProfile(
                 "(ToLower, idna.ToASCII on both); sts_test.go: TestMatchDomain ñaca.com",
         "mx_empty_value": "albertito/chasquid internal/sts/sts.go: parsePolicy (p.MXs = "
                           "append(p.MXs, value))",
+        "txt_leading_wsp": f"{_CHQ}sts.go: hasSTSRecord (strings.HasPrefix(txt, \"v=STSv1;\"))",
     },
     notes="albertito/chasquid @ ca2538b9745a (2026-06-07). Also: mx is required in mode none "
           "(Policy.Check ErrInvalidMX), max_age 0 is rejected, several v=STSv1; records are "
@@ -784,6 +804,7 @@ STALWART = SenderProfile(
     txt_value_wsp="unknown",
     idna="unknown",
     mx_empty_value="dropped",
+    txt_leading_wsp="accept",
     sources={
         "txt_trailing_wsp": f"{_STW_AUTH}mta_sts/parse.rs: MtaSts::parse (TagParser::text "
                             "drops WSP)",
@@ -864,6 +885,8 @@ STALWART = SenderProfile(
         "mx_empty_value": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
                           "Policy::parse (else if !value.is_empty(); a '*.' needs a non-empty "
                           "suffix), then \"No 'mx' entries found\"",
+        "txt_leading_wsp": "stalwartlabs/mail-auth src/common/parse.rs: TagParser::key skips "
+                           "SP/HTAB before a key; src/mta_sts/parse.rs: MtaSts::parse",
     },
     notes="stalwartlabs/mail-server @ 55e62a683048 (2025-06-15), TXT parser from "
           "stalwartlabs/mail-auth @ 0e93300e5c77. Also: no HTTP status check, version and mode "
@@ -916,6 +939,7 @@ MAILAUTH = SenderProfile(
     txt_value_wsp="unknown",
     idna="host_a_labels",
     mx_empty_value="kept",
+    txt_leading_wsp="accept",
     sources={
         "txt_trailing_wsp": f"{_MA}: resolvePolicy (row.join('').trim())",
         "txt_space_before_semicolon": f"{_MA}: resolvePolicy (/^v=STSv1\\b/i)",
@@ -968,6 +992,7 @@ MAILAUTH = SenderProfile(
                 "high bytes, goes through punycode.toASCII; the pattern is only "
                 "lowercased)",
         "mx_empty_value": "postalsys/mailauth lib/mta-sts.js: parsePolicy (policy.mx.push(mx))",
+        "txt_leading_wsp": f"{_MA}: resolvePolicy (row.join('').trim() before /^v=STSv1\\b/i)",
     },
     notes="postalsys/mailauth @ d2616c6bee77 (2026-08-19). Also: field names and the mode "
           "value lower-cased, a missing mode is 'none', any 2xx status accepted, a wildcard "

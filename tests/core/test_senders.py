@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 
-from survey.core.policy import mx_matches, parse_policy
+from survey.core.policy import mx_matches, parse_policy, parse_sts_record, select_sts_record
 from survey.core.senders import KNOBS, PROFILES, RFC8461, SenderProfile, knob_names, profile
 
 
@@ -62,3 +62,13 @@ def test_u_label_mx_matching_follows_the_idna_knob() -> None:
             continue
         for (pattern, host), matching in cases.items():
             assert mx_matches(pattern, host, p) == (p.idna in matching), (p.name, pattern, host)
+
+
+def test_leading_whitespace_and_extension_shapes_follow_their_knobs() -> None:
+    for p in PROFILES:
+        lead = select_sts_record([(" v=STSv1; id=a",)], p).record
+        assert (lead is not None and lead.valid) == (p.txt_leading_wsp == "accept"), p.name
+        unchecked = parse_sts_record(("v=STSv1; id=a; _x=1",), p)
+        assert unchecked.valid == (p.txt_extension_abnf in ("ignore", "shape")), p.name
+        no_equals = parse_sts_record(("v=STSv1; id=a; x",), p)
+        assert no_equals.valid == (p.txt_extension_abnf == "ignore"), p.name
