@@ -2,7 +2,8 @@
 
 The smaller count of ``benchmarks.clean_exit`` (200 processes: the note of issue 17): an abort
 at interpreter exit (pyarrow's reader threads, apache/arrow#34314) showed in about one process
-in twenty, so a dozen processes catch its return about half the time, and every kind once.
+in twenty, so a dozen processes catch its return about half the time, and every kind once:
+the Dask client with its local cluster and s3fs against moto's S3 server on 127.0.0.1 among them.
 """
 
 from __future__ import annotations
