@@ -13,13 +13,20 @@ Rows (``make bench``'s ``latency`` contender):
 Each row adds its error rows, its retries (queries beyond those of ``path-0ms`` for the same
 domains: that row loses none), what the retry budget predicts for the error rows (a query is
 lost on every one of its 1 + retries attempts with probability loss^(1+retries)), and what the
-scan's manifest says of the resolver (timeout and SERVFAIL rates).
+scan's manifest says of the resolver (timeout and SERVFAIL rates). A lossy row then runs
+``scan --retry-errors`` on its output through the same impaired path and adds
+``errors_after_retry`` (the error rows left), with ``error_rows_within_budget``: whether the
+error rows stay below the 99.9 % Poisson bound of the prediction.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +62,32 @@ def manifest_figures(out: Path) -> dict[str, Any]:
     return figures
 
 
+def poisson_bound(mean: float, confidence: float = 0.999) -> int:
+    """The smallest k with P(X <= k) >= ``confidence`` for X ~ Poisson(``mean``): the most error
+    rows a correct retry budget shows, but for one run in a thousand."""
+    k, term = 0, math.exp(-mean)
+    total = term
+    while total < confidence:
+        k += 1
+        term *= mean / k
+        total += term
+    return k
+
+
+def retry_errors(out: Path, timeout: float = 1800) -> dict[str, Any]:
+    """``scan --retry-errors OUT`` (its toplist, resolver and options come from the manifest:
+    the same impaired path, still running): the error rows left and what the retry cost."""
+    started = time.perf_counter()
+    done = subprocess.run([str(Path(sys.executable).with_name("mta-sts-survey")), "scan",
+                           "--retry-errors", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    wall = round(time.perf_counter() - started, 2)
+    if done.returncode:
+        return {"retry_errors_failed": (done.stderr or done.stdout)[-400:]}
+    after = manifest_figures(out)["error_rows"]
+    return {"errors_after_retry": after, "retry_errors_wall_s": wall}
+
+
 def predicted_error_rows(domains: int, impairment: Impairment, queries_per_domain: float
                          ) -> float:
     """Error rows the retry budget allows: each query fails when all its attempts are lost."""
@@ -82,10 +115,12 @@ def measures(scan_row: ScanRow, work: Path, port: int, backend: tuple[str, int],
                 result = scan_row(name, resolver=resolver, rate=str(rate) if rate else None,
                                   extra=extra)
                 result.extra["dnsdist_cpu_s"] = round(cpu() - before, 2)
-            if result.error is None:
-                result.extra.update(manifest_figures(work / f"{name}-0"),
-                                    delay_ms=impairment.delay_ms, loss=impairment.loss,
-                                    rate_cap=rate)
+                if result.error is None:
+                    result.extra.update(manifest_figures(work / f"{name}-0"),
+                                        delay_ms=impairment.delay_ms, loss=impairment.loss,
+                                        rate_cap=rate)
+                    if impairment.loss:
+                        result.extra.update(retry_errors(work / f"{name}-0"))
             return result
         return measure
 
@@ -106,8 +141,11 @@ def annotate(rows: Sequence[Any]) -> dict[str, Any]:
             continue
         loss = float(r.extra.get("loss", 0.0))
         r.extra["retries"] = max(0, round(r.queries - per_domain * r.domains))
-        r.extra["predicted_error_rows"] = predicted_error_rows(
-            r.domains, Impairment(0, loss), per_domain)
+        predicted = predicted_error_rows(r.domains, Impairment(0, loss), per_domain)
+        r.extra["predicted_error_rows"] = predicted
+        if "error_rows" in r.extra:
+            r.extra["error_rows_within_budget"] = r.extra["error_rows"] <= poisson_bound(
+                predicted)
     summary: dict[str, Any] = {"queries_per_domain_0ms": round(per_domain, 3)}
     lossy = by.get(label(IMPAIRMENTS[1]))
     if lossy is not None and base.domains_per_s:

@@ -40,3 +40,23 @@ def test_annotate_counts_retries_predicts_error_rows_and_judges_the_targets() ->
     assert summary["200ms-5pct_rate1000_target_met"] is True  # >= 95 % of 1,000 queries/s
     rows[2] = row("path-200ms-5pct-rate1000", 2_000, 9_600, 12.0, loss=0.05, rate_cap=1000)
     assert latency.annotate(rows)["200ms-5pct_rate1000_target_met"] is False  # 800 q/s
+
+
+def test_error_rows_are_judged_against_the_poisson_bound_of_the_budget() -> None:
+    # P(X <= k) for Poisson(0.66): 0.517, 0.858, 0.970, 0.9951, 0.99920 at k = 0..4
+    assert latency.poisson_bound(0.66) == 4
+    assert latency.poisson_bound(0.0) == 0
+    assert latency.poisson_bound(10.3, confidence=0.5) == 10  # about the mean
+    rows = [Row("path-0ms-0pct", 10_000, 46_000, 5.0, 1.0, 100.0),
+            Row("path-50ms-2pct", 10_000, 47_000, 5.4, 1.0, 100.0,
+                extra={"loss": 0.02, "error_rows": 3}),
+            Row("path-200ms-5pct", 10_000, 48_000, 9.0, 1.0, 100.0,
+                extra={"loss": 0.05, "error_rows": 23})]
+    latency.annotate(rows)
+    # 46,000 x 0.02^3 = 0.37 predicted: P(X <= 3) = 0.9996, so 3 error rows are within it
+    assert rows[1].extra["error_rows_within_budget"] is True
+    rows[1].extra["error_rows"] = 4
+    latency.annotate(rows)
+    assert rows[1].extra["error_rows_within_budget"] is False
+    assert rows[2].extra["predicted_error_rows"] == round(46_000 * 0.05 ** 3, 2)  # 5.75
+    assert rows[2].extra["error_rows_within_budget"] is False  # 23 > bound(5.75) = 14
