@@ -739,8 +739,9 @@ def mx_matches(pattern: str, host: str, profile: SenderProfile = RFC8461) -> boo
     A pattern ``parse_policy`` rejects (``mx_invalid``, ``mx_trailing_dot``) matches nothing,
     unless ``profile`` strips a trailing dot. ``*.`` at the start matches exactly one non-empty
     leftmost label: ``*.example.com`` matches ``a.example.com``, neither ``example.com`` nor
-    ``a.b.example.com``. U-labels match nothing unless the profile's ``idna`` converts them to
-    A-labels (the host only, or both sides).
+    ``a.b.example.com`` (any depth for a profile whose ``wildcard_depth`` says so). U-labels
+    match nothing unless the profile's ``idna`` converts them to A-labels (the host only, or
+    both sides). MX matching is per profile here; ``sender_outcomes`` does not use it.
     """
     if profile.mx_trailing_dot == "strip" and pattern.endswith("."):
         pattern = pattern[:-1]
@@ -754,5 +755,7 @@ def mx_matches(pattern: str, host: str, profile: SenderProfile = RFC8461) -> boo
     if p is None or h is None:
         return False
     if p[0] == "*" and len(p) > 1:
+        if profile.wildcard_depth == "any_depth":  # mailauth: a suffix match on ".example.com"
+            return len(h) >= len(p) and h[len(h) - len(p) + 1:] == p[1:]
         return len(h) == len(p) and h[1:] == p[1:]
     return p == h

@@ -62,7 +62,8 @@ Found by research (/work/notes/senders_research.md "NEW KNOBS"):
                             integers) | default (a built-in max_age)
     invalid_mx_pattern      ``mx: *.*.example``: reject_policy | kept (the policy applies)
     wildcard_depth          ``*.example.com`` vs ``a.b.example.com``: one_label | any_depth
-                            (recorded; per-sender MX matching is not part of the outcome)
+                            (``mx_matches`` per profile; MX matching is not part of
+                            ``sender_outcomes``)
     charset                 non-ASCII bytes: utf8 | ascii (any non-ASCII byte rejects)
     bom                     a leading UTF-8 BOM: reject | strip | first_field_lost
     txt_value_wsp           ``v=STSv1; id=foo include=x``: WSP or a second ``=`` inside a TXT

@@ -72,3 +72,13 @@ def test_leading_whitespace_and_extension_shapes_follow_their_knobs() -> None:
         assert unchecked.valid == (p.txt_extension_abnf in ("ignore", "shape")), p.name
         no_equals = parse_sts_record(("v=STSv1; id=a; x",), p)
         assert no_equals.valid == (p.txt_extension_abnf == "ignore"), p.name
+
+
+def test_wildcard_depth_follows_its_knob() -> None:
+    for p in PROFILES:
+        if p.wildcard_depth == "unknown":
+            continue
+        assert mx_matches("*.example.com", "a.example.com", p), p.name
+        assert not mx_matches("*.example.com", "example.com", p), p.name
+        deep = mx_matches("*.example.com", "a.b.example.com", p)
+        assert deep == (p.wildcard_depth == "any_depth"), p.name
