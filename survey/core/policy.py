@@ -737,8 +737,10 @@ def mx_matches(pattern: str, host: str, profile: SenderProfile = RFC8461) -> boo
 
     Case-insensitive (ASCII), one trailing dot on the host ignored (DNS names are absolute).
     A pattern ``parse_policy`` rejects (``mx_invalid``, ``mx_trailing_dot``) matches nothing,
-    unless ``profile`` strips a trailing dot. ``*.`` at the start matches exactly one non-empty
-    leftmost label: ``*.example.com`` matches ``a.example.com``, neither ``example.com`` nor
+    unless ``profile`` strips a trailing dot, or keeps invalid patterns (``invalid_mx_pattern``
+    ``kept``: go-mtasts, chasquid, mailauth compare them as names, so ``mail_1.example.com``
+    matches itself). ``*.`` at the start matches exactly one non-empty leftmost label:
+    ``*.example.com`` matches ``a.example.com``, neither ``example.com`` nor
     ``a.b.example.com`` (any depth for a profile whose ``wildcard_depth`` says so). U-labels
     match nothing unless the profile's ``idna`` converts them to A-labels (the host only, or
     both sides). MX matching is per profile here; ``sender_outcomes`` does not use it.
@@ -749,7 +751,8 @@ def mx_matches(pattern: str, host: str, profile: SenderProfile = RFC8461) -> boo
         host = a_labels(host) or ""
     if profile.idna == "a_labels" and not pattern.isascii():
         pattern = a_labels(pattern) or ""
-    if not _is_host_pattern(pattern):
+    if not _is_host_pattern(pattern) and (pattern.endswith(".")
+                                          or profile.invalid_mx_pattern != "kept"):
         return False
     p, h = _host_labels(pattern), _host_labels(host)
     if p is None or h is None:

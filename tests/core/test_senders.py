@@ -82,3 +82,13 @@ def test_wildcard_depth_follows_its_knob() -> None:
         assert not mx_matches("*.example.com", "example.com", p), p.name
         deep = mx_matches("*.example.com", "a.b.example.com", p)
         assert deep == (p.wildcard_depth == "any_depth"), p.name
+
+
+def test_an_invalid_pattern_matches_only_where_the_profile_keeps_it() -> None:
+    for p in PROFILES:
+        kept = p.invalid_mx_pattern == "kept"
+        assert mx_matches("mail_1.example.com", "MAIL_1.example.com", p) == kept, p.name
+        assert not mx_matches("mail_1.example.com", "mail-1.example.com", p), p.name
+        assert not mx_matches("*.*.example.com", "a.b.example.com", p), p.name
+        assert mx_matches("mx.example.com.", "mx.example.com", p) == (
+            p.mx_trailing_dot == "strip"), p.name
