@@ -882,7 +882,10 @@ STALWART = SenderProfile(
         "txt_value_wsp": "unknown: not established by the research",
         "idna": "unknown: stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/"
                 "verify.rs Policy::verify compares the lowercased pattern with mx_host "
-                "verbatim; how mx_host is spelled there is not established",
+                "verbatim; mx_host is the MX exchange lowercased (stalwartlabs/mail-auth "
+                "src/common/resolver.rs: mx.exchange.to_lowercase().to_string()) without its "
+                "dot (outbound/mod.rs NextHop::hostname); whether that string has A- or "
+                "U-labels is the DNS library's, not read",
         "mx_empty_value": "stalwartlabs/mail-server crates/smtp/src/outbound/mta_sts/parse.rs: "
                           "Policy::parse (else if !value.is_empty(); a '*.' needs a non-empty "
                           "suffix), then \"No 'mx' entries found\"",
