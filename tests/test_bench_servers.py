@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from benchmarks import https_fetch, nginx, procstat
-from survey.scan.pool import ScanConfig
+from survey.scan.config import GuardOptions
 from survey.sim.ca import WRONG_NAME, TestCA
 from survey.sim.catalogue import catalogue
 from survey.sim.dns_server import AddressPlan
@@ -192,7 +192,7 @@ def test_machine_busy_seconds_grow_with_work() -> None:
 
 
 def test_fetch_defaults_follow_the_scan() -> None:
-    scan_default = ScanConfig.__dataclass_fields__["per_destination"].default
+    scan_default = GuardOptions().per_destination
     assert scan_default == https_fetch.PER_DESTINATION
     lines = ["a.test 127.1.0.1", "b.test 127.1.0.2", ""]
     assert https_fetch.targets_from(lines, 5, 2) == [

@@ -188,7 +188,8 @@ def _run(args: argparse.Namespace) -> int:
     from survey.core.classify import classify
     from survey.core.names import InvalidName, normalise_domain
     from survey.dataset.schema import RunContext, to_row
-    from survey.scan.pool import ScanConfig, observe, open_probes
+    from survey.scan.config import ScanConfig
+    from survey.scan.funnel import observe, open_probes
 
     domain = normalise_domain(args.domain)
     if isinstance(domain, InvalidName):
@@ -198,20 +199,16 @@ def _run(args: argparse.Namespace) -> int:
     if exclusions is not None and exclusions.excludes_domain(domain):
         raise UsageError(f"{domain} is on the exclusion list")
     try:
-        config = ScanConfig(
-            context=RunContext("check", "check"), resolvers=resolvers_from_args(args),
-            rate=args.rate, concurrency=1, per_destination=args.per_destination,
-            timeout=args.timeout, connect_timeout=min(args.timeout, 5.0),
-            dns_timeout=args.dns_timeout, retries=args.retries, https_port=args.https_port,
-            smtp_port=args.smtp_port, ca_bundle=args.ca_bundle,
-            allow_private=args.allow_private, smtp=args.smtp, ehlo_name=args.ehlo_name,
-            contact=args.contact, exclusions=exclusions, handle_signals=False, tlsa=args.tlsa)
+        config = ScanConfig.from_options(
+            vars(args) | {"resolver": resolvers_from_args(args), "exclude": exclusions,
+                          "concurrency": 1},
+            context=RunContext("check", "check"), handle_signals=False)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
     async def probe() -> DomainObservations:
         async with open_probes(config) as probes:
-            return await observe(domain, probes, max_mx=config.max_mx, tlsa=config.tlsa)
+            return await observe(domain, probes, max_mx=config.max_mx, tlsa=config.tlsa.mode)
 
     obs = trio.run(probe)
     verdict = classify(obs)
@@ -223,7 +220,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dnssec_check is not None or obs.dane is not None:
         from survey.commands.scan import dnssec_warning, resolver_validates
 
-        validates = resolver_validates(args.dnssec_check, config.resolvers, args.dns_timeout,
+        validates = resolver_validates(args.dnssec_check, config.dns.resolvers, args.dns_timeout,
                                        args.retries)
         warning = dnssec_warning(validates, args.dnssec_check)
         if warning:

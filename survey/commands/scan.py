@@ -402,7 +402,8 @@ def _run(args: argparse.Namespace) -> int:
         write_manifest,
     )
     from survey.probes.tls import trust_store
-    from survey.scan.pool import ScanConfig, resolver_figures, run_scan
+    from survey.scan.config import ScanConfig
+    from survey.scan.pool import resolver_figures, run_scan
     from survey.scan.progress import Progress, format_duration, summary_table
     from survey.toplist.reader import read_toplist
 
@@ -433,16 +434,9 @@ def _run(args: argparse.Namespace) -> int:
     else:
         run_id = args.run_id or uuid.uuid4().hex
     try:
-        config = ScanConfig(
-            context=RunContext(run_id, name, toplist_date), resolvers=resolvers, rate=args.rate,
-            concurrency=args.concurrency, max_concurrency=args.max_concurrency,
-            per_destination=args.per_destination,
-            timeout=args.timeout, connect_timeout=min(args.timeout, 5.0),
-            dns_timeout=args.dns_timeout, retries=args.retries, https_port=args.https_port,
-            smtp_port=args.smtp_port, ca_bundle=args.ca_bundle, allow_private=args.allow_private,
-            smtp=args.smtp, ehlo_name=args.ehlo_name, contact=args.contact,
-            exclusions=exclusions, dns_backoff=args.dns_backoff, dns_sockets=args.dns_sockets,
-            tlsa=args.tlsa)
+        config = ScanConfig.from_options(
+            vars(args) | {"resolver": resolvers, "exclude": exclusions},
+            context=RunContext(run_id, name, toplist_date))
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 

@@ -4,7 +4,8 @@ Each scan option is one ``Option`` row in ``OPTIONS``. From the table follow: th
 CLI applies (after a manifest's values, so that a value given again can be told from a saved
 one), what the manifest records under ``options``, which recorded values must be equal for a
 run to be resumed (``RESULT``: they change what a row says; mixing two of them in one dataset
-makes its numbers meaningless), and how ``scan --retry-errors OUT`` restores them. The resume
+makes its numbers meaningless), how ``scan --retry-errors OUT`` restores them, and the fields
+of the scan's config each sets (``survey.scan.config.ScanConfig.from_options``). The resume
 rule also compares the manifest's ``schema_version``: parts of two schemas in one directory
 would only be refused later, by ``publish``. Light (no pyarrow): the CLI's parser reads it.
 """
@@ -61,6 +62,8 @@ class Option:
     why: str = ""  # why it may change between sessions (then it is not compared)
     probe: bool = False  # a network option `check` shares (``add_probe_options``)
     describes: bool = False  # describes the run (datasheet), changes no probe
+    #: the fields of the scan's config it sets (``survey.scan.config``: ``section.field``)
+    config: tuple[str, ...] = ()
 
     @property
     def effect(self) -> Effect:
@@ -75,31 +78,39 @@ OPTIONS: tuple[Option, ...] = (
     Option("format", "format", restore=str),
     Option("limit", "limit", restore=int),
     Option("shard", "shard", restore=str),
-    Option("exclude", "exclude", restore=_path, probe=True,
+    Option("exclude", "exclude", restore=_path, probe=True, config=("guard.exclusions",),
            why="a path; the list's content is compared (exclude_sha256)"),
     Option(None, "exclude_sha256"),
-    Option("smtp", "smtp", False, bool, probe=True),
-    Option("https_port", "https_port", 443, int, probe=True),
-    Option("smtp_port", "smtp_port", 25, int, probe=True),
-    Option("allow_private", "allow_private", False, bool, probe=True),
+    Option("smtp", "smtp", False, bool, probe=True, config=("smtp.enabled",)),
+    Option("https_port", "https_port", 443, int, probe=True, config=("https.port",)),
+    Option("smtp_port", "smtp_port", 25, int, probe=True, config=("smtp.port",)),
+    Option("allow_private", "allow_private", False, bool, probe=True,
+           config=("guard.allow_private",)),
     Option("toplist_name", "toplist_name", restore=str),
     Option("toplist_date", "toplist_date", restore=str),
-    Option("tlsa", "tlsa", "secure", str, probe=True),
+    Option("tlsa", "tlsa", "secure", str, probe=True, config=("tlsa.mode",)),
     Option("resolver", "resolvers", restore=lambda v: [_resolver(r) for r in v] or None,
-           probe=True, why="a resolver outage is repaired by resuming through another one"),
-    Option("rate", "rate", 1000.0, float, probe=True, why=_PACE),
-    Option("concurrency", "concurrency", 500, int, why=_PACE),
+           probe=True, why="a resolver outage is repaired by resuming through another one",
+           config=("dns.resolvers",)),
+    Option("rate", "rate", 1000.0, float, probe=True, why=_PACE, config=("dns.rate",)),
+    Option("concurrency", "concurrency", 500, int, why=_PACE, config=("pool.concurrency",)),
     # survey.scan.inflight.MAX_IN_FLIGHT (not imported: it brings trio; a test holds them equal)
-    Option("max_concurrency", "max_concurrency", 10_000, int, why=_PACE),
-    Option("per_destination", "per_destination", 4, int, probe=True, why=_PACE),
-    Option("timeout", "timeout", 10.0, float, probe=True, why=_DEADLINE),
-    Option("dns_timeout", "dns_timeout", 2.0, float, probe=True, why=_DEADLINE),
-    Option("retries", "retries", 2, int, probe=True, why=_DEADLINE),
+    Option("max_concurrency", "max_concurrency", 10_000, int, why=_PACE,
+           config=("pool.max_concurrency",)),
+    Option("per_destination", "per_destination", 4, int, probe=True, why=_PACE,
+           config=("guard.per_destination",)),
+    Option("timeout", "timeout", 10.0, float, probe=True, why=_DEADLINE,
+           config=("https.timeout", "smtp.timeout")),
+    Option("dns_timeout", "dns_timeout", 2.0, float, probe=True, why=_DEADLINE,
+           config=("dns.timeout",)),
+    Option("retries", "retries", 2, int, probe=True, why=_DEADLINE, config=("dns.retries",)),
     Option("ca_bundle", "ca_bundle", restore=_path, probe=True,
-           why="extra trust anchors for test or private CAs; each session records its store"),
+           why="extra trust anchors for test or private CAs; each session records its store",
+           config=("https.ca_bundle", "smtp.ca_bundle")),
     Option("ehlo_name", "ehlo_name", restore=str, probe=True, why="how the scanner introduces "
-           "itself to MX hosts"),
-    Option("contact", "contact", restore=str, probe=True, why="the User-Agent's contact URL"),
+           "itself to MX hosts", config=("smtp.ehlo_name",)),
+    Option("contact", "contact", restore=str, probe=True, why="the User-Agent's contact URL",
+           config=("https.contact",)),
     Option("dnssec_check", "dnssec_check", restore=str, probe=True,
            why="asks once whether the resolver validates; recorded per session"),
     Option("vantage_point", "vantage_point", restore=str, describes=True,
@@ -107,8 +118,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("part_rows", "part_rows", PART_ROWS, int, why="how rows are cut into files"),
     Option("part_seconds", "part_seconds", PART_SECONDS, float,
            why="how rows are cut into files"),
-    Option("dns_backoff", "dns_backoff", 0.5, float, why=_DEADLINE),
-    Option("dns_sockets", "dns_sockets", 4, int, why=_PACE),
+    Option("dns_backoff", "dns_backoff", 0.5, float, why=_DEADLINE, config=("dns.backoff",)),
+    Option("dns_sockets", "dns_sockets", 4, int, why=_PACE, config=("dns.sockets",)),
     Option("workers", None, 1, why="parallelism of one session (recorded in its sessions entry)"),
 )
 

@@ -11,7 +11,8 @@ from typing import Any
 from survey.runs.progress import ProgressReader, shard_progress
 from survey.runs.shards import ShardTask, plan_jobs, planned_shards, run_shard, summarise
 from survey.runs.workers import run_workers
-from survey.scan.pool import ScanConfig, ScanSummary
+from survey.scan.config import ScanConfig
+from survey.scan.pool import ScanSummary
 from survey.scan.progress import Progress
 from survey.toplist.reader import ToplistStats
 from survey.toplist.sources import absolute_source

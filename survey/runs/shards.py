@@ -64,7 +64,8 @@ from survey.dataset.sink import (
     read_part_domains,
     status_counts,
 )
-from survey.scan.pool import ScanConfig, ScanSummary, run_scan
+from survey.scan.config import ScanConfig
+from survey.scan.pool import ScanSummary, run_scan
 from survey.scan.progress import Progress
 from survey.toplist.reader import (
     ToplistEntry,
@@ -409,13 +410,13 @@ def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
     done = completed_domains(attempt)
     adopted = status_counts(attempt)
     config = job.config
-    if config.handle_signals and threading.current_thread() is not threading.main_thread():
-        config = replace(config, handle_signals=False)
+    if config.pool.handle_signals and threading.current_thread() is not threading.main_thread():
+        config = replace(config, pool=replace(config.pool, handle_signals=False))
     stats = ToplistStats()
     read = Tally()
     entries = read_toplist(job.toplist, fmt=ToplistFormat(job.fmt) if job.fmt else None,
                            limit=job.limit, shard=(job.index, job.count),
-                           exclusions=config.exclusions, stats=stats)
+                           exclusions=config.guard.exclusions, stats=stats)
     sink = PartWriter(attempt, config.context.run_id, max_rows=job.part_rows,
                       max_seconds=job.part_seconds)
     progress = FileProgress(attempt / PROGRESS_FILE, adopted, interval=job.progress_interval)
@@ -500,8 +501,9 @@ def plan_jobs(toplist: str, outdir: Path, config: ScanConfig, *, shards: int, pa
     if shards < 1 or parallel < 1:
         raise ValueError("shards and parallel must be >= 1")
     at_once = min(shards, parallel)
-    per_shard = replace(config, rate=config.rate / at_once,
-                        per_destination=max(1, config.per_destination // at_once))
+    per_destination = max(1, config.guard.per_destination // at_once)
+    per_shard = replace(config, dns=replace(config.dns, rate=config.dns.rate / at_once),
+                        guard=replace(config.guard, per_destination=per_destination))
     return [ShardJob(toplist=toplist, outdir=str(outdir), index=i, count=shards,
                      config=per_shard, fmt=fmt, limit=limit, **job_options)
             for i in range(shards)]

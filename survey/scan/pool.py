@@ -1,4 +1,4 @@
-"""Scan orchestration: a fixed pool of workers runs the domain funnel; one task writes rows.
+"""The pool: a fixed (or latency-driven) number of workers runs the funnel; one task writes rows.
 
 Shape (all trio)::
 
@@ -6,9 +6,9 @@ Shape (all trio)::
 
 The producer reads the toplist lazily and skips domains already done, so memory follows the
 work in flight, not the list; both channels are bounded, so a slow disk or slow probes push
-back on the reader. The funnel per domain (``observe``): the four DNS lookups, then the policy
-fetch only where there is something to fetch, then (with ``smtp``) STARTTLS to the MX hosts,
-then ``classify`` and ``to_row``.
+back on the reader. What each worker does per domain is the funnel's (``survey.scan.funnel``);
+the options are ``survey.scan.config``'s. The names those two modules had here (``ScanConfig``,
+``observe``, ``open_probes``, ...) are still importable from this module.
 
 Stopping: SIGINT/SIGTERM cancel the workers (a second signal cancels the writer too); the
 writer flushes every finished row in a complete part and the caller leaves the manifest
@@ -18,37 +18,30 @@ test internet on loopback.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import math
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Container, Iterable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Container, Iterable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import trio
 
-from survey import __version__
-from survey.core.classify import classify
-from survey.core.observations import (
-    DaneHost,
-    DnsResult,
-    Dnssec,
-    DomainObservations,
-    HttpsFetch,
-    SmtpProbe,
-)
-from survey.dataset.schema import RunContext, to_row
 from survey.dataset.sink import PartWriter
 from survey.probes.base import Fetcher as Fetcher
 from survey.probes.base import Prober as Prober
 from survey.probes.base import Resolver as Resolver
-from survey.probes.net import AddressGuard, DestinationLimiter, Exclusions, RateLimiter
-from survey.scan.funnel import lookup_domain
+from survey.scan.config import MAX_MX_PROBED as MAX_MX_PROBED
+from survey.scan.config import ScanConfig as ScanConfig
+from survey.scan.config import user_agent as user_agent
+from survey.scan.funnel import Probes as Probes
+from survey.scan.funnel import mx_hosts as mx_hosts
+from survey.scan.funnel import observe as observe
+from survey.scan.funnel import open_probes as open_probes
+from survey.scan.funnel import row_for as row_for
+from survey.scan.funnel import wants_tlsa as wants_tlsa
 from survey.scan.inflight import COOLDOWN, PERIOD, Sample, decide
 from survey.scan.progress import Progress, ResolverWindow
 from survey.toplist.reader import ToplistEntry
@@ -61,60 +54,6 @@ log = logging.getLogger(__name__)
 #: (128 and more: 512 queries back to back) got more answers later than the DNS timeout from
 #: NSD (retries; no kernel receive-buffer drops were counted), 16 about 0.02 % of queries.
 PRODUCER_BURST = 16
-#: At most this many MX hosts (lowest preference first) get an SMTP probe per domain.
-MAX_MX_PROBED = 10
-
-
-def user_agent(contact: str | None) -> str:
-    """``mta-sts-survey/<version> (+<contact>)``: operators can find who scans them."""
-    base = f"mta-sts-survey/{__version__}"
-    return f"{base} (+{contact})" if contact else base
-
-
-@dataclass(frozen=True, slots=True)
-class ScanConfig:
-    """Every option of a scan (the command line, minus input and output)."""
-
-    context: RunContext
-    resolvers: tuple[tuple[str, int], ...]
-    rate: float = 1000.0  # DNS queries per second, all resolvers together
-    concurrency: int = 500  # domains in flight at the start, and at least
-    #: raised up to this while the latency calls for more (``survey.scan.inflight``); None or
-    #: at most ``concurrency`` keeps the number fixed (the ``scan`` command's default: 10,000)
-    max_concurrency: int | None = None
-    per_destination: int = 4  # concurrent HTTPS/SMTP connections per IP address
-    timeout: float = 10.0  # HTTPS and SMTP overall deadline per probe
-    connect_timeout: float = 5.0
-    dns_timeout: float = 2.0
-    retries: int = 2
-    dns_backoff: float = 0.5  # seconds before the first DNS retry, doubled each retry
-    dns_sockets: int = 4  # long-lived UDP sockets per resolver
-    https_port: int = 443
-    smtp_port: int = 25
-    ca_bundle: Path | None = None
-    allow_private: bool = False
-    smtp: bool = False
-    ehlo_name: str | None = None
-    contact: str | None = None
-    exclusions: Exclusions | None = None
-    max_mx: int = MAX_MX_PROBED
-    handle_signals: bool = True  # off when not on trio's main thread
-    tlsa: str = "secure"  # TLSA lookups for domains whose MX answer is secure, or "all"
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.rate) and self.rate > 0):
-            raise ValueError(f"rate must be a positive number, got {self.rate!r}")
-        if not (math.isfinite(self.dns_backoff) and self.dns_backoff >= 0):
-            raise ValueError(f"dns_backoff must be >= 0, got {self.dns_backoff!r}")
-        for name in ("concurrency", "per_destination", "max_mx", "dns_sockets"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        if not self.resolvers:
-            raise ValueError("no resolver")
-        if self.tlsa not in ("secure", "all"):
-            raise ValueError(f"tlsa must be 'secure' or 'all', got {self.tlsa!r}")
-
-
 @dataclass
 class ScanSummary:
     """What one session of a scan did (a resumed run has one summary per session)."""
@@ -138,138 +77,6 @@ class ScanSummary:
     in_flight: dict[str, Any] = field(default_factory=dict)
     #: per minute of the session: queries, attempts timed out, SERVFAIL answers
     resolver_minutes: list[dict[str, int]] = field(default_factory=list)
-
-
-# --- the probes, behind protocols so that the funnel reads as what it does -------------------
-
-@dataclass(frozen=True, slots=True)
-class Probes:
-    dns: Resolver
-    fetcher: Fetcher
-    prober: Prober | None
-    guard: AddressGuard | None = None  # its counts go into the summary
-
-
-@asynccontextmanager
-async def open_probes(config: ScanConfig) -> AsyncIterator[Probes]:
-    """The real probe clients for ``config``, sharing one guard and one destination limiter."""
-    from survey.probes.dns import DnsClient, DnsConfig
-    from survey.probes.https import HttpsConfig, PolicyFetcher
-
-    guard = AddressGuard(allow_private=config.allow_private, exclusions=config.exclusions)
-    destinations = DestinationLimiter(config.per_destination)
-    dns_config = DnsConfig(resolvers=config.resolvers, timeout=config.dns_timeout,
-                           retries=config.retries, backoff=config.dns_backoff,
-                           sockets=config.dns_sockets)
-    https_config = HttpsConfig(port=config.https_port, timeout=config.timeout,
-                               connect_timeout=config.connect_timeout,
-                               user_agent=user_agent(config.contact), ca_bundle=config.ca_bundle)
-    async with AsyncExitStack() as stack:
-        dns = await stack.enter_async_context(
-            DnsClient(dns_config, limiter=RateLimiter(config.rate)))
-        fetcher = await stack.enter_async_context(
-            PolicyFetcher(https_config, guard=guard, destinations=destinations))
-        prober: Prober | None = None
-        if config.smtp:
-            from survey.probes.smtp import SmtpConfig, SmtpProber
-
-            smtp_options: dict[str, Any] = {"ehlo_name": config.ehlo_name} if config.ehlo_name \
-                else {}
-            smtp_config = SmtpConfig(port=config.smtp_port, timeout=config.timeout,
-                                     connect_timeout=config.connect_timeout,
-                                     ca_bundle=config.ca_bundle, **smtp_options)
-            prober = await stack.enter_async_context(
-                SmtpProber(smtp_config, guard=guard, destinations=destinations))
-        yield Probes(dns, fetcher, prober, guard)
-
-
-# --- the funnel --------------------------------------------------------------------------------
-
-def mx_hosts(mx: DnsResult, cap: int) -> list[str]:
-    """Distinct MX host names by preference (null MX dropped), at most ``cap``."""
-    hosts: list[str] = []
-    for record in sorted(mx.mx, key=lambda r: (r.preference, r.host)):
-        if record.host and record.host not in hosts:
-            hosts.append(record.host)
-    return hosts[:cap]
-
-
-async def _probe_mx(probes: Probes, domain: str, hosts: list[str], *, smtp: bool, tlsa: bool,
-                    mx_secure: bool = False,
-                    ) -> tuple[tuple[SmtpProbe, ...], tuple[DaneHost, ...] | None]:
-    """Per MX host, concurrently: its addresses, then its TLSA records (``tlsa``) and the SMTP
-    probe (``smtp``, or a host with usable TLSA records when there is a prober), whose presented
-    chain is checked against the host's TLSA records. Only records a DANE sender uses count:
-    secure ones, of a host whose addresses and MX answer (``mx_secure``) are secure too (RFC 7672
-    §2.2); a sender ignores the others, so no chain is checked against them."""
-    from survey.core.dane import usable_record
-    from survey.probes.dane import check_chain, lookup_tlsa
-
-    prober = probes.prober
-    results: list[SmtpProbe | None] = [None] * len(hosts)
-    dane: list[DaneHost | None] = [None] * len(hosts)
-
-    async def one(i: int, host: str) -> None:
-        if tlsa:
-            addresses, at_host = await probes.dns.addresses_and_tlsa(host)
-            found = await lookup_tlsa(probes.dns, host, addresses, at_host)
-            dane[i] = DaneHost(host, found, addresses.dnssec)
-        else:
-            addresses = await probes.dns.resolve_addresses(host)
-        entry = dane[i]
-        secure = entry is not None and mx_secure and entry.tlsa.dnssec is Dnssec.SECURE \
-            and entry.address_dnssec is Dnssec.SECURE
-        usable = entry is not None and secure and any(usable_record(r) for r in entry.tlsa.tlsa)
-        if prober is not None and (smtp or usable):
-            probe = results[i] = await prober.probe(host, addresses.addresses)
-            if entry is not None and secure and entry.tlsa.tlsa:
-                dane[i] = DaneHost(host, entry.tlsa, entry.address_dnssec,
-                                   check_chain(entry.tlsa.tlsa, probe.chain, (
-                                       entry.tlsa.qname.removeprefix("_25._tcp."), host,
-                                       domain)))
-
-    async with trio.open_nursery() as nursery:
-        for i, host in enumerate(hosts):
-            nursery.start_soon(one, i, host)
-    return (tuple(r for r in results if r is not None),
-            tuple(d for d in dane if d is not None) if tlsa else None)
-
-
-def wants_tlsa(mx: DnsResult, mode: str) -> bool:
-    """Whether the MX hosts' TLSA records are looked up: for a secure MX answer (DANE needs
-    one, RFC 7672 §2.2.1), or with ``--tlsa all`` for any MX answer. Domains without a secure
-    MX pay nothing by default."""
-    return mx.dnssec is Dnssec.SECURE or (mode == "all" and not mx.failed)
-
-
-async def observe(domain: str, probes: Probes, *, max_mx: int = MAX_MX_PROBED,
-                  tlsa: str = "secure") -> DomainObservations:
-    """Run the funnel for one domain: only the probes its answers call for."""
-    sts, tlsrpt, mx, host = await lookup_domain(probes.dns, domain)
-    fetch: HttpsFetch | None = None
-    if sts.txt or host.addresses:
-        fetch = await probes.fetcher.fetch(domain, host.addresses)
-    smtp: tuple[SmtpProbe, ...] = ()
-    dane: tuple[DaneHost, ...] | None = None
-    has_policy = fetch is not None and fetch.body is not None
-    smtp_wanted = probes.prober is not None and bool(sts.txt or has_policy)
-    tlsa_wanted = wants_tlsa(mx, tlsa)
-    if smtp_wanted or tlsa_wanted:
-        hosts = mx_hosts(mx, max_mx)
-        if hosts:
-            smtp, dane = await _probe_mx(probes, domain, hosts, smtp=smtp_wanted,
-                                         tlsa=tlsa_wanted,
-                                         mx_secure=mx.dnssec is Dnssec.SECURE)
-    return DomainObservations(domain=domain, sts_txt=sts, tlsrpt_txt=tlsrpt, mx=mx,
-                              policy_host=host, policy_fetch=fetch, smtp=smtp, dane=dane)
-
-
-def row_for(entry: ToplistEntry, obs: DomainObservations, context: RunContext
-            ) -> tuple[dict[str, Any], str]:
-    """The row of one domain and its status (what the progress counts)."""
-    verdict = classify(obs)
-    row = to_row(context, entry.rank, obs, verdict, dt.datetime.now(dt.UTC))
-    return row, str(verdict.status)
 
 
 # --- the pool ----------------------------------------------------------------------------------
@@ -344,7 +151,8 @@ async def _work(probes: Probes, config: ScanConfig, receive: trio.MemoryReceiveC
             if pool is not None:
                 pool.busy += 1
             try:
-                obs = await observe(entry.domain, probes, max_mx=config.max_mx, tlsa=config.tlsa)
+                obs = await observe(entry.domain, probes, max_mx=config.max_mx,
+                                    tlsa=config.tlsa.mode)
                 row = row_for(entry, obs, config.context)
             except Exception:  # a bug must cost one domain (scanned again on resume), not the run
                 log.exception("internal error while scanning %s", entry.domain)
@@ -405,8 +213,8 @@ async def _monitor(pool: _Pool, probes: Probes, config: ScanConfig,
     ``resolver`` (the progress line, the manifest) and, when the number in flight may grow
     (``max_concurrency`` above ``concurrency``), ``decide`` it and start workers to reach it
     (extra ones leave by themselves). Owns the channel clones new workers are made from."""
-    cap = config.max_concurrency or 0
-    adaptive = cap > config.concurrency
+    cap = config.pool.max_concurrency or 0
+    adaptive = cap > config.pool.concurrency
     record = summary.in_flight
     record.update(start=pool.limit, highest=pool.limit, last=pool.limit, adaptive=adaptive,
                   limited_by={})
@@ -434,7 +242,8 @@ async def _monitor(pool: _Pool, probes: Probes, config: ScanConfig,
             resolver.add(trio.current_time(), now_queries, now_timeouts, now_servfails)
             if not adaptive:
                 continue
-            decision = decide(pool.limit, sample, rate=config.rate, floor=config.concurrency,
+            decision = decide(pool.limit, sample, rate=config.dns.rate,
+                              floor=config.pool.concurrency,
                               cap=pool.limit if cooldown else cap, raised_from=raised_from,
                               before=before)
             cooldown = COOLDOWN if decision.limited_by == "server" else max(0, cooldown - 1)
@@ -511,13 +320,13 @@ async def run_scan(
     async with AsyncExitStack() as stack:
         if probes is None:
             probes = await stack.enter_async_context(open_probes(config))
-        entry_send, entry_receive = trio.open_memory_channel[ToplistEntry](config.concurrency)
-        row_send, row_receive = trio.open_memory_channel[Row](config.concurrency)
+        entry_send, entry_receive = trio.open_memory_channel[ToplistEntry](config.pool.concurrency)
+        row_send, row_receive = trio.open_memory_channel[Row](config.pool.concurrency)
         with trio.CancelScope() as stop_all:
             async with trio.open_nursery() as outer:
                 watcher = trio.CancelScope()
                 workers_scope = trio.CancelScope()
-                if config.handle_signals:
+                if config.pool.handle_signals:
                     async def watch() -> None:
                         with watcher:
                             await _watch_signals(workers_scope, stop_all, summary)
@@ -528,8 +337,8 @@ async def run_scan(
                         input_done = trio.Event()
                         nursery.start_soon(_produce_then_signal, entries, done, entry_send,
                                            summary, input_done)
-                        pool = _Pool(config.concurrency, workers=config.concurrency)
-                        for _ in range(config.concurrency):
+                        pool = _Pool(config.pool.concurrency, workers=config.pool.concurrency)
+                        for _ in range(config.pool.concurrency):
                             nursery.start_soon(_work, probes, config, entry_receive.clone(),
                                                row_send.clone(), summary, pool)
                         nursery.start_soon(_monitor, pool, probes, config,

@@ -94,11 +94,11 @@ def test_plan_divides_the_rate_by_the_shards_running_at_once(tmp_path: Path,
     base = config(world, rate=900.0)
     jobs = plan_jobs("list.csv", tmp_path, base, shards=6, parallel=3, limit=10)
     assert [(j.index, j.count) for j in jobs] == [(i, 6) for i in range(6)]
-    assert {j.config.rate for j in jobs} == {300.0}
-    assert {j.config.per_destination for j in jobs} == {1}  # 4 // 3, and never 0
+    assert {j.config.dns.rate for j in jobs} == {300.0}
+    assert {j.config.guard.per_destination for j in jobs} == {1}  # 4 // 3, and never 0
     assert {j.limit for j in jobs} == {10} and jobs[0].config.context == base.context
     two = plan_jobs("l", tmp_path, base, shards=2, parallel=8)[0].config
-    assert (two.rate, two.per_destination) == (450.0, 2)
+    assert (two.dns.rate, two.guard.per_destination) == (450.0, 2)
     with pytest.raises(ValueError):
         plan_jobs("l", tmp_path, base, shards=0, parallel=1)
 

@@ -69,11 +69,11 @@ class NoFetch:
 async def scanning(server: NxServer, config: ScanConfig) -> AsyncIterator[Probes]:
     async with trio.open_nursery() as nursery:
         await nursery.start(server.serve)
-        dns_config = DnsConfig(resolvers=(server.address,), timeout=config.dns_timeout,
-                               retries=config.retries, sockets=1)
+        dns_config = DnsConfig(resolvers=(server.address,), timeout=config.dns.timeout,
+                               retries=config.dns.retries, sockets=1)
         from survey.probes.net import RateLimiter
 
-        async with DnsClient(dns_config, limiter=RateLimiter(config.rate)) as client:
+        async with DnsClient(dns_config, limiter=RateLimiter(config.dns.rate)) as client:
             yield Probes(client, NoFetch(), None)
         nursery.cancel_scope.cancel()
 
