@@ -271,6 +271,15 @@ def _record_fields(text: str, tag: str, errors: list[ParseError],
         first = first.lstrip(_WSP)
     cut = next((i for i, c in enumerate(first) if c in _WSP), len(first))
     version, rest = first[:cut], first[cut:].strip(_WSP)
+    if (version != tag and profile.txt_version_case != "sensitive"
+            and version.translate(_ASCII_LOWER) == tag.translate(_ASCII_LOWER)):
+        errors.append(ParseError("version_invalid", f"version {_show(version)} is not {tag!r} "
+                                 "(letter case)", _fatal(profile.txt_version_case, "insensitive")))
+        version = tag
+    if (version == tag and profile.txt_version_delimiter != "abnf"
+            and not text.lstrip(_WSP).startswith(first[:len(tag)] + ";")):
+        errors.append(ParseError("syntax", f"{tag!r} not followed at once by ';'",
+                                 _fatal(profile.txt_version_delimiter, "abnf")))
     if version == tag:
         if rest:
             errors.append(ParseError("syntax", f"missing ';' after {tag!r}: {_show(first)}"))
@@ -366,14 +375,16 @@ def _select(records: Sequence[TxtStrings], tag: str, parse: Callable[[TxtStrings
             profile: SenderProfile = RFC8461) -> RecordSelection[R]:
     """RFC 8461 §3.1 / RFC 8460 §3: discard records not starting with ``tag``; one must remain.
 
-    A profile may count a record with ``tag`` anywhere or after leading whitespace, take the
-    first valid of several, or refuse a name that holds other records too
+    A profile may count a record with ``tag`` anywhere, after leading whitespace or in another
+    letter case, take the first valid of several, or refuse a name that holds other records too
     (``txt_version_position``, ``txt_leading_wsp``, ``txt_multiple_records``,
     ``txt_other_records``).
     """
     anywhere = profile.txt_version_position == "anywhere"
     trim = _WSP if profile.txt_leading_wsp == "accept" else ""
-    candidates = [r for r in records if _has_version(_text(r).lstrip(trim), tag)
+    fold = _ASCII_LOWER if profile.txt_version_case == "insensitive" else {}
+    candidates = [r for r in records
+                  if _has_version(_text(r).lstrip(trim).translate(fold), tag.translate(fold))
                   or (anywhere and any(f.strip(_WSP) == tag for f in _text(r).split(";")))]
     discarded = len(records) - len(candidates)
     if candidates and discarded and profile.txt_other_records == "no_policy":

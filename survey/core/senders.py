@@ -76,6 +76,10 @@ Found by research (/work/notes/senders_research.md "NEW KNOBS"):
                             converted to one IDNA form, Unicode case folded)
     txt_leading_wsp         `` v=STSv1; id=1`` (whitespace before the version): reject (not a
                             record) | accept (trimmed)
+    txt_version_case        ``V=STSv1``, ``v=stsv1``: sensitive (not a record) | insensitive
+    txt_version_delimiter   what must follow ``v=STSv1``: abnf (``*WSP ";"``, as the other knobs
+                            say) | exact (the record must begin ``v=STSv1;``: chasquid reads
+                            nothing else)
     mx_empty_value          ``mx:`` with an empty value (or ``mx: *.``): kept (an mx field, judged
                             by invalid_mx_pattern) | dropped (not counted: a policy whose only mx
                             is empty has no mx)
@@ -104,7 +108,7 @@ KNOBS: tuple[str, ...] = (
     "field_name_case", "mode_value_case", "version_value_case", "missing_version",
     "missing_mode", "mx_required_in_none", "max_age_zero", "max_age_number",
     "invalid_mx_pattern", "wildcard_depth", "charset", "bom", "txt_value_wsp",
-    "idna", "mx_empty_value", "txt_leading_wsp",
+    "idna", "mx_empty_value", "txt_leading_wsp", "txt_version_case", "txt_version_delimiter",
 )
 
 
@@ -154,6 +158,8 @@ class SenderProfile:
     idna: Literal["ascii", "host_a_labels", "a_labels", "unknown"]
     mx_empty_value: Literal["kept", "dropped", "unknown"]
     txt_leading_wsp: AcceptReject
+    txt_version_case: Case
+    txt_version_delimiter: Literal["abnf", "exact", "unknown"]
     #: knob -> where the behaviour is shown ("owner/repo path: function or test"), or "unknown"
     sources: Mapping[str, str]
     #: free text: version or commit read, caveats
@@ -219,6 +225,8 @@ RFC8461 = SenderProfile(
     idna="ascii",
     mx_empty_value="kept",
     txt_leading_wsp="reject",
+    txt_version_case="sensitive",
+    txt_version_delimiter="abnf",
     sources={
         "txt_trailing_wsp": f"{_RFC} §3.1: sts-text-record ABNF ends in [sts-field-delim]",
         "txt_space_before_semicolon": f"{_RFC} §3.1: sts-field-delim = *WSP \";\" *WSP "
@@ -269,6 +277,9 @@ RFC8461 = SenderProfile(
                           "an invalid pattern (invalid_mx_pattern)",
         "txt_leading_wsp": f"{_RFC} §3.1: records that do not begin with \"v=STSv1;\" are "
                            "discarded",
+        "txt_version_case": f"{_RFC} §3.1: sts-version = %s\"v=STSv1\" (case-sensitive)",
+        "txt_version_delimiter": f"{_RFC} §3.1: sts-text-record = sts-version "
+                                 "1*(sts-sep sts-field), sts-sep = *WSP %x3B *WSP",
     },
     notes="RFC 8461 with errata 6253 (LF or CRLF) and 6285 (WSP before ';').",
 )
@@ -323,6 +334,8 @@ MOX = SenderProfile(
     idna="host_a_labels",
     mx_empty_value="kept",
     txt_leading_wsp="reject",
+    txt_version_case="sensitive",
+    txt_version_delimiter="abnf",
     sources={
         "txt_trailing_wsp": f"{_MOX}parse.go: ParseRecord (delim() needs ';', then "
                             "\"leftover characters\")",
@@ -384,6 +397,8 @@ MOX = SenderProfile(
                           "value is a bad pattern)",
         "txt_leading_wsp": f"{_MOX}parse.go: ParseRecord (p.xtake(\"v=STSv1\") at the first "
                            "character: not a record)",
+        "txt_version_case": f"{_MOX}parse.go: ParseRecord (p.xtake(\"v=STSv1\"))",
+        "txt_version_delimiter": f"{_MOX}parse.go: ParseRecord (p.xdelim() skips WSP around ';')",
     },
     notes=_MOX_NOTES + " max_age over 2147483647 fails ParseInt (rejected).",
 )
@@ -431,10 +446,12 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
     wildcard_depth="unknown",
     charset="ascii",
     bom="reject",
-    txt_value_wsp="unknown",
+    txt_value_wsp="accept",
     idna="unknown",
     mx_empty_value="kept",
     txt_leading_wsp="reject",
+    txt_version_case="sensitive",
+    txt_version_delimiter="abnf",
     sources={
         "txt_trailing_wsp": f"{_PMSR}tests/test_utils.py: test_parse_mta_sts_record "
                             "\"v=STSv1;        id=20160831085700Z   \"",
@@ -519,13 +536,19 @@ POSTFIX_MTA_STS_RESOLVER = SenderProfile(
                    "with the Content-Type charset, ASCII by default",
         "bom": "Snawoot/postfix-mta-sts-resolver: a BOM is non-ASCII under the default ASCII "
                "charset",
-        "txt_value_wsp": "unknown: not established by the research",
+        "txt_value_wsp": f"{_PMSR}postfix_mta_sts_resolver/utils.py: parse_mta_sts_record "
+                         "(the value is stripped, not checked; run on 'v=STSv1; id=a b': "
+                         "accepted)",
         "idna": "unknown: Snawoot/postfix-mta-sts-resolver responder.py hands the "
                 "patterns to Postfix (match=), which checks certificate names",
         "mx_empty_value": "Snawoot/postfix-mta-sts-resolver postfix_mta_sts_resolver/utils.py: "
                           "parse_mta_sts_policy (res['mx'].append(value))",
         "txt_leading_wsp": f"{_PMSR}postfix_mta_sts_resolver/resolver.py: STSResolver.resolve "
                            "(txt.startswith('v=STSv1'))",
+        "txt_version_case": f"{_PMSR}postfix_mta_sts_resolver/resolver.py: "
+                            "STSResolver.resolve (startswith('v=STSv1'), v == 'STSv1')",
+        "txt_version_delimiter": f"{_PMSR}postfix_mta_sts_resolver/utils.py: "
+                                 "parse_mta_sts_record (fields split on ';' and stripped)",
     },
     notes="Snawoot/postfix-mta-sts-resolver @ a000619e838f (2025-02-05). Lines without ':' are "
           "ignored; the body is decoded with the Content-Type charset, ASCII by default (a "
@@ -578,6 +601,8 @@ GO_MTASTS = SenderProfile(
     idna="a_labels",
     mx_empty_value="kept",
     txt_leading_wsp="accept",
+    txt_version_case="sensitive",
+    txt_version_delimiter="abnf",
     sources={
         "txt_trailing_wsp": f"{_GO}mtasts.go: readDNSRecord (strings.TrimSpace of each part)",
         "txt_space_before_semicolon": f"{_GO}mtasts_test.go: TestReadDNSRecord "
@@ -640,6 +665,10 @@ GO_MTASTS = SenderProfile(
                           "fieldValue))",
         "txt_leading_wsp": f"{_GO}mtasts.go: readDNSRecord (strings.TrimSpace(part)); cache.go: "
                            "Cache.fetch passes the single record on unfiltered",
+        "txt_version_case": f"{_GO}mtasts.go: readDNSRecord (kv[0] == \"v\", kv[1] != \"STSv1\" "
+                            "rejects)",
+        "txt_version_delimiter": f"{_GO}mtasts.go: readDNSRecord (parts split on ';' "
+                                 "and TrimSpace)",
     },
     notes="foxcpp/go-mtasts @ 1438da2e5932 (2024-01-30), the library maddy uses. A value "
           "containing ':' rejects the policy (strings.Split must give 2 parts); every TXT record "
@@ -652,7 +681,7 @@ _CHQ = "albertito/chasquid internal/sts/"
 CHASQUID = SenderProfile(
     name="chasquid",
     txt_trailing_wsp="accept",
-    txt_space_before_semicolon="reject",
+    txt_space_before_semicolon="accept",
     txt_duplicate_id="last",
     txt_extension_abnf="ignore",
     content_type="reject",
@@ -692,11 +721,14 @@ CHASQUID = SenderProfile(
     idna="a_labels",
     mx_empty_value="kept",
     txt_leading_wsp="reject",
+    txt_version_case="sensitive",
+    txt_version_delimiter="exact",
     sources={
         "txt_trailing_wsp": f"{_CHQ}sts.go: hasSTSRecord (only the prefix \"v=STSv1;\" is "
                             "checked)",
-        "txt_space_before_semicolon": f"{_CHQ}sts.go: hasSTSRecord (strings.HasPrefix(txt, "
-                                      "\"v=STSv1;\"))",
+        "txt_space_before_semicolon": f"{_CHQ}sts.go: hasSTSRecord (nothing after the "
+                                      "\"v=STSv1;\" prefix is read; a space right after "
+                                      "v=STSv1: txt_version_delimiter)",
         "txt_duplicate_id": f"{_CHQ}sts.go: hasSTSRecord (the id is never read: any number "
                             "of id fields is accepted)",
         "txt_extension_abnf": f"{_CHQ}sts.go: hasSTSRecord (nothing after the prefix is read)",
@@ -752,6 +784,10 @@ CHASQUID = SenderProfile(
         "mx_empty_value": "albertito/chasquid internal/sts/sts.go: parsePolicy (p.MXs = "
                           "append(p.MXs, value))",
         "txt_leading_wsp": f"{_CHQ}sts.go: hasSTSRecord (strings.HasPrefix(txt, \"v=STSv1;\"))",
+        "txt_version_case": f"{_CHQ}sts.go: hasSTSRecord (strings.HasPrefix(txt, \"v=STSv1;\"))",
+        "txt_version_delimiter": f"{_CHQ}sts.go: hasSTSRecord (strings.HasPrefix(txt, "
+                                 "\"v=STSv1;\"): \"v=STSv1\" alone or \"v=STSv1 ;\" is no "
+                                 "record; nothing after the prefix is read)",
     },
     notes="albertito/chasquid @ ca2538b9745a (2026-06-07). Also: mx is required in mode none "
           "(Policy.Check ErrInvalidMX), max_age 0 is rejected, several v=STSv1; records are "
@@ -806,6 +842,8 @@ STALWART = SenderProfile(
     idna="unknown",
     mx_empty_value="dropped",
     txt_leading_wsp="accept",
+    txt_version_case="insensitive",
+    txt_version_delimiter="abnf",
     sources={
         "txt_trailing_wsp": f"{_STW_AUTH}mta_sts/parse.rs: MtaSts::parse (TagParser::text "
                             "drops WSP)",
@@ -891,6 +929,11 @@ STALWART = SenderProfile(
                           "suffix), then \"No 'mx' entries found\"",
         "txt_leading_wsp": "stalwartlabs/mail-auth src/common/parse.rs: TagParser::key skips "
                            "SP/HTAB before a key; src/mta_sts/parse.rs: MtaSts::parse",
+        "txt_version_case": "stalwartlabs/mail-auth src/common/parse.rs: TagParser::key lowercases "
+                            "A-Z, match_bytes (eq_ignore_ascii_case); src/mta_sts/parse.rs: "
+                            "MtaSts::parse",
+        "txt_version_delimiter": "stalwartlabs/mail-auth src/common/parse.rs: "
+                                 "seek_tag_end skips WSP to ';'",
     },
     notes="stalwartlabs/mail-server @ 55e62a683048 (2025-06-15), TXT parser from "
           "stalwartlabs/mail-auth @ 0e93300e5c77. Also: no HTTP status check, version and mode "
@@ -940,10 +983,12 @@ MAILAUTH = SenderProfile(
     wildcard_depth="any_depth",
     charset="utf8",
     bom="strip",
-    txt_value_wsp="unknown",
+    txt_value_wsp="accept",
     idna="host_a_labels",
     mx_empty_value="kept",
     txt_leading_wsp="accept",
+    txt_version_case="insensitive",
+    txt_version_delimiter="abnf",
     sources={
         "txt_trailing_wsp": f"{_MA}: resolvePolicy (row.join('').trim())",
         "txt_space_before_semicolon": f"{_MA}: resolvePolicy (/^v=STSv1\\b/i)",
@@ -991,12 +1036,16 @@ MAILAUTH = SenderProfile(
                           "depth)",
         "charset": "postalsys/mailauth lib/mta-sts.js: fetchPolicy",
         "bom": "postalsys/mailauth lib/mta-sts.js: parsePolicy (trim() removes U+FEFF)",
-        "txt_value_wsp": "unknown: not established by the research",
+        "txt_value_wsp": "postalsys/mailauth lib/parse-dkim-headers.js (the id value is not "
+                         "checked; resolvePolicy run on 'v=STSv1; id=a b': accepted)",
         "idna": "postalsys/mailauth lib/mta-sts.js: validateMx (the MX host, if it has "
                 "high bytes, goes through punycode.toASCII; the pattern is only "
                 "lowercased)",
         "mx_empty_value": "postalsys/mailauth lib/mta-sts.js: parsePolicy (policy.mx.push(mx))",
         "txt_leading_wsp": f"{_MA}: resolvePolicy (row.join('').trim() before /^v=STSv1\\b/i)",
+        "txt_version_case": f"{_MA}: resolvePolicy (/^v=STSv1\\b/i, /^STSv1$/i)",
+        "txt_version_delimiter": "postalsys/mailauth lib/parse-dkim-headers.js: "
+                                 "headerParser (tags split on ';' and trimmed)",
     },
     notes="postalsys/mailauth @ d2616c6bee77 (2026-08-19). Also: field names and the mode "
           "value lower-cased, a missing mode is 'none', any 2xx status accepted, a wildcard "

@@ -92,3 +92,14 @@ def test_an_invalid_pattern_matches_only_where_the_profile_keeps_it() -> None:
         assert not mx_matches("*.*.example.com", "a.b.example.com", p), p.name
         assert mx_matches("mx.example.com.", "mx.example.com", p) == (
             p.mx_trailing_dot == "strip"), p.name
+
+
+def test_version_case_and_delimiter_follow_their_knobs() -> None:
+    for p in PROFILES:
+        upper = select_sts_record([("V=STSv1; id=a",)], p).record
+        assert (upper is not None and upper.valid) == (p.txt_version_case == "insensitive"), p.name
+        late_space = parse_sts_record(("v=STSv1; id=a ;",), p)
+        assert late_space.valid == (p.txt_space_before_semicolon == "accept"), p.name
+        early_space = parse_sts_record(("v=STSv1 ; id=a",), p)
+        assert early_space.valid == (p.txt_space_before_semicolon == "accept"
+                                     and p.txt_version_delimiter == "abnf"), p.name
