@@ -11,20 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from survey.core.dane import assess_dane
+from survey.core.facts import over_cap, parse_facts
 from survey.core.mistakes import MISTAKES
 from survey.core.observations import DnsResult, Dnssec, DomainObservations, FetchError, HttpsFetch
 from survey.core.outcomes import disagree, sender_outcomes
 from survey.core.policy import (
     NOT_A_POLICY_CODES,
-    POLICY_MAX_BYTES,
     POLICY_MODES,
     Policy,
     RecordSelection,
     StsRecord,
+    TlsRptRecord,
     mx_matches,
-    parse_policy,
-    select_sts_record,
-    select_tlsrpt_record,
 )
 from survey.core.providers import submission_provider, wildcard_provider
 from survey.core.verdict import GRADE_OF_STATUS, Status, Verdict
@@ -85,17 +83,6 @@ def any_attempt(records: Sequence[Sequence[str]], start: str) -> bool:
     return any("".join(r).lstrip(" \t")[:len(start)].lower() == start for r in records)
 
 
-def _over_cap(fetch: HttpsFetch) -> bool:
-    return fetch.body_truncated or (fetch.body is not None and len(fetch.body) > POLICY_MAX_BYTES)
-
-
-def _fetched_policy(fetch: HttpsFetch | None) -> Policy | None:
-    """Parse the body when the policy was fetched: status 200, no error, not over the cap."""
-    if fetch is None or fetch.error is not None or fetch.http_status != 200 or _over_cap(fetch):
-        return None
-    return parse_policy(fetch.body or b"")
-
-
 def _describe(what: str, result: DnsResult) -> str:
     reason = f"{what}: {result.status}"
     return f"{reason}: {result.error}" if result.error else reason
@@ -137,7 +124,7 @@ def _fetch_mistakes(fetch: HttpsFetch | None) -> set[str]:
         return {"policy_redirect"}
     if fetch.http_status != 200:
         return {"policy_http_error"}
-    return {"policy_too_large"} if _over_cap(fetch) else set()
+    return {"policy_too_large"} if over_cap(fetch) else set()
 
 
 def _is_text_plain(content_type: str | None) -> bool:
@@ -212,11 +199,11 @@ def _mx_mistakes(obs: DomainObservations, facts: _Facts) -> set[str]:
     return found
 
 
-def _tlsrpt_mistakes(obs: DomainObservations, status: Status) -> set[str]:
+def _tlsrpt_mistakes(obs: DomainObservations, selection: RecordSelection[TlsRptRecord],
+                     status: Status) -> set[str]:
     """§6: the _smtp._tls TXT records, and whether a testing/enforce policy reports."""
     if obs.tlsrpt_txt.failed:
         return set()
-    selection = select_tlsrpt_record(obs.tlsrpt_txt.txt)
     valid = selection.record is not None and selection.record.valid
     found: set[str] = set()
     if selection.candidates > 1:
@@ -250,14 +237,18 @@ def _ordered(codes: set[str]) -> tuple[str, ...]:
 
 
 def classify(obs: DomainObservations) -> Verdict:
-    """The verdict for one domain under docs/classification.md (no I/O)."""
+    """The verdict for one domain under docs/classification.md (no I/O).
+
+    The records and the policy are parsed once (``survey.core.facts``); the verdict carries
+    them (``Verdict.facts``) for ``to_row``'s parsed columns, for an error verdict too.
+    """
+    parsed = parse_facts(obs)
     reason = _measurement_error(obs)
     if reason is not None:
         return Verdict(Status.ERROR, None, GRADE_OF_STATUS[Status.ERROR], (), reason,
-                       assess_dane(obs, Status.ERROR.value))
+                       assess_dane(obs, Status.ERROR.value), facts=parsed)
     fetch = obs.policy_fetch
-    facts = _Facts(any_attempt(obs.sts_txt.txt, STS_ATTEMPT), select_sts_record(obs.sts_txt.txt),
-                   _fetched_policy(fetch))
+    facts = _Facts(any_attempt(obs.sts_txt.txt, STS_ATTEMPT), parsed.sts, parsed.fetched)
     status, found = _status(facts)
     if status is Status.ABSENT and obs.sts_txt.dnssec is Dnssec.BOGUS:
         status = Status.INVALID  # §8: a bogus record exists, validating senders cannot read it
@@ -269,7 +260,7 @@ def classify(obs: DomainObservations) -> Verdict:
         found |= _content_mistakes(policy, fetch.content_type if fetch else None)
         found |= _construct_mistakes(policy)
     found |= _mx_mistakes(obs, facts)
-    found |= _tlsrpt_mistakes(obs, status)
+    found |= _tlsrpt_mistakes(obs, parsed.tlsrpt, status)
     if status is not Status.ABSENT:  # STARTTLS without MTA-STS is no MTA-STS mistake
         found |= _smtp_mistakes(obs)
     dane = assess_dane(obs, status.value, found)  # §8, beside the MTA-STS verdict
@@ -279,4 +270,4 @@ def classify(obs: DomainObservations) -> Verdict:
         found.add("senders_disagree")
     mode = policy.mode if policy is not None and policy.mode in POLICY_MODES else None
     return Verdict(status, mode, GRADE_OF_STATUS[status], _ordered(found), dane=dane,
-                   sender_outcomes=outcomes)
+                   sender_outcomes=outcomes, facts=parsed)

@@ -10,6 +10,7 @@ from survey.core.outcomes import SenderOutcome
 
 if TYPE_CHECKING:
     from survey.core.dane import DaneAssessment
+    from survey.core.facts import Facts
 
 
 class Status(StrEnum):
@@ -59,3 +60,6 @@ class Verdict:
     #: what each sender profile does (survey.core.senders, the RFC's first); empty for error.
     #: Left out of equality: verdicts compare on what ``status`` and the mistakes say.
     sender_outcomes: tuple[SenderOutcome, ...] = field(default=(), compare=False)
+    #: the selected records and the parsed policy the verdict was made from (``classify`` sets
+    #: them; ``to_row`` writes its parsed columns from them, parsing only when they are missing)
+    facts: Facts | None = field(default=None, compare=False)

@@ -14,15 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from survey.core.facts import parse_facts
 from survey.core.observations import Certificate, DnsResult, DomainObservations
-from survey.core.policy import (
-    POLICY_MAX_BYTES,
-    Policy,
-    RecordSelection,
-    parse_policy,
-    select_sts_record,
-    select_tlsrpt_record,
-)
+from survey.core.policy import POLICY_MAX_BYTES, RecordSelection
 from survey.core.verdict import Verdict
 
 #: Bump the major part when a column changes meaning or type, the minor part when one is added.
@@ -226,14 +220,16 @@ def to_row(
 ) -> dict[str, Any]:
     """One row (a dict keyed by ``COLUMNS``) for one domain.
 
-    The parsed-record columns are derived here from the raw evidence (parsing is pure and only
-    runs for the few domains that publish something), so a row never disagrees with its evidence.
+    The parsed-record columns come from the verdict's facts, the very parse the verdict was made
+    from (a verdict built without them gets them parsed here), so a row never disagrees with its
+    evidence nor with its verdict.
     """
     fetch = obs.policy_fetch
     body = fetch.body if fetch is not None else None
-    policy: Policy | None = parse_policy(body) if body is not None else None
-    sts = select_sts_record(obs.sts_txt.txt) if obs.sts_txt.txt else None
-    tlsrpt = select_tlsrpt_record(obs.tlsrpt_txt.txt) if obs.tlsrpt_txt.txt else None
+    facts = verdict.facts if verdict.facts is not None else parse_facts(obs)
+    policy = facts.policy
+    sts = facts.sts if obs.sts_txt.txt else None
+    tlsrpt = facts.tlsrpt if obs.tlsrpt_txt.txt else None
     row: dict[str, Any] = {
         "run_id": context.run_id,
         "scanned_at": scanned_at,

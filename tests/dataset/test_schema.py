@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
+from survey.core import policy as policy_module
+from survey.core.classify import classify
 from survey.core.observations import (
     Certificate,
     DnsResult,
@@ -77,3 +85,61 @@ def test_row_without_fetch_has_null_policy_and_https_columns() -> None:
     assert row["policy_text"] is None and row["policy_errors"] is None
     assert row["smtp"] == []
     assert rows_to_table([row]).num_rows == 1
+
+
+PARSERS = ("parse_policy", "select_sts_record", "select_tlsrpt_record")
+
+
+def counted_parsers(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count the policy and TXT parsers' calls, wherever a survey module holds them, but in
+    ``survey.core.outcomes``: each sender profile parses under its own reading (issue 15)."""
+    calls: Counter[str] = Counter()
+    for name in PARSERS:
+        original = getattr(policy_module, name)
+
+        def counted(*args: Any, _name: str = name, _original: Callable[..., Any] = original,
+                    **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        holders = [m for m in list(sys.modules.values()) if m is not None
+                   and m.__name__.startswith("survey.") and m.__name__ != "survey.core.outcomes"
+                   and getattr(m, name, None) is original]
+        assert holders  # the parser is still called from somewhere
+        for module in holders:
+            monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def failed_sts() -> DomainObservations:
+    """An error verdict (TXT lookup timed out) whose row still shows the body and the TLS-RPT."""
+    obs = observations()
+    timeout = DnsResult("_mta-sts.example.com", "TXT", DnsStatus.TIMEOUT, -1, error="timeout")
+    return dataclasses.replace(obs, sts_txt=timeout)
+
+
+@pytest.mark.parametrize(("make", "policy_parses"), [
+    (observations, 1), (failed_sts, 1),
+    (lambda: dataclasses.replace(observations(), policy_fetch=None), 0)])
+def test_classify_and_to_row_parse_each_record_and_the_policy_once(
+        monkeypatch: pytest.MonkeyPatch, make: Callable[[], DomainObservations],
+        policy_parses: int) -> None:
+    obs = make()
+    calls = counted_parsers(monkeypatch)
+    verdict = classify(obs)
+    row = to_row(RunContext("r", "t"), 1, obs, verdict, NOW)
+    assert calls == Counter({"select_sts_record": 1, "select_tlsrpt_record": 1,
+                             "parse_policy": policy_parses})
+    # a verdict built without its facts gets the same row, parsing them in to_row
+    assert to_row(RunContext("r", "t"), 1, obs, dataclasses.replace(verdict, facts=None),
+                  NOW) == row
+    assert calls["select_sts_record"] == 2
+
+
+def test_the_row_shows_the_records_and_policy_of_an_error_verdict() -> None:
+    obs = failed_sts()
+    verdict = classify(obs)
+    row = to_row(RunContext("r", "t"), 1, obs, verdict, NOW)
+    assert verdict.status is Status.ERROR and verdict.facts is not None
+    assert row["policy_mode"] == "enforce" and row["tlsrpt_rua"] == ["mailto:r@example.com"]
+    assert row["sts_id"] is None and row["sts_record_errors"] == []
