@@ -60,7 +60,8 @@ Found by research (/work/notes/senders_research.md "NEW KNOBS"):
     max_age_zero            ``max_age: 0``: accept | reject
     max_age_number          ``+86400``, ``1e5``, empty: abnf (reject) | lenient (signed
                             integers) | default (a built-in max_age)
-    invalid_mx_pattern      ``mx: *.*.example``: reject_policy | kept (the policy applies)
+    invalid_mx_pattern      ``mx: *.*.example``: reject_policy | kept (the policy applies;
+                            ``mx_matches`` compares such a pattern as a name)
     wildcard_depth          ``*.example.com`` vs ``a.b.example.com``: one_label | any_depth
                             (``mx_matches`` per profile; MX matching is not part of
                             ``sender_outcomes``)
@@ -72,7 +73,7 @@ Found by research (/work/notes/senders_research.md "NEW KNOBS"):
     idna                    U-labels in MX matching (``ñaca.com``, ``x.xn--aca-6ma.com`` vs
                             ``x.ñaca.com``): ascii (names compared as ASCII: a U-label on either
                             side matches nothing) | host_a_labels (a U-label host is converted
-                            to A-labels; patterns are compared as A-labels) | a_labels (both
+                            to A-labels; patterns are compared as written) | a_labels (both
                             converted to one IDNA form, Unicode case folded)
     txt_leading_wsp         `` v=STSv1; id=1`` (whitespace before the version): reject (not a
                             record) | accept (trimmed)
