@@ -88,7 +88,10 @@ def assert_equals_clean(world: World, out: Path, clean: dict[str, dict[str, Any]
     rows = stable_rows(out)
     assert sorted(rows) == sorted(s.domain for s in world.scenarios)
     different = [d for d, row in clean.items() if rows[d] != row]
-    assert not different, f"{len(different)} rows differ, e.g. {different[:3]}"
+    first = {k: (clean[d][k], rows[d][k]) for d in different[:1] for k in clean[d]
+             if k != "sender_outcomes" and clean[d][k] != rows[d][k]}
+    assert not different, f"{len(different)} rows differ, e.g. {different[:3]}; " \
+                          f"{different[:1]} (clean, this): {first}"
 
 
 def test_ten_sigkills_at_random_moments_then_resume_equals_a_clean_run(
