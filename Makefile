@@ -23,7 +23,7 @@ MUTANTS ?= survey.*policy.x* survey.*classify.x* survey.*mistakes.x* \
   survey.probes.dns*.x_check_response_* survey.probes.dns*.x_interpret_* \
   survey.probes.dns*.x__outcome_* survey.probes.dns*.x__merge_* survey.probes.dns*.x_is_retried_*
 
-.PHONY: test lint typecheck pytest run bench fuzz mutation clean system-deps
+.PHONY: test test-fast lint typecheck pytest run bench fuzz mutation clean system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ pytest: $(STAMP) system-deps
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest
+
+# The developer's loop: the tests not marked slow (~1 minute; `make test` runs everything).
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: without it pytest rewrites the
+# asserts of every test module again on each run (~10 s of CPU).
+test-fast: $(STAMP)
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -m "not slow"
 
 run: $(STAMP)
 	$(PY) -m survey.demo --domains $(DEMO_DOMAINS) --out $(DEMO_OUT)
