@@ -29,7 +29,10 @@ class DigestSet:
     def _find(self, digest: int) -> int:
         """The slot holding ``digest`` (non-zero), or the empty slot where it would go."""
         table, mask = self._table, self._mask
-        i = digest & mask
+        # the slot from bits 24 and up: a shard's digests share their residue mod N (and so
+        # their lowest bits when N is a power of two), which would crowd them into 1/N of the
+        # slots; 40 bits index tables of up to 2^40 slots
+        i = (digest >> 24) & mask
         while (slot := table[i]) != 0 and slot != digest:
             i = (i + 1) & mask
         return i

@@ -48,6 +48,7 @@ from typing import Any, Protocol
 
 import trio
 
+from survey.core.digests import NameSet
 from survey.dataset import fsio
 from survey.dataset.layout import COMMITTED as COMMITTED
 from survey.dataset.layout import PROGRESS_FILE as PROGRESS_FILE
@@ -59,6 +60,7 @@ from survey.dataset.sink import (
     QUARANTINE,
     SHARDS,
     completed_domains,
+    completed_names,
     part_files,
     part_sequence,
     read_part_domains,
@@ -178,19 +180,27 @@ def stats_to_dict(stats: ToplistStats) -> dict[str, Any]:
     return {"lines": stats.lines, "entries": stats.entries, "duplicates": stats.duplicates,
             "excluded": stats.excluded, "skipped_by_shard": stats.skipped_by_shard,
             "ignored": stats.ignored, "invalid": dict(stats.invalid),
-            "examples": dict(stats.examples)}
+            "examples": dict(stats.examples), "own_shard_only": stats.own_shard_only}
 
 
 def merge_stats(per_shard: Sequence[dict[str, Any]]) -> ToplistStats:
     """The list's stats for the whole run: every shard reads the same list, so the line counts
-    are any shard's; the entries are the sum, and no entry belongs to another shard."""
+    are any shard's; the entries are the sum, and no entry belongs to another shard. Shards
+    that de-duplicated their own names only (``own_shard_only``) counted their own duplicates
+    and exclusions: those are summed too (when every shard did; a run begun by an older
+    version keeps the first shard's whole-list counts)."""
     merged = ToplistStats()
     if not per_shard:
         return merged
     first = per_shard[0]
     merged.lines = int(first.get("lines", 0))
-    merged.duplicates = int(first.get("duplicates", 0))
-    merged.excluded = int(first.get("excluded", 0))
+    if all(s.get("own_shard_only") for s in per_shard):
+        merged.duplicates = sum(int(s.get("duplicates", 0)) for s in per_shard)
+        merged.excluded = sum(int(s.get("excluded", 0)) for s in per_shard)
+    else:
+        whole = next((s for s in per_shard if not s.get("own_shard_only")), first)
+        merged.duplicates = int(whole.get("duplicates", 0))
+        merged.excluded = int(whole.get("excluded", 0))
     merged.ignored = int(first.get("ignored", 0))
     merged.invalid.update({str(k): int(v) for k, v in first.get("invalid", {}).items()})
     merged.examples.update({str(k): str(v) for k, v in first.get("examples", {}).items()})
@@ -358,7 +368,7 @@ async def _watch_stop(stop_file: Path, scope: trio.CancelScope) -> None:
 
 
 async def _scan(entries: Iterator[ToplistEntry], config: ScanConfig, sink: Any,
-                progress: Progress, done: set[str], parent_pid: int | None,
+                progress: Progress, done: NameSet, parent_pid: int | None,
                 stop_file: Path | None) -> ScanSummary:
     """``run_scan`` with the watchers of a shard; a stopped scan says ``interrupted``."""
     summary = ScanSummary(interrupted=True)
@@ -407,7 +417,7 @@ def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
     attempt = shard / f"attempt-{uuid.uuid4().hex}"
     attempt.mkdir()
     _adopt(shard, attempt)
-    done = completed_domains(attempt)
+    done = completed_names(attempt)  # digests: ~32 bytes a domain, not ~108
     adopted = status_counts(attempt)
     config = job.config
     if config.pool.handle_signals and threading.current_thread() is not threading.main_thread():
@@ -416,7 +426,8 @@ def _attempt(job: ShardJob, shard: Path, started: float, parent_pid: int | None
     read = Tally()
     entries = read_toplist(job.toplist, fmt=ToplistFormat(job.fmt) if job.fmt else None,
                            limit=job.limit, shard=(job.index, job.count),
-                           exclusions=config.guard.exclusions, stats=stats)
+                           exclusions=config.guard.exclusions, stats=stats,
+                           own_shard_dedup=True)
     sink = PartWriter(attempt, config.context.run_id, max_rows=job.part_rows,
                       max_seconds=job.part_seconds)
     progress = FileProgress(attempt / PROGRESS_FILE, adopted, interval=job.progress_interval)

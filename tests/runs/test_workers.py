@@ -116,6 +116,28 @@ def test_merged_stats_count_lines_once_and_entries_per_shard(world: RunningWorld
     assert merged.entries == 400 and merged.skipped_by_shard == 0
 
 
+def test_merged_stats_sum_the_own_shard_counts(world: RunningWorld, tmp_path: Path) -> None:
+    """The shards of a run de-duplicate their own names only (``run_shard``): summed, their
+    duplicates and exclusions are the whole list's; a run begun by an older version (records
+    without the flag) keeps the whole-list counts of its first such record."""
+    text = world.toplist.read_bytes()
+    doubled = tmp_path / "doubled.csv"
+    doubled.write_bytes(text + text)  # every name twice
+    stats = []
+    for index in range(3):
+        s = ToplistStats()
+        list(read_toplist(doubled, shard=(index, 3), stats=s, own_shard_dedup=True))
+        stats.append(stats_to_dict(s))
+    whole = ToplistStats()
+    list(read_toplist(doubled, stats=whole))
+    assert whole.duplicates >= 400
+    assert stats_to_dict(merge_stats(stats)) == stats_to_dict(whole)
+    old = ToplistStats()
+    list(read_toplist(doubled, shard=(1, 3), stats=old))
+    mixed = merge_stats([stats[0], stats_to_dict(old), stats[2]])
+    assert (mixed.duplicates, mixed.entries) == (whole.duplicates, whole.entries)
+
+
 def test_progress_feed_counts_new_rows_once_and_never_backwards(tmp_path: Path) -> None:
     def attempt(index: int, name: str, counts: dict[str, int]) -> None:
         directory = shard_dir(tmp_path, index, 2) / name

@@ -381,6 +381,33 @@ def test_any_bytes_are_read_without_raising(data: bytes, fmt: ToplistFormat | No
         seen.update(names)
 
 
+def test_own_shard_dedup_gives_the_same_entries_and_holds_only_its_names() -> None:
+    rng = random.Random(7)
+    names = [f"n{rng.randrange(1500)}.com" for _ in range(3000)]  # ~1,300 distinct, repeats
+    data = b"rank,domain\n" + b"".join(b"%d,%s\n" % (i, n.encode()) for i, n in
+                                         enumerate([*names, "bad_.com", "x.gov"], 1))
+    exclusions = Exclusions.from_lines(["*.gov", "n1.com", "n2.com"])
+    whole, whole_stats = read(data, exclusions=exclusions)
+    total = ToplistStats()
+    union: list[tuple[int, str]] = []
+    for i in range(4):
+        entries, stats = read(data, shard=(i, 4), exclusions=exclusions, own_shard_dedup=True)
+        plain, _ = read(data, shard=(i, 4), exclusions=exclusions)
+        assert pairs(entries) == pairs(plain)  # the same entries, in the same order
+        assert stats.own_shard_only and accounted(stats)
+        assert stats.lines == whole_stats.lines and stats.invalid == whole_stats.invalid
+        total.duplicates += stats.duplicates
+        total.excluded += stats.excluded
+        union += pairs(entries)
+    # summed over the shards, this shard's duplicates and exclusions are the list's
+    assert (total.duplicates, total.excluded) == (whole_stats.duplicates, whole_stats.excluded)
+    assert sorted(union) == sorted(pairs(whole))
+    # with a limit the population is the list's first N distinct names: whole-list dedup
+    limited, stats = read(data, shard=(0, 4), limit=100, own_shard_dedup=True)
+    assert not stats.own_shard_only
+    assert pairs(limited) == pairs(read(data, shard=(0, 4), limit=100)[0])
+
+
 def test_accounting_on_a_mixed_list() -> None:
     data = b"# c\nrank,domain\n1,a.com\n2,a.com\n3,b.org\n4,bad_.com\n\n5,c.net\n"
     exclusions = Exclusions.from_lines(["b.org"])
