@@ -393,6 +393,8 @@ def test_policy_mx_missing() -> None:
 @pytest.mark.parametrize("mx", [
     "mx.example.com", "*.example.com", "a", "*.a", "MX-1.Example.COM", "a" * 63 + ".com",
     "1.2.3.4", "xn--nxasmq6b.example",
+    ".".join(["a" * 63] * 3 + ["a" * 61]),  # 253 characters: the longest name
+    "*." + ".".join(["a" * 63] * 3 + ["a" * 61]),  # the limit is the domain's, after "*."
 ])
 def test_policy_mx_valid(mx: str) -> None:
     p = policy(*BASE, f"mx: {mx}")
@@ -405,6 +407,7 @@ def test_policy_mx_valid(mx: str) -> None:
     ".example.com", "a..b", "a..b.", "-a.example.com", "a-.example.com",
     "mx_1.example.com", "a" * 64 + ".com", "mx example.com", "mx.exämple.com",
     ".".join(["a" * 63] * 4),  # 255 characters
+    ".".join(["a" * 63] * 3 + ["a" * 62]),  # 254 characters
 ])
 def test_policy_mx_invalid(mx: str) -> None:
     p = policy(*BASE, f"mx: {mx}")
