@@ -13,7 +13,7 @@ Measured on the 2-core dev machine (NSD 4.6.1, ``server-count: 1``, C=500, quiet
 naive 2,600-2,900 queries/s at 1.36-1.38 CPU s per 1,000 domains; DnsClient (4 sockets)
 10,100-11,600 queries/s at 0.33-0.35 CPU s per 1,000 domains (about 4x less CPU per query).
 ``dnsperf`` against the same NSD: about 80,000 queries/s, so the client is the bottleneck.
-The output line format is parsed by ``benchmarks/run.py``: keep it.
+The output line format is parsed by ``benchmarks/contenders.py``: keep it.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ RATE_ROW_DOMAINS = 20_000
 #: DNS attempts per query at the scan's defaults (``--retries 2``).
 ATTEMPTS = 3
 
-ScanRow = Callable[..., Any]  # run.scan_row with the rate and extra options
+ScanRow = Callable[..., Any]  # contenders.scan_row with the rate and extra options
 
 
 def label(impairment: Impairment, rate: int | None = None) -> str:
