@@ -53,7 +53,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _scan_parser() -> argparse.ArgumentParser:
+def scan_parser() -> argparse.ArgumentParser:
+    """The ``scan`` command's own parser: a survey definition's options and ``run``'s trailing
+    ones are scan options, read by the very parser ``mta-sts-survey scan`` uses."""
     from survey.commands import scan
 
     parser = argparse.ArgumentParser(prog="mta-sts-survey")
@@ -108,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
 
     definition = survey_file.load(args.survey)
     date, overrides = _split_date(list(args.options))
-    parser = _scan_parser()
+    parser = scan_parser()
     tokens = survey_file.merge(survey_file.scan_tokens(definition, parser, date), overrides,
                                parser)
     try:
@@ -174,7 +176,7 @@ def _scan(scan_args: argparse.Namespace, outdir: Path, *, quiet: bool) -> dict[s
 
 
 def _retry_args(outdir: Path, *, quiet: bool) -> argparse.Namespace:
-    return _scan_parser().parse_args(["--retry-errors", str(outdir),
+    return scan_parser().parse_args(["--retry-errors", str(outdir),
                                       *(["--no-progress"] if quiet else [])])
 
 

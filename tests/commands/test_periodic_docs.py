@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from survey.commands.run import _scan_parser
+from survey.commands.run import scan_parser
 from survey.commands.survey_file import load, scan_tokens
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -96,8 +96,8 @@ def test_the_cron_line_has_five_time_fields_a_user_and_valid_shell() -> None:
 
 def test_the_example_definition_is_a_valid_survey() -> None:
     definition = load(FILES / "survey.toml")
-    tokens = scan_tokens(definition, _scan_parser(), "2026-12-01")
-    args = _scan_parser().parse_args(tokens)
+    tokens = scan_tokens(definition, scan_parser(), "2026-12-01")
+    args = scan_parser().parse_args(tokens)
     assert definition.name == "tranco-monthly"
     assert args.output == "/var/lib/mta-sts-survey/runs/2026-12-01"
     assert args.workers == 2 and args.resolver == [("127.0.0.1", 53)]

@@ -21,7 +21,7 @@ import pytest
 
 from survey.analysis.publish import verify
 from survey.cli import main
-from survey.commands.run import _scan_parser
+from survey.commands.run import scan_parser
 from survey.commands.survey_file import SurveyFileError, load, merge, scan_tokens
 from survey.sim.evolve import Step, evolve
 from survey.sim.generator import generate_world
@@ -80,7 +80,7 @@ runs = "/var/lib/survey/runs"
     definition = load(survey)
     assert definition.name == "s" and definition.destination() == str(tmp_path / "conf" /
                                                                         "datasets")
-    parser = _scan_parser()
+    parser = scan_parser()
     tokens = scan_tokens(definition, parser, "2026-12-01")
     args = parser.parse_args(tokens)
     assert args.toplist == str(tmp_path / "conf" / "lists" / "tranco_6P7X.csv")
@@ -111,7 +111,7 @@ def test_bad_definitions_say_why(tmp_path: Path, text: str, message: str) -> Non
     survey.write_text(text)
     with pytest.raises(SurveyFileError, match=message.replace("[", r"\[").replace("(", r"\(")
                        .replace(")", r"\)")):
-        scan_tokens(load(survey), _scan_parser(), "2026-12-01")
+        scan_tokens(load(survey), scan_parser(), "2026-12-01")
     assert main(["run", str(survey), "--date", "2026-12-01"]) == 2
     assert not (tmp_path / "runs").exists()
 

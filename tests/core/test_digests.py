@@ -1,4 +1,4 @@
-"""Name sets as 64-bit digests: membership through growth, and the reader's old names."""
+"""Name sets as 64-bit digests: membership through growth; the reader shards by the same digest."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_digest_set_contains_digests_and_treats_zero_as_one() -> None:
 
 
 def test_the_reader_and_the_shards_use_the_same_digest() -> None:
-    assert reader._digest is name_digest and reader._DigestSet is DigestSet
+    assert reader.DigestSet is DigestSet
     assert reader.shard_of("example.com", 7) == name_digest("example.com") % 7
     assert name_digest("example.com") == int.from_bytes(
         hashlib.blake2b(b"example.com", digest_size=8).digest(), "big")
