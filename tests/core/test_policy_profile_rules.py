@@ -1,0 +1,81 @@
+"""Policy rules that only some sender profiles take (issue 15), each through ``parse_policy``
+with a profile that differs from the RFC's in that one knob: an indented line dropped as the
+unknown field ``' name'``, a lenient ``max_age`` number, the extension value's characters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from survey.core.policy import DEFAULT_MAX_AGE, parse_policy
+from survey.core.senders import RFC8461, SenderProfile
+
+BASE = b"version: STSv1\nmode: none\nmax_age: 1\n"
+
+
+def profile(**knobs: object) -> SenderProfile:
+    return dataclasses.replace(RFC8461, name="test", **knobs)  # type: ignore[arg-type]
+
+
+def errors(body: bytes, **knobs: object) -> list[tuple[str, str, bool | None]]:
+    return [(e.code, e.message, e.fatal) for e in parse_policy(body, profile(**knobs)).errors]
+
+
+INDENTED = ("indented_line", "line 4 starts with whitespace", False)
+
+
+@pytest.mark.parametrize(("without_colon", "fatal"), [
+    ("reject", True), ("skip", False), ("swallow_next", False), ("unknown", None),
+])
+def test_a_dropped_line_without_a_colon_is_judged_as_any_such_line(without_colon: str,
+                                                                   fatal: bool | None) -> None:
+    assert errors(BASE + b" nocolon\n", indented_lines="drop",
+                  line_without_colon=without_colon) == [
+        INDENTED, ("syntax", "line 4: no ':' in ' nocolon'", fatal)]
+
+
+@pytest.mark.parametrize(("colon_in_value", "expected"), [
+    ("reject", [INDENTED, ("colon_in_value", "line 4: ':' in the value", True)]),
+    ("unknown", [INDENTED, ("colon_in_value", "line 4: ':' in the value", None)]),
+    ("accept", [INDENTED]),
+])
+def test_a_dropped_line_with_a_second_colon_is_judged_as_any_such_line(
+        colon_in_value: str, expected: list[tuple[str, str, bool | None]]) -> None:
+    assert errors(BASE + b" ext: https://x\n", indented_lines="drop",
+                  colon_in_value=colon_in_value) == expected
+    # one colon only: nothing but the indentation
+    assert errors(BASE + b" ext: x\n", indented_lines="drop",
+                  colon_in_value=colon_in_value) == [INDENTED]
+
+
+def test_a_dropped_line_loses_its_field_a_trimmed_one_keeps_it() -> None:
+    body = b"version: STSv1\n mode: testing\nmax_age: 1\n"
+    dropped = parse_policy(body, profile(indented_lines="drop"))
+    assert dropped.mode is None and "mode_missing" in [e.code for e in dropped.errors]
+    assert parse_policy(body, profile(indented_lines="trim")).mode == "testing"
+
+
+@pytest.mark.parametrize(("value", "read"), [
+    ("+5", 5), ("0005x", None), ("-5", None), ("+", None), ("", None), ("+-5", None),
+    ("\u0665", None),  # a non-ASCII digit: int() reads it, Atoi does not
+    ("12345678901", 12345678901),  # 11 digits: not the ABNF's 1-10, a number all the same
+])
+def test_a_lenient_max_age_is_a_signed_decimal_integer(value: str, read: int | None) -> None:
+    body = f"version: STSv1\nmode: none\nmax_age: {value}\n".encode()
+    policy = parse_policy(body, profile(max_age_number="lenient"))
+    assert policy.max_age == read
+    (error,) = [e for e in policy.errors if e.code == "max_age_out_of_range"]
+    assert error.fatal is (read is None)  # a number the profile reads is tolerated
+    assert parse_policy(body, profile(max_age_number="default")).max_age == DEFAULT_MAX_AGE
+    assert parse_policy(body).max_age is None  # the RFC: 1-10 digits or nothing
+
+
+@pytest.mark.parametrize(("value", "valid"), [
+    ("a b", True), ("caf\u00e9", True), ("a!~", True),
+    ("a\tb", False), ("a\x7fb", False), ("a\x1fb", False),
+])
+def test_an_extension_value_is_visible_characters_and_inner_spaces(value: str,
+                                                                   valid: bool) -> None:
+    codes = [e.code for e in parse_policy(BASE + f"ext: {value}\n".encode()).errors]
+    assert codes == ([] if valid else ["extension_value_invalid"])
