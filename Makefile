@@ -19,7 +19,7 @@ FUZZ_CORPUS_MAX ?= 200
 
 # `make mutation`: mutmut's mutants of the pure core and of the DNS client's response and retry
 # rules (names as mutmut spells them), run against the unit tests listed in [tool.mutmut].
-MUTANTS ?= survey.*policy.x* survey.*classify.x* survey.*mistakes.x* \
+MUTANTS ?= survey.*policy.x* survey.*classify.x* survey.core.facts.x* survey.*mistakes.x* \
   survey.probes.dns*.x_check_response_* survey.probes.dns*.x_interpret_* \
   survey.probes.dns*.x__outcome_* survey.probes.dns*.x__merge_* survey.probes.dns*.x_is_retried_*
 
