@@ -16,7 +16,9 @@ lost on every one of its 1 + retries attempts with probability loss^(1+retries))
 scan's manifest says of the resolver (timeout and SERVFAIL rates). A lossy row then runs
 ``scan --retry-errors`` on its output through the same impaired path and adds
 ``errors_after_retry`` (the error rows left), with ``error_rows_within_budget``: whether the
-error rows stay below the 99.9 % Poisson bound of the prediction.
+error rows stay below the 99.9 % Poisson bound of the prediction, and
+``predicted_error_rows_at_measured_timeouts``: the budget at the share of attempts that timed
+out (drops plus answers a starved scanner read too late).
 """
 
 from __future__ import annotations
@@ -146,6 +148,12 @@ def annotate(rows: Sequence[Any]) -> dict[str, Any]:
         if "error_rows" in r.extra:
             r.extra["error_rows_within_budget"] = r.extra["error_rows"] <= poisson_bound(
                 predicted)
+        # the same budget at the share of attempts that did time out: on a starved scanner
+        # answers read late time out too (the 0 ms row shows how many), not only the drops
+        timed_out = r.extra.get("manifest_dns", {}).get("timeout_share")
+        if timed_out is not None:
+            r.extra["predicted_error_rows_at_measured_timeouts"] = predicted_error_rows(
+                r.domains, Impairment(0, float(timed_out)), per_domain)
     summary: dict[str, Any] = {"queries_per_domain_0ms": round(per_domain, 3)}
     lossy = by.get(label(IMPAIRMENTS[1]))
     if lossy is not None and base.domains_per_s:

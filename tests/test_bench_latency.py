@@ -60,3 +60,6 @@ def test_error_rows_are_judged_against_the_poisson_bound_of_the_budget() -> None
     assert rows[1].extra["error_rows_within_budget"] is False
     assert rows[2].extra["predicted_error_rows"] == round(46_000 * 0.05 ** 3, 2)  # 5.75
     assert rows[2].extra["error_rows_within_budget"] is False  # 23 > bound(5.75) = 14
+    rows[2].extra["manifest_dns"] = {"timeout_share": 0.1}
+    latency.annotate(rows)
+    assert rows[2].extra["predicted_error_rows_at_measured_timeouts"] == 46.0  # 46,000 x 0.1^3
