@@ -151,7 +151,7 @@ def scan(running: RunningWorld, out: Path, *, allow_private: bool) -> Scan:
         options.append("--allow-private")
     audit = out.parent / f"{out.name}.audit"
     command = [sys.executable, "-c", AUDITED, str(audit), "scan", str(running.toplist),
-               "-o", str(out), *options, "--smtp", "--timeout", "2", "--dns-timeout", "1",
+               "-o", str(out), *options, "--smtp", "--timeout", "2", "--dns-timeout", "2",
                "--no-progress"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     rows = pq.read_table(out / "parts").to_pylist() if (out / "parts").is_dir() else []

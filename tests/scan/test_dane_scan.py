@@ -28,7 +28,7 @@ from survey.sim.world import RunningWorld, start_world
 #: scans, subprocesses and servers end to end: seconds each (`pytest -m "not slow"` skips them)
 pytestmark = pytest.mark.slow
 
-FAST = ["--timeout", "3", "--dns-timeout", "1", "--retries", "1", "--no-progress"]
+FAST = ["--timeout", "3", "--dns-timeout", "2", "--retries", "1", "--no-progress"]
 WRONG = "00" * 32  # association data that matches no certificate
 
 

@@ -79,7 +79,7 @@ def scan(world: HostileWorld, out: Path, *extra: str, allow_private: bool = True
     options = [a for a in running.scan_args() if allow_private or a != "--allow-private"]
     err = out.parent / f"{out.name}.stderr"
     command = [sys.executable, "-m", "survey", "scan", str(running.toplist), "-o", str(out),
-               *options, "--smtp", "--timeout", str(TIMEOUT), "--dns-timeout", "1",
+               *options, "--smtp", "--timeout", str(TIMEOUT), "--dns-timeout", "2",
                "--concurrency", str(CONCURRENCY), "--per-destination", str(CONCURRENCY),
                "--no-progress", *extra]
     started = time.monotonic()
