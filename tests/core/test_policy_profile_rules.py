@@ -1,6 +1,7 @@
-"""Policy rules that only some sender profiles take (issue 15), each through ``parse_policy``
+"""Policy rules that only some sender profiles take (issue 15), each through a parser
 with a profile that differs from the RFC's in that one knob: an indented line dropped as the
-unknown field ``' name'``, a lenient ``max_age`` number, the extension value's characters."""
+unknown field ``' name'``, a lenient ``max_age`` number, the extension value's characters, a
+TXT extension field of the wrong shape."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from survey.core.policy import DEFAULT_MAX_AGE, parse_policy
+from survey.core.policy import DEFAULT_MAX_AGE, parse_policy, parse_sts_record
 from survey.core.senders import RFC8461, SenderProfile
 
 BASE = b"version: STSv1\nmode: none\nmax_age: 1\n"
@@ -79,3 +80,17 @@ def test_an_extension_value_is_visible_characters_and_inner_spaces(value: str,
                                                                    valid: bool) -> None:
     codes = [e.code for e in parse_policy(BASE + f"ext: {value}\n".encode()).errors]
     assert codes == ([] if valid else ["extension_value_invalid"])
+
+
+@pytest.mark.parametrize(("field", "shape_fatal"), [
+    ("_x=1", False), ("x=", False),  # outside the ABNF, but name=value without WSP in the name
+    ("a b=1", True), ("a\tb=1", True),  # WSP in the name: not a field of that shape
+])
+def test_a_shape_profile_rejects_a_record_only_for_a_field_of_the_wrong_shape(
+        field: str, shape_fatal: bool) -> None:
+    record = f"v=STSv1; id=1; {field}"
+    shape = profile(txt_extension_abnf="shape")
+    assert [(e.code, e.fatal) for e in parse_sts_record((record,), shape).errors] == [
+        ("field_invalid", shape_fatal)]
+    assert [(e.code, e.fatal) for e in parse_sts_record((record,)).errors] == [
+        ("field_invalid", True)]  # the RFC: any invalid extension field
