@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from survey.core.policy import DEFAULT_MAX_AGE, parse_policy, parse_sts_record
+from survey.core.policy import DEFAULT_MAX_AGE, mx_matches, parse_policy, parse_sts_record
 from survey.core.senders import RFC8461, SenderProfile
 
 BASE = b"version: STSv1\nmode: none\nmax_age: 1\n"
@@ -94,3 +94,23 @@ def test_a_shape_profile_rejects_a_record_only_for_a_field_of_the_wrong_shape(
         ("field_invalid", shape_fatal)]
     assert [(e.code, e.fatal) for e in parse_sts_record((record,)).errors] == [
         ("field_invalid", True)]  # the RFC: any invalid extension field
+
+
+U_HOST, A_HOST = "mx.\u00f1aca.com", "mx.xn--aca-6ma.com"  # the same name, U- and A-labels
+
+
+@pytest.mark.parametrize(("idna", "u_host", "u_pattern", "u_both", "wildcard"), [
+    ("ascii", False, False, False, False),  # U-labels match nothing
+    ("host_a_labels", True, False, False, True),  # the host converted, never the pattern
+    ("a_labels", True, True, True, True),  # both sides converted
+])
+def test_mx_matching_converts_u_labels_as_the_profile_says(
+        idna: str, u_host: bool, u_pattern: bool, u_both: bool, wildcard: bool) -> None:
+    p = profile(idna=idna)
+    assert mx_matches(A_HOST, U_HOST, p) is u_host
+    assert mx_matches(U_HOST, A_HOST, p) is u_pattern
+    assert mx_matches(U_HOST, U_HOST, p) is u_both
+    assert mx_matches("*.xn--aca-6ma.com", U_HOST, p) is wildcard
+    assert mx_matches(A_HOST, "MX.XN--ACA-6MA.COM", p)  # ASCII: as always, any case
+    # a host without an A-label form (its label would be over 63 characters) matches nothing
+    assert not mx_matches(A_HOST, "mx." + "\u00f1" * 70 + ".com", p)
