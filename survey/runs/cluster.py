@@ -74,6 +74,10 @@ def open_client(spec: ClusterSpec, *, timeout: float = 30.0) -> Iterator[Any]:
     if spec.local_workers is not None:
         with (dask.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1,
                                 processes=True, host="127.0.0.1", dashboard_address=None,
+                                # no dashboard, but the scheduler's HTTP (health) server still
+                                # starts: on 8787 of every interface by default, with a warning on
+                                # stderr when a second local cluster finds it taken
+                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                 silence_logs=logging.ERROR) as cluster,
               dask.Client(cluster, timeout=timeout) as client):
             yield client
