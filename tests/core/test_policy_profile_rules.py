@@ -112,5 +112,24 @@ def test_mx_matching_converts_u_labels_as_the_profile_says(
     assert mx_matches(U_HOST, U_HOST, p) is u_both
     assert mx_matches("*.xn--aca-6ma.com", U_HOST, p) is wildcard
     assert mx_matches(A_HOST, "MX.XN--ACA-6MA.COM", p)  # ASCII: as always, any case
-    # a host without an A-label form (its label would be over 63 characters) matches nothing
-    assert not mx_matches(A_HOST, "mx." + "\u00f1" * 70 + ".com", p)
+    # a name without an A-label form (its label would be over 63 characters) matches nothing
+    no_form = "mx." + "\u00f1" * 70 + ".com"
+    assert not mx_matches(A_HOST, no_form, p) and not mx_matches("xxxx", no_form, p)
+    assert not mx_matches(no_form, "xxxx", p)
+
+
+def test_kept_invalid_patterns_match_as_names_but_never_with_a_trailing_dot() -> None:
+    kept = profile(invalid_mx_pattern="kept")
+    assert mx_matches("mail_1.example.com", "mail_1.example.com", kept)
+    assert not mx_matches("mail_1.example.com", "mail_1.example.com")  # the RFC: invalid
+    assert not mx_matches("mail_1.example.com.", "mail_1.example.com", kept)
+    assert not mx_matches("*", "localhost", kept)  # a lone '*' is no wildcard
+
+
+@pytest.mark.parametrize(("host", "one_label", "any_depth"), [
+    ("a.example.com", True, True), ("a.b.example.com", False, True),
+    ("example.com", False, False), ("a.example.org", False, False),
+])
+def test_wildcard_depth(host: str, one_label: bool, any_depth: bool) -> None:
+    assert mx_matches("*.example.com", host) is one_label
+    assert mx_matches("*.example.com", host, profile(wildcard_depth="any_depth")) is any_depth
