@@ -5,11 +5,11 @@ rule, ``tests/test_layers.py`` enforces it over every import in ``survey/``):
 
 | package | holds | may import |
 |---|---|---|
-| `survey/core/` | pure: names, exclusions, policy parsers, mistakes, verdict vocabulary, observations, classify | stdlib, idna, publicsuffixlist |
-| `survey/probes/` | network in, observations out: DNS, HTTPS, SMTP, TLS, the address guard and rate limiters | core |
+| `survey/core/` | pure: names, exclusions, policy parsers, sender profiles, mistakes, verdict vocabulary, observations, parsed facts, classify, the DANE verdict | stdlib, idna, publicsuffixlist |
+| `survey/probes/` | network in, observations out, one contract (`base.py`): DNS (wire codec, client), HTTPS, SMTP, TLS, TLSA, the address guard and rate limiters | core |
 | `survey/toplist/` | where a list comes from (files, compression, URLs) and how its rows are read | core |
-| `survey/dataset/` | on-disk names, crash-safe writes, the Arrow schema, Parquet parts and the manifest | core |
-| `survey/scan/` | one scan: config, the funnel of questions per domain, the pool, its progress | core, probes, toplist, dataset |
+| `survey/dataset/` | on-disk names, crash-safe writes, the Arrow schema, Parquet parts, the manifest and its option table, publication destinations | core |
+| `survey/scan/` | one scan: config (a section per probe), the funnel of questions per domain, the pool, its progress | core, probes, toplist, dataset |
 | `survey/runs/` | a session in one process or sharded: worker processes, Dask cluster, object store | core, probes, toplist, dataset, scan |
 | `survey/analysis/` | statistics, figures, the HTML report, snapshots (publish) and their comparisons | core, dataset |
 | `survey/commands/` | one module per CLI command: parsing and presentation; heavy imports inside ``run()`` | everything |

@@ -1,7 +1,8 @@
 """The house's layers hold: every import in ``survey/`` (module level or inside a function) steps
 only to a package its layer may import (``survey.LAYERS``), the pure core imports no network or
-dataframe library, nothing imports in a circle, and the table reads the same in
-``survey/__init__.py``, ``survey.LAYERS`` and the README."""
+dataframe library, nothing imports in a circle, the table reads the same in
+``survey/__init__.py``, ``survey.LAYERS`` and the README, and the README's Layout names every
+module."""
 
 from __future__ import annotations
 
@@ -259,3 +260,26 @@ def test_the_private_name_finder_finds_imports_and_attribute_reads(tmp_path: Pat
     assert private_uses(test) == {"survey.commands.run._split_date",
                                   "survey.toplist.reader._digest",
                                   "survey.core.classify._ordered"}
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    """Each module of a layer package is named in the README's Layout, in a row of its package
+    (a CLI command's module is covered by ``commands``' "one module per CLI command")."""
+    from survey.cli import COMMAND_MODULES
+
+    text = (ROOT.parent / "README.md").read_text()
+    layout = text[text.index("\n## Layout\n"):]
+    layout = layout[:layout.index("\n## ", 1)]
+    named: set[str] = set()
+    for row in (line for line in layout.splitlines() if line.startswith("| `survey/")):
+        first = row.split("|")[1]
+        packages = re.findall(r"survey/(\w+)/", first)
+        files = re.findall(r"(?:survey/\w+/)?(\w+)\.py", row)
+        named |= {f"{package}.{name}" for package in packages[:1] for name in files}
+        named |= {".".join(path.split("/")) for path in re.findall(r"survey/(\w+/\w+)\.py", row)}
+    missing = [module_name(path) for path in sources()
+               if path.parent != ROOT and path.stem != "__init__"
+               and path.relative_to(ROOT).parts[0] != "sim"
+               and module_name(path).removeprefix("survey.") not in named
+               and not (path.parent.name == "commands" and path.stem in COMMAND_MODULES)]
+    assert missing == []
