@@ -68,3 +68,24 @@ def test_a_failed_lookup_without_details_is_described_by_its_status_alone() -> N
     quiet = replace(failed, sts_txt=replace(failed.sts_txt, error=None))
     assert classify(quiet).error_reason == "_mta-sts TXT: SERVFAIL"
     assert classify(failed).error_reason == f"_mta-sts TXT: SERVFAIL: {failed.sts_txt.error}"
+
+
+def test_the_verdict_carries_the_parse_it_was_made_from() -> None:
+    """``Verdict.facts`` (the rows' parsed columns come from it): for an error verdict too."""
+    verdict = classify(obs())
+    assert verdict.facts is not None and verdict.facts.sts.record is not None
+    assert verdict.facts.sts.record.id == "2026a"
+    assert verdict.facts.policy is not None and verdict.facts.policy.mode == "enforce"
+    assert verdict.facts.fetched is verdict.facts.policy  # a 200 within the cap: that parse
+    error = classify(obs(sts_status=DnsStatus.SERVFAIL))
+    assert error.status is Status.ERROR and error.facts is not None
+    assert error.facts.policy is not None and error.facts.policy.mode == "enforce"
+
+
+def test_a_200_without_a_body_is_read_as_the_empty_policy() -> None:
+    verdict = classify(obs(policy=replace(fetch(), body=None)))
+    assert verdict.status is Status.INVALID
+    assert verdict.mistakes == ("txt_without_policy", "policy_invalid")
+    assert verdict.facts is not None and verdict.facts.policy is None  # no body to show
+    assert verdict.facts.fetched is not None
+    assert [e.code for e in verdict.facts.fetched.errors] == ["empty"]
