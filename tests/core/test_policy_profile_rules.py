@@ -136,3 +136,9 @@ def test_kept_invalid_patterns_match_as_names_but_never_with_a_trailing_dot() ->
 def test_wildcard_depth(host: str, one_label: bool, any_depth: bool) -> None:
     assert mx_matches("*.example.com", host) is one_label
     assert mx_matches("*.example.com", host, profile(wildcard_depth="any_depth")) is any_depth
+
+
+def test_max_age_zero_for_a_profile_that_rejects_it() -> None:
+    body = b"version: STSv1\nmode: none\nmax_age: 0\n"
+    assert errors(body) == []  # the RFC: 0 is 1-10 digits within the limit
+    assert errors(body, max_age_zero="reject") == [("max_age_out_of_range", "max_age 0", True)]
