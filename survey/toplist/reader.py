@@ -24,6 +24,7 @@ a stable reason code (a public contract: add codes, never rename them):
                         does not decode to a valid U-label
 
 Sources (paths, stdin, URLs, compression) are ``toplist.sources``; this module reads lines.
+Formats are one table of specs (``FORMAT_SPECS``): detection and row parsing read only it.
 
 Decisions:
 - Ranks come from the file where it has them, else they are the 1-based position among the
@@ -146,7 +147,51 @@ def _lines(stream: BinaryIO) -> Iterator[bytes | None]:
         yield line if len(line) <= MAX_LINE_BYTES else None
 
 
-_TRANCO_ROW = re.compile(r"^\s*\d+\s*,\s*[^,\s]")
+@dataclass(frozen=True, slots=True)
+class FormatSpec:
+    """What one toplist format looks like: detection and row parsing read only this record.
+
+    ``signature`` are header column names (lower-case) that identify the format: as the first
+    columns (``signature_leading``) or anywhere in the row. ``first_row`` identifies it from a
+    data line. ``header`` are the (rank, name) column names a header row must hold; when the
+    first data line is such a header, its positions replace ``rank_col``/``name_col``.
+    ``rank_col`` None means one name a line, ranked by position (``#`` starts a comment).
+    """
+
+    fmt: ToplistFormat
+    rank_col: int | None
+    name_col: int
+    header: tuple[str, str] | None
+    signature: tuple[str, ...] = ()
+    signature_leading: bool = True
+    first_row: re.Pattern[str] | None = None
+    origin_names: bool = False  # the name column holds origin URLs (``https://host:port``)
+    delimiter: str = ","
+
+    def recognises(self, text: str, columns: list[str]) -> bool:
+        """True if the first data line ``text`` (split into lower-case ``columns``) is ours."""
+        if self.signature:
+            if self.signature_leading:
+                if columns[:len(self.signature)] == list(self.signature):
+                    return True
+            elif all(name in columns for name in self.signature):
+                return True
+        return self.first_row is not None and self.first_row.match(text) is not None
+
+
+#: Every format, in detection order (the first spec that recognises the first data line wins;
+#: Umbrella has Tranco's shape and is never detected, only chosen; plain is the fallback).
+FORMAT_SPECS: dict[ToplistFormat, FormatSpec] = {spec.fmt: spec for spec in (
+    FormatSpec(ToplistFormat.MAJESTIC, rank_col=0, name_col=2, header=("globalrank", "domain"),
+               signature=("globalrank", "domain"), signature_leading=False),
+    FormatSpec(ToplistFormat.CRUX, rank_col=1, name_col=0, header=("rank", "origin"),
+               signature=("origin", "rank"), first_row=re.compile(r"(?i)https?://"),
+               origin_names=True),
+    FormatSpec(ToplistFormat.TRANCO, rank_col=0, name_col=1, header=("rank", "domain"),
+               signature=("rank", "domain"), first_row=re.compile(r"^\s*\d+\s*,\s*[^,\s]")),
+    FormatSpec(ToplistFormat.UMBRELLA, rank_col=0, name_col=1, header=("rank", "domain")),
+    FormatSpec(ToplistFormat.PLAIN, rank_col=None, name_col=0, header=None),
+)}
 
 
 def detect_format(first_lines: list[bytes]) -> ToplistFormat:
@@ -155,21 +200,18 @@ def detect_format(first_lines: list[bytes]) -> ToplistFormat:
         text = raw.removeprefix(_BOM).decode("utf-8", "replace").strip()
         if not text or text.startswith("#"):
             continue
-        columns = [c.strip().strip('"').lower() for c in text.split(",")]
-        if "globalrank" in columns and "domain" in columns:
-            return ToplistFormat.MAJESTIC
-        if columns[:2] == ["origin", "rank"] or text.lower().startswith(("https://", "http://")):
-            return ToplistFormat.CRUX
-        if columns[:2] == ["rank", "domain"] or _TRANCO_ROW.match(text):
-            return ToplistFormat.TRANCO
+        for spec in FORMAT_SPECS.values():
+            columns = [c.strip().strip('"').lower() for c in text.split(spec.delimiter)]
+            if spec.recognises(text, columns):
+                return spec.fmt
         return ToplistFormat.PLAIN
     return ToplistFormat.PLAIN
 
 
-def _split_row(text: str) -> list[str]:
+def _split_row(text: str, delimiter: str = ",") -> list[str]:
     if '"' in text:
-        return next(csv.reader([text]), [])
-    return text.split(",")
+        return next(csv.reader([text], delimiter=delimiter), [])
+    return text.split(delimiter)
 
 
 def _host_of_origin(origin: str) -> str:
@@ -192,41 +234,39 @@ def _rank(text: str) -> int | None:
 
 
 class _Rows:
-    """Turns the decoded data lines of one format into (rank, name) or a reason code."""
+    """Turns the decoded data lines of one format (its ``FORMAT_SPECS`` row) into (rank, name)
+    or a reason code."""
 
     def __init__(self, fmt: ToplistFormat) -> None:
         self.fmt = fmt
+        self.spec = FORMAT_SPECS[fmt]
         self.position = 0
         self.first = True
-        self.rank_col, self.name_col = {
-            ToplistFormat.MAJESTIC: (0, 2),
-            ToplistFormat.CRUX: (1, 0),
-        }.get(fmt, (0, 1))
+        self.rank_col, self.name_col = self.spec.rank_col or 0, self.spec.name_col
 
     def header(self, text: str) -> bool:
         """Read a header row (only the first data line can be one); True if it was one."""
-        columns = [c.strip().lower() for c in _split_row(text)]
-        names = {
-            ToplistFormat.MAJESTIC: ("globalrank", "domain"),
-            ToplistFormat.CRUX: ("rank", "origin"),
-        }.get(self.fmt, ("rank", "domain"))
-        if self.fmt is ToplistFormat.PLAIN or not all(n in columns for n in names):
+        names = self.spec.header
+        if names is None:
+            return False
+        columns = [c.strip().lower() for c in _split_row(text, self.spec.delimiter)]
+        if not all(n in columns for n in names):
             return False
         self.rank_col, self.name_col = columns.index(names[0]), columns.index(names[1])
         return True
 
     def parse(self, text: str) -> tuple[int, str] | str:
         self.position += 1
-        if self.fmt is ToplistFormat.PLAIN:
+        if self.spec.rank_col is None:
             return self.position, text.split("#", 1)[0]
-        row = _split_row(text)
+        row = _split_row(text, self.spec.delimiter)
         if len(row) <= max(self.rank_col, self.name_col):
             return "bad_row"
         rank = _rank(row[self.rank_col])
         if rank is None:
             return "bad_rank"
         name = row[self.name_col].strip()
-        return rank, _host_of_origin(name) if self.fmt is ToplistFormat.CRUX else name
+        return rank, _host_of_origin(name) if self.spec.origin_names else name
 
 
 # --- digests, dedup, shards --------------------------------------------------------------------

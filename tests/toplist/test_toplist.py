@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from survey.core.exclusions import Exclusions
 from survey.core.names import InvalidName, normalise_domain
 from survey.toplist.reader import (
+    FORMAT_SPECS,
     INVALID_REASONS,
     MAX_LINE_BYTES,
     DigestSet,
@@ -74,6 +75,20 @@ def test_formats_detected_and_read(data: bytes, fmt: ToplistFormat,
     assert stats.lines == len(data.splitlines())
     assert not stats.invalid
     assert pairs(read(data, fmt=fmt)[0]) == expected
+
+
+def test_every_format_has_one_spec() -> None:
+    """Detection and parsing read ``FORMAT_SPECS``: a format without a row would KeyError."""
+    assert set(FORMAT_SPECS) == set(ToplistFormat)
+    assert all(fmt is spec.fmt for fmt, spec in FORMAT_SPECS.items())
+    for spec in FORMAT_SPECS.values():
+        if spec.header is None:
+            continue
+        rank_col, name_col = spec.header  # a header row names its columns, in either order
+        name = "https://example.org:443/" if spec.origin_names else "example.org"
+        text = f"{name_col},{rank_col}\n{name},7\n"
+        assert list(read_toplist_stream(io.BytesIO(text.encode()), fmt=spec.fmt)) == [
+            ToplistEntry(7, "example.org")]
 
 
 def test_detection_details() -> None:
