@@ -62,6 +62,7 @@ run: $(STAMP)
 # dnsdist delays and drops queries in front of NSD for the latency rows (benchmarks/latency.py).
 bench: $(STAMP)
 	@sh .ci/apt-install nsd dnsperf nginx dnsdist
+	@test -x "$$(dirname $(PY))/py-spy" || $(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks.sim_dns
 	BENCH_DOMAINS=$(BENCH_DOMAINS) $(PY) -m benchmarks.run
 
