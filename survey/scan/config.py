@@ -230,6 +230,84 @@ class ScanConfig:
         object.__setattr__(self, "context", context)
         object.__setattr__(self, "max_mx", max_mx)
 
+    # The former flat fields, read-only: scripts that read ``config.rate`` keep working. Where
+    # one flat name set two probes (``timeout``), the HTTPS probe's value is the one read.
+    @property
+    def resolvers(self) -> tuple[tuple[str, int], ...]:
+        return self.dns.resolvers
+
+    @property
+    def rate(self) -> float:
+        return self.dns.rate
+
+    @property
+    def dns_timeout(self) -> float:
+        return self.dns.timeout
+
+    @property
+    def retries(self) -> int:
+        return self.dns.retries
+
+    @property
+    def dns_backoff(self) -> float:
+        return self.dns.backoff
+
+    @property
+    def dns_sockets(self) -> int:
+        return self.dns.sockets
+
+    @property
+    def https_port(self) -> int:
+        return self.https.port
+
+    @property
+    def timeout(self) -> float:
+        return self.https.timeout
+
+    @property
+    def connect_timeout(self) -> float:
+        return self.https.connect_timeout
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        return self.https.ca_bundle
+
+    @property
+    def contact(self) -> str | None:
+        return self.https.contact
+
+    @property
+    def smtp_port(self) -> int:
+        return self.smtp.port
+
+    @property
+    def ehlo_name(self) -> str | None:
+        return self.smtp.ehlo_name
+
+    @property
+    def allow_private(self) -> bool:
+        return self.guard.allow_private
+
+    @property
+    def exclusions(self) -> Exclusions | None:
+        return self.guard.exclusions
+
+    @property
+    def per_destination(self) -> int:
+        return self.guard.per_destination
+
+    @property
+    def concurrency(self) -> int:
+        return self.pool.concurrency
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return self.pool.max_concurrency
+
+    @property
+    def handle_signals(self) -> bool:
+        return self.pool.handle_signals
+
     @classmethod
     def from_options(cls, values: Mapping[str, Any], *, context: RunContext,
                      handle_signals: bool = True) -> ScanConfig:

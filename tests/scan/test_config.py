@@ -128,3 +128,19 @@ def test_bad_values_are_refused_with_the_option_named(keywords: dict[str, Any],
         ScanConfig(**values)
     with pytest.raises(ValueError, match="no resolver"):
         ScanConfig.from_options({}, context=CONTEXT)
+
+
+def test_the_flat_names_still_read_the_value_of_their_first_nested_field() -> None:
+    """Scripts that read ``config.rate`` (the former flat fields) keep working: every flat name
+    reads the nested field it set first (``timeout``: the HTTPS probe's)."""
+    config = ScanConfig(context=CONTEXT, resolvers=RESOLVERS, rate=50.0, concurrency=7,
+                        max_concurrency=70, per_destination=3, timeout=3.0, connect_timeout=1.5,
+                        dns_timeout=0.7, retries=4, dns_backoff=0.2, dns_sockets=5,
+                        https_port=8443, smtp_port=2525, ca_bundle=Path("/tmp/ca.pem"),
+                        allow_private=True, ehlo_name="probe.example", contact="ops@example",
+                        exclusions=Exclusions.from_lines(["example.org"]),
+                        handle_signals=False)
+    for name, paths in FLAT.items():
+        assert getattr(config, name) == nested(config, paths[0]), name
+    assert (config.rate, config.concurrency, config.timeout, config.smtp_port) == (
+        50.0, 7, 3.0, 2525)
