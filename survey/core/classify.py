@@ -265,7 +265,7 @@ def classify(obs: DomainObservations) -> Verdict:
         found |= _smtp_mistakes(obs)
     dane = assess_dane(obs, status.value, found)  # §8, beside the MTA-STS verdict
     found |= dane.mistakes
-    outcomes = sender_outcomes(obs)
+    outcomes = sender_outcomes(obs, facts=parsed)
     if disagree(outcomes):
         found.add("senders_disagree")
     mode = policy.mode if policy is not None and policy.mode in POLICY_MODES else None

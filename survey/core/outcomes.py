@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from survey.core.facts import Facts
 from survey.core.observations import DomainObservations, HttpsFetch
 from survey.core.policy import (
     POLICY_MAX_BYTES,
@@ -18,7 +19,7 @@ from survey.core.policy import (
     parse_policy,
     select_sts_record,
 )
-from survey.core.senders import PROFILES, SenderProfile
+from survey.core.senders import PROFILES, RFC8461, SenderProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +73,17 @@ def _fetch_problem(fetch: HttpsFetch | None, profile: SenderProfile) -> tuple[bo
     return True, ""
 
 
-def sender_outcome(profile: SenderProfile, obs: DomainObservations) -> SenderOutcome:
-    """What ``profile`` does with the domain ``obs`` describes (its lookups succeeded)."""
-    selection = select_sts_record(obs.sts_txt.txt, profile)
+def sender_outcome(profile: SenderProfile, obs: DomainObservations,
+                   facts: Facts | None = None) -> SenderOutcome:
+    """What ``profile`` does with the domain ``obs`` describes (its lookups succeeded).
+
+    ``facts`` (``classify``'s parse of ``obs``, RFC 8461 profile) spare the ``RFC8461`` profile
+    a second parse: its selection is ``facts.sts``, and a fetch it accepts is one
+    ``fetched_a_policy`` accepts (200, within the cap, read whole), so its policy is
+    ``facts.fetched``. Other profiles parse with their own knobs.
+    """
+    reuse = facts if profile is RFC8461 else None
+    selection = reuse.sts if reuse is not None else select_sts_record(obs.sts_txt.txt, profile)
     if selection.record is None:
         return SenderOutcome(profile.name, False, None, f"txt:{selection.reason}")
     applies, code = _first_problem(selection.record.errors)
@@ -86,7 +95,9 @@ def sender_outcome(profile: SenderProfile, obs: DomainObservations) -> SenderOut
     body = (obs.policy_fetch.body if obs.policy_fetch else None) or b""
     if isinstance(profile.body_cap, int) and profile.body_overflow == "truncate":
         body = body[:profile.body_cap]  # the start is parsed, the rest never read
-    policy = parse_policy(body, profile)
+    policy = reuse.fetched if reuse is not None else None
+    if policy is None:
+        policy = parse_policy(body, profile)
     applies, code = _first_problem(policy.errors)
     if applies is not True:
         return SenderOutcome(profile.name, applies, None, f"policy:{code}")
@@ -97,8 +108,10 @@ _NO_RECORD: dict[tuple[str, ...], tuple[SenderOutcome, ...]] = {}
 
 
 def sender_outcomes(obs: DomainObservations,
-                    profiles: Sequence[SenderProfile] = PROFILES) -> tuple[SenderOutcome, ...]:
-    """Every profile's outcome, in ``profiles`` order (the RFC's first).
+                    profiles: Sequence[SenderProfile] = PROFILES,
+                    facts: Facts | None = None) -> tuple[SenderOutcome, ...]:
+    """Every profile's outcome, in ``profiles`` order (the RFC's first); ``facts``: as for
+    ``sender_outcome``, ``parse_facts(obs)`` (``classify`` passes its own).
 
     Most domains have no record naming ``STSv1`` at all: every profile then finds no record,
     and one shared tuple says so (classify runs for every domain of a toplist).
@@ -109,7 +122,7 @@ def sender_outcomes(obs: DomainObservations,
             _NO_RECORD[names] = tuple(SenderOutcome(n, False, None, "txt:no_record")
                                       for n in names)
         return _NO_RECORD[names]
-    return tuple(sender_outcome(p, obs) for p in profiles)
+    return tuple(sender_outcome(p, obs, facts) for p in profiles)
 
 
 def disagree(outcomes: Sequence[SenderOutcome]) -> bool:

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from survey.core.classify import classify
+from survey.core.facts import parse_facts
 from survey.core.observations import DnsResult, DnsStatus, DomainObservations, HttpsFetch
 from survey.core.outcomes import (
     SenderOutcome,
@@ -151,3 +152,18 @@ def test_the_no_record_shortcut_says_what_each_profile_says(
         txt: tuple[tuple[str, ...], ...]) -> None:
     o = obs(txt=txt)
     assert sender_outcomes(o) == tuple(sender_outcome(p, o) for p in PROFILES)
+
+
+_EDGES = [obs(), obs(body=None), obs(body=b""), obs(status=302), obs(status=404),
+          obs(body=GOOD + b"\n"), obs(content_type="text/html"), obs(truncated=True),
+          obs(body=GOOD + b"x" * (64 * 1024)), obs(txt=(("v=STSv1; id=1",), ("v=STSv1; id=2",)))]
+
+
+@pytest.mark.parametrize("o", [*(observations_for(sc) for sc in SCENARIOS), *_EDGES])
+def test_reusing_classifys_facts_changes_no_outcome(o: DomainObservations) -> None:
+    """The RFC profile reads ``facts`` instead of parsing again: every outcome stays the same."""
+    facts = parse_facts(o)
+    assert sender_outcome(RFC8461, o, facts) == sender_outcome(RFC8461, o)
+    assert sender_outcomes(o, facts=facts) == sender_outcomes(o)
+    verdict = classify(o)  # an error verdict has no outcomes (its lookups failed)
+    assert verdict.sender_outcomes == (() if verdict.status is Status.ERROR else sender_outcomes(o))
