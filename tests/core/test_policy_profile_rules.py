@@ -142,3 +142,13 @@ def test_max_age_zero_for_a_profile_that_rejects_it() -> None:
     body = b"version: STSv1\nmode: none\nmax_age: 0\n"
     assert errors(body) == []  # the RFC: 0 is 1-10 digits within the limit
     assert errors(body, max_age_zero="reject") == [("max_age_out_of_range", "max_age 0", True)]
+    assert errors(body, max_age_zero="unknown") == [("max_age_out_of_range", "max_age 0", None)]
+
+
+@pytest.mark.parametrize(("knob", "fatal"), [
+    ("reject", True), ("clamp", False), ("accept", False), ("unknown", None),
+])
+def test_max_age_over_the_limit_per_profile(knob: str, fatal: bool | None) -> None:
+    body = b"version: STSv1\nmode: none\nmax_age: 40000000\n"
+    assert errors(body, max_age_over_limit=knob) == [
+        ("max_age_out_of_range", "max_age 40000000 is over 31557600", fatal)]
