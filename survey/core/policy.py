@@ -82,6 +82,7 @@ Only in a parse for a profile that objects (never under the RFC, which allows th
 
 from __future__ import annotations
 
+import ipaddress
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -213,6 +214,7 @@ _PRINTABLE = frozenset(chr(c) for c in range(0x20, 0x7F)) | frozenset("\t")
 # (and "," and ";", the record's own delimiters, which never reach a URI).
 _URI_CHARS = _ALNUM | frozenset("-._~:/?#[]@$&'()*+=%")
 _SCHEME_REST = _ALNUM | frozenset("+-.")
+_IPVFUTURE_REST = _ALNUM | frozenset("-._~!$&'()*+,;=:")  # unreserved, sub-delims, ":"
 _LDH = _ALNUM | frozenset("-")
 _POLICY_KEY = _ALNUM | frozenset("_-.")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -363,10 +365,11 @@ def parse_sts_record(txt_strings: TxtStrings, profile: SenderProfile = RFC8461) 
         errors.append(ParseError("id_missing", "no id= field",
                                  _fatal(profile.txt_id_syntax, "not_required")))
     spaced = [v for _, v in fields if any(c in " \t=" for c in v)]
-    if spaced and profile.txt_value_wsp != "accept" and not any(e.fatal for e in errors):
+    value_wsp = _fatal(profile.txt_value_wsp, "accept")
+    if spaced and value_wsp is not False and not any(e.fatal for e in errors):
         # only said where nothing else rejects the record (the RFC's id and extension ABNF do)
         errors.append(ParseError("field_invalid", f"whitespace or '=' in the value "
-                                 f"{_show(spaced[0])}", _fatal(profile.txt_value_wsp, "accept")))
+                                 f"{_show(spaced[0])}", value_wsp))
     chosen = ids[-1] if ids and profile.txt_duplicate_id == "last" else ids[0] if ids else None
     return StsRecord(raw=raw, id=chosen, extensions=extensions, errors=errors)
 
@@ -412,6 +415,19 @@ def select_sts_record(records: Sequence[TxtStrings],
     return _select(records, STS_VERSION, lambda r: parse_sts_record(r, profile), profile)
 
 
+def _is_ip_literal(text: str) -> bool:
+    """What RFC 3986 allows between ``[`` and ``]``: an IPv6 address or IPvFuture (``v1.x``)."""
+    if text[:1] in ("v", "V"):
+        version, dot, rest = text[1:].partition(".")
+        return (bool(version and dot and rest) and all(c in string.hexdigits for c in version)
+                and all(c in _IPVFUTURE_REST for c in rest))
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _uri_error(uri: str) -> ParseError | None:
     """One rua URI: RFC 3986 characters; ``mailto`` with local@domain or ``https`` with a host."""
     if not uri or any(c not in _URI_CHARS for c in uri):
@@ -434,8 +450,9 @@ def _uri_error(uri: str) -> ParseError | None:
         for end in "/?#":
             host = host.partition(end)[0]
         host = host.rpartition("@")[2]
-        if host.startswith("["):
-            host = host[1:host.find("]")] if "]" in host else ""
+        if host.startswith("["):  # IP-literal, then nothing or ":" port (RFC 3986 §3.2.2)
+            literal, close, port = host[1:].partition("]")
+            host = literal if close and _is_ip_literal(literal) and port[:1] in ("", ":") else ""
         else:
             host = host.partition(":")[0]
         if not host:
