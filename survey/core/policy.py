@@ -41,7 +41,7 @@ TLS-RPT only:
     ``rua_duplicate``     W  more than one ``rua=`` field: the ABNF lets ``tlsrpt-field``
                              repeat; the URIs of all of them are joined, in order
     ``rua_invalid_uri``   F  an empty or malformed URI, a mailto without ``local@domain``, an
-                             https URI without a host
+                             https URI without a host (or with a malformed ``[IP-literal]``)
     ``rua_scheme``        F  a well-formed URI whose scheme is neither ``mailto`` nor ``https``
 
 ``select_sts_record`` / ``select_tlsrpt_record`` reasons: ``no_record``, ``multiple_records``;
@@ -278,10 +278,10 @@ def _record_fields(text: str, tag: str, errors: list[ParseError],
         errors.append(ParseError("version_invalid", f"version {_show(version)} is not {tag!r} "
                                  "(letter case)", _fatal(profile.txt_version_case, "insensitive")))
         version = tag
-    if (version == tag and profile.txt_version_delimiter != "abnf"
+    delimiter = _fatal(profile.txt_version_delimiter, "abnf")
+    if (version == tag and delimiter is not False
             and not text.lstrip(_WSP).startswith(first[:len(tag)] + ";")):
-        errors.append(ParseError("syntax", f"{tag!r} not followed at once by ';'",
-                                 _fatal(profile.txt_version_delimiter, "abnf")))
+        errors.append(ParseError("syntax", f"{tag!r} not followed at once by ';'", delimiter))
     if version == tag:
         if rest:
             errors.append(ParseError("syntax", f"missing ';' after {tag!r}: {_show(first)}"))
@@ -428,6 +428,11 @@ def _is_ip_literal(text: str) -> bool:
     return True
 
 
+def _is_port(text: str) -> bool:
+    """What may follow an IP-literal host: nothing, or ``":" *DIGIT`` (RFC 3986 §3.2.3)."""
+    return not text or (text[0] == ":" and all(c in string.digits for c in text[1:]))
+
+
 def _uri_error(uri: str) -> ParseError | None:
     """One rua URI: RFC 3986 characters; ``mailto`` with local@domain or ``https`` with a host."""
     if not uri or any(c not in _URI_CHARS for c in uri):
@@ -452,7 +457,7 @@ def _uri_error(uri: str) -> ParseError | None:
         host = host.rpartition("@")[2]
         if host.startswith("["):  # IP-literal, then nothing or ":" port (RFC 3986 §3.2.2)
             literal, close, port = host[1:].partition("]")
-            host = literal if close and _is_ip_literal(literal) and port[:1] in ("", ":") else ""
+            host = literal if close and _is_ip_literal(literal) and _is_port(port) else ""
         else:
             host = host.partition(":")[0]
         if not host:

@@ -247,9 +247,9 @@ def test_a_mailto_uri_needs_local_at_domain_before_its_query(uri: str) -> None:
     "mailto:tlsrpt@example.com", "mailto:tlsrpt@example.com?subject=TLS-RPT",
     "mailto:tls%40rpt@example.com", "MAILTO:a@b",
     "https://example.com/tlsrpt", "https://X.example/", "HTTPS://XN--BCHER-KVA.EXAMPLE/TLSRPT",
-    "https://user@example.com:443/x?y#z", "https://[::1]/", "https://[::1]:8443/tlsrpt",
+    "https://user@example.com:443/x?y#z", "https://[::1]/", "https://[::1]:8443/tlsrpt", "https://[::1]:/",
     "https://[2001:db8::1]", "https://[1:2:3:4:5:6:7:8]/", "https://[::ffff:192.0.2.1]/",
-    "https://[v1.fe80::a+en1]/", "https://[V7.x]/",
+    "https://[v1.fe80::a+en1]/", "https://[V7.x]/", "https://[vF.a.b]/",
 ])
 def test_well_formed_report_uris_are_accepted(uri: str) -> None:
     """RFC 8460 §3: mailto with an address, or https with a host (a name or an IP-literal)."""
@@ -258,11 +258,154 @@ def test_well_formed_report_uris_are_accepted(uri: str) -> None:
 
 @pytest.mark.parametrize("uri", [
     "https://[1]/", "https://[]/", "https://[]:443/", "https://[:1]/", "https://[::1/",
-    "https://[1:2:3:4:5:6:7:8/", "https://[::1]x/", "https://[::1]]/", "https://[::g]/",
+    "https://[1:2:3:4:5:6:7:8/", "https://[::1]x/", "https://[::1]:x443/", "https://[::1]:44x/",
+    "https://[::1]:443]/", "https://[::1]:1:2/", "https://[::1]]/", "https://[::g]/",
     "https://[v.x]/", "https://[v1x]/", "https://[v1.]/", "https://[vg.x]/", "https://[v1.x/y]/",
     "https://[v1.[]/", "https:///x", "https://user@/x", "https://:443/",
 ])
 def test_an_https_uri_without_a_valid_host_is_invalid(uri: str) -> None:
     """RFC 3986 §3.2.2: host = IP-literal / IPv4address / reg-name; IP-literal = "[" (IPv6address
-    / IPvFuture) "]", and only ":" port may follow it."""
+    / IPvFuture) "]", and only ":" port (port = *DIGIT) may follow it."""
     assert rua_errors(uri) == [("rua_invalid_uri", f"{uri!r}: https URI without a host")]
+
+
+# -- a TXT record's character-strings (RFC 8461 §3.1: concatenated without separator) ---------
+
+@pytest.mark.parametrize(("strings", "raw"), [
+    (["v=STSv1; ", "id=1"], "v=STSv1; id=1"),
+    ([b"v=STSv1;", b" id=", b"1"], "v=STSv1; id=1"),
+    (["v=STS", b"v1; id=1"], "v=STSv1; id=1"),
+    # one character per byte: bytes that are no UTF-8 and UTF-8 sequences alike
+    ([b"v=STSv1; id=\xe9"], "v=STSv1; id=\xe9"),
+    ([b"v=STSv1; id=\xc3\xa9"], "v=STSv1; id=\xc3\xa9"),
+])
+def test_character_strings_are_joined_byte_for_character(strings: list[str | bytes],
+                                                         raw: str) -> None:
+    """Split strings join without separator; each byte reads as one character (Latin-1)."""
+    assert parse_sts_record(strings).raw == raw
+    selected = select_sts_record([strings]).record
+    assert selected is not None and selected.raw == raw
+
+
+# -- the version field and the delimiters (RFC 8461 §3.1 ABNF; profile knobs) ------------------
+
+@pytest.mark.parametrize("version", ["V=STSv1", "v=stsv1", "V=STSV1"])
+@pytest.mark.parametrize(("knob", "fatal"), [("insensitive", False), ("unknown", None)])
+def test_a_version_in_another_letter_case_is_read_as_the_case_knob_says(
+        version: str, knob: str, fatal: bool | None) -> None:
+    """txt_version_case: the record is read as version STSv1, a letter-case error said."""
+    record = parse_sts_record([version + "; id=1"], profile(txt_version_case=knob))
+    assert [(e.code, e.message, e.fatal) for e in record.errors] == [
+        ("version_invalid", f"version {version!r} is not 'v=STSv1' (letter case)", fatal)]
+    assert (record.id, record.extensions) == ("1", {})
+
+
+def test_a_version_in_another_letter_case_is_no_version_under_the_rfc() -> None:
+    """sts-version = %s"v=STSv1" (case-sensitive): ``V=STSv1`` is just another field."""
+    assert sts_errors("V=STSv1; id=1") == [("version_missing", "no 'v=STSv1' field", True)]
+
+
+@pytest.mark.parametrize("knob", ["insensitive", "unknown", "sensitive"])
+@pytest.mark.parametrize(("text", "code"), [
+    ("v=STSv2; id=1", "version_invalid"), ("V=STSv2; id=1", "version_missing"),
+    ("v=STSv1; id=1", None)])
+def test_other_versions_are_not_read_as_a_letter_case_variant(text: str, code: str | None,
+                                                              knob: str) -> None:
+    """Folding the case does not turn another version (or the right one) into a case error."""
+    assert [c for c, _, _ in sts_errors(text, profile(txt_version_case=knob))] == (
+        [code] if code else [])
+
+
+@pytest.mark.parametrize(("text", "exact"), [
+    ("v=STSv1 ; id=1", True), ("v=STSv1\t;id=1", True), ("v=STSv1", True), ("v=STSv1 ", True),
+    ("v=STSv1;id=1", False), ("v=STSv1; id=1", False),
+])
+@pytest.mark.parametrize(("knob", "fatal"), [("exact", True), ("unknown", None)])
+def test_a_profile_reading_only_v_stsv1_semicolon_says_so(text: str, exact: bool, knob: str,
+                                                          fatal: bool | None) -> None:
+    """txt_version_delimiter exact: the record must begin ``v=STSv1;``; abnf allows ``*WSP``."""
+    errors = sts_errors(text, profile(txt_version_delimiter=knob))
+    said = ("syntax", "'v=STSv1' not followed at once by ';'", fatal)
+    assert (said in errors) == exact
+    assert said not in sts_errors(text, profile(txt_version_delimiter="abnf"))
+
+
+@pytest.mark.parametrize("lead", [" ", "\t "])
+def test_leading_whitespace_does_not_hide_the_delimiter_after_the_version(lead: str) -> None:
+    """A profile trimming leading WSP and reading ``v=STSv1;`` sees that prefix after the trim."""
+    prof = profile(txt_leading_wsp="accept", txt_version_delimiter="exact")
+    assert sts_errors(lead + "v=STSv1;id=1", prof) == [
+        ("syntax", "whitespace before the version field", False)]
+
+
+@pytest.mark.parametrize(("knob", "fatal"), [("reject", True), ("accept", False),
+                                             ("unknown", None)])
+@pytest.mark.parametrize(("text", "after"), [
+    ("v=STSv1 ", "'v=STSv1'"), ("v=STSv1\t", "'v=STSv1'"), ("v=STSv1; id=1 ", "'id=1'"),
+    ("v=STSv1; id=1;x=2\t", "'x=2'"),
+])
+def test_trailing_whitespace_is_judged_by_the_trailing_wsp_knob(
+        text: str, after: str, knob: str, fatal: bool | None) -> None:
+    """txt_trailing_wsp: the ABNF has WSP only around ``;``, never at the record's end."""
+    errors = sts_errors(text, profile(txt_trailing_wsp=knob))
+    assert [e for e in errors if e[0] != "id_missing"] == [
+        ("trailing_whitespace", f"whitespace without ';' after {after}", fatal)]
+
+
+@pytest.mark.parametrize("text", ["v=STSv1;id=1 ;x=2", "v=STSv1;id=1\t;x=2",
+                                  "v=STSv1 ;id=1", "v=STSv1;x=2 ; id=1;"])
+def test_whitespace_before_a_later_semicolon_is_a_warning(text: str) -> None:
+    """sts-sep = *WSP ";" *WSP (erratum 6285): WSP before any ``;`` is allowed, and said."""
+    assert sts_errors(text) == [("space_before_semicolon", "whitespace before a ';'", False)]
+    assert sts_errors(text, profile(txt_space_before_semicolon="reject")) == [
+        ("space_before_semicolon", "whitespace before a ';'", True)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a line break is not WSP: it stays in the value, and no WSP error is said for it
+    ("v=STSv1; id=1\n", ["non_ascii", "id_invalid"]),
+    ("v=STSv1;id=1\n;x=2", ["non_ascii", "id_invalid"]),
+    ("v=STSv1; \nid=1", ["non_ascii", "field_invalid", "id_missing"]),
+    ("v=STSv1 \n;id=1", ["non_ascii", "syntax"]),
+    ("id=1;\nv=STSv1", ["non_ascii", "version_missing", "field_invalid"]),
+])
+def test_only_sp_and_htab_are_whitespace_around_fields(text: str, expected: list[str]) -> None:
+    """WSP = SP / HTAB (RFC 5234 B.1): other characters are part of the field they touch."""
+    assert codes(parse_sts_record([text])) == expected
+    if text.startswith("v=STSv1; id="):
+        assert parse_sts_record([text]).id == "1\n"
+
+
+def test_text_after_the_version_without_semicolon_is_quoted() -> None:
+    """``v=STSv1 <text>`` lacks its ``;``: the message shows the first field as written."""
+    assert sts_errors("v=STSv1 \n;id=1")[1] == (
+        "syntax", "missing ';' after 'v=STSv1': 'v=STSv1 \\n'", True)
+
+
+@pytest.mark.parametrize(("knob", "fatal"), [("first", True), ("anywhere", False),
+                                             ("unknown", None)])
+def test_a_version_field_not_first_is_judged_by_the_position_knob(knob: str,
+                                                                  fatal: bool | None) -> None:
+    """txt_version_position: the RFC wants the record to begin with it."""
+    assert sts_errors("id=1; v=STSv1", profile(txt_version_position=knob)) == [
+        ("version_not_first", "'v=STSv1' is not the first field", fatal)]
+
+
+@pytest.mark.parametrize(("text", "knobs"), [
+    ("id=1; id=2; v=STSv1", {"txt_version_position": "anywhere"}),
+    ("id=1; id=2", {"txt_id_syntax": "any"}),
+])
+def test_the_displaced_first_field_keeps_its_place(text: str, knobs: dict[str, str]) -> None:
+    """The first field (not the version) is still the first: the first id is ``1``."""
+    record = parse_sts_record([text], profile(**knobs))
+    assert record.id == "1"
+    assert ("id_duplicate", "second id '2'") in [(e.code, e.message) for e in record.errors]
+
+
+@pytest.mark.parametrize(("knob", "fatal"), [("enforce", True), ("shape", True),
+                                             ("ignore", False), ("unknown", None)])
+def test_a_field_that_is_not_name_value_is_judged_by_the_extension_knob(
+        knob: str, fatal: bool | None) -> None:
+    """txt_extension_abnf: every sts-field is ``name=value``; shape rejects exactly these."""
+    assert sts_errors("v=STSv1; id=1; x", profile(txt_extension_abnf=knob)) == [
+        ("field_invalid", "field 'x' is not name=value", fatal)]
