@@ -617,7 +617,8 @@ DEFAULT_MAX_AGE = 86_400
 
 
 def _lenient_int(value: str) -> int | None:
-    """A signed decimal integer as Atoi/int() read one (``+1``, `` 1``), else None."""
+    """A signed decimal integer as Atoi/int() read one (``+1``), else None; SP and HTAB
+    around it are trimmed (`` 1``, as int() does), other whitespace (VT, NBSP) is not WSP."""
     text = value.strip(_WSP)
     digits = text[1:] if text[:1] in ("+", "-") else text
     return int(text) if digits and digits.isascii() and digits.isdigit() else None
