@@ -18,10 +18,13 @@ FUZZ_WORK    ?= build/fuzz
 FUZZ_CORPUS_MAX ?= 200
 
 # `make mutation`: mutmut's mutants of the pure core and of the DNS client's response and retry
-# rules (names as mutmut spells them), run against the unit tests listed in [tool.mutmut].
+# rules (names as mutmut spells them; the MTA-STS question plan and its AAAA rule live in
+# survey/scan/funnel.py since d16e3cd), run against the unit tests listed in [tool.mutmut].
 MUTANTS ?= survey.*policy.x* survey.*classify.x* survey.core.facts.x* survey.*mistakes.x* \
   survey.probes.dns*.x_check_response_* survey.probes.dns*.x_interpret_* \
-  survey.probes.dns*.x__outcome_* survey.probes.dns*.x__merge_* survey.probes.dns*.x_is_retried_*
+  survey.probes.dns*.x_is_retried_* survey.probes.dns.x_attempt_outcome_* \
+  survey.probes.dns.x_merge_addresses_* survey.scan.funnel.x_domain_questions_* \
+  survey.scan.funnel.x_lookup_domain_*
 
 .PHONY: test test-fast lint typecheck pytest run bench fuzz mutation clean system-deps
 

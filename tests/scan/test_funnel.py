@@ -1,27 +1,88 @@
-"""The funnel's question plan (``survey.scan.funnel``): what is asked about a domain, in order,
-against the in-process DNS server of the probe tests."""
+"""The funnel (``survey.scan.funnel``): what is asked about a domain, in order, against the
+in-process DNS server of the probe tests; which probes a domain's answers call for, against the
+test internet run in process."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from survey.core.observations import DnsStatus, MxRecord
+import trio
+
+from survey.core.observations import DnsResult, DnsStatus, DomainObservations, MxRecord
+from survey.dataset.schema import RunContext
 from survey.probes.dns import DnsClient, encode_qname
 from survey.scan import funnel
+from survey.scan.config import ScanConfig
+from survey.sim.catalogue import policy_body
+from survey.sim.scenario import Dnssec, MxHost, PolicyHost, Scenario, Tlsa, World
+from survey.sim.world import run_world
+from survey.toplist.reader import ToplistEntry
 from tests.conftest import trio_test
 from tests.probes.test_probe_dns import answer, config, dns_server
+
+
+def each_name_encoded(domain: str) -> list[bytes]:
+    """The four questions of RFC 8461 §3.1 / §3.3 and RFC 8460 §3 for ``domain``, each name
+    encoded on its own (TXT 16, MX 15, A 1, class IN 1: RFC 1035 §3.2.2), [] if one cannot be."""
+    names = [f"_mta-sts.{domain}", f"_smtp._tls.{domain}", domain, f"mta-sts.{domain}"]
+    try:
+        return [encode_qname(n) + struct.pack("!HH", t, 1) for n, t in
+                zip(names, (16, 16, 15, 1), strict=True)]
+    except ValueError:
+        return []
 
 
 def test_domain_questions_equal_encoding_each_name() -> None:
     for domain in ("example.com", "Example.COM.", "", "münchen.de", "a" * 63 + ".example",
                    "x." * 120, ".", "a..b"):
-        names = [f"_mta-sts.{domain}", f"_smtp._tls.{domain}", domain, f"mta-sts.{domain}"]
-        try:
-            want = [encode_qname(n) + struct.pack("!HH", t, 1) for n, t in
-                    zip(names, (16, 16, 15, 1), strict=True)]
-        except ValueError:
-            want = []
-        assert funnel.domain_questions(domain) == want, domain
+        assert funnel.domain_questions(domain) == each_name_encoded(domain), domain
+
+
+def _domain_of_wire_length(octets: int) -> str:
+    """An ASCII domain whose wire form is ``octets`` long (labels of 63, the root octet)."""
+    labels, left = [], octets - 1
+    while left > 64:
+        labels.append("a" * 63)
+        left -= 64
+    return ".".join([*labels, "b" * (left - 1)])
+
+
+def test_a_name_of_255_octets_is_asked_and_one_of_256_is_not() -> None:
+    """RFC 1035 §2.3.4: a name is 255 octets or less in wire form. The longest of the four
+    names is ``_smtp._tls.<d>``, 11 octets more than ``<d>`` (labels of 5 and 4, a length
+    octet each)."""
+    at_limit = _domain_of_wire_length(244)
+    questions = funnel.domain_questions(at_limit)
+    assert len(questions) == 4
+    assert len(questions[1]) == 255 + 4  # the name, then QTYPE and QCLASS
+    assert [len(q) - 4 for q in questions] == [244 + 9, 255, 244, 244 + 8]
+    assert funnel.domain_questions(_domain_of_wire_length(245)) == []  # _smtp._tls.: 256
+
+
+class RecordingClient(DnsClient):
+    """The real client; it keeps the wire questions each batch was handed."""
+
+    handed: list[Sequence[bytes] | None]
+
+    async def batch(self, asked: Sequence[tuple[str, str]], *,
+                    wire: Sequence[bytes] | None = None) -> list[DnsResult]:
+        self.handed = [*getattr(self, "handed", []), wire]
+        return await super().batch(asked, wire=wire)
+
+
+@trio_test
+async def test_the_batch_is_handed_the_domain_encoded_once() -> None:
+    """The plan encodes the domain once for its four names (the module's reason for
+    ``domain_questions``); the resolver gets those questions and encodes nothing again."""
+    async with dns_server(answer) as server, RecordingClient(config(server)) as client:
+        await funnel.lookup_domain(client, "Example.COM")
+        await funnel.lookup_domain(client, "a..example")
+    assert client.handed == [each_name_encoded("example.com"), []]
 
 
 @trio_test
@@ -59,3 +120,84 @@ async def test_a_domain_that_cannot_be_encoded_is_asked_name_by_name() -> None:
     assert [r.status for r in results] == [DnsStatus.ERROR] * 4
     assert all(r.attempts == 0 and r.error for r in results)
     assert client.queries_sent == 0
+
+
+# --- observe: which probes a domain's answers call for, on the test internet ------------------
+
+def _sts(domain: str, *, txt: bool = True, policy: bool = True, **kw: Any) -> Scenario:
+    """A domain with one MX host (``mx.<domain>``), the ``_mta-sts`` TXT record and the policy
+    host as asked; the policy is ``enforce`` and lists the MX host."""
+    mx = MxHost(f"mx.{domain}", tlsa=kw.pop("tlsa", ()))
+    return Scenario(domain, mx=(mx,), sts_txt=(("v=STSv1; id=1",),) if txt else (),
+                    policy_host=PolicyHost(body=policy_body("enforce", (mx.name,)))
+                    if policy else None, **kw)
+
+
+OBSERVED = World((
+    _sts("sts.test"),
+    _sts("txtonly.test", policy=False),
+    _sts("policyonly.test", txt=False),
+    _sts("plain.test", txt=False, policy=False),
+    _sts("dane.test", txt=False, policy=False, tlsa=(Tlsa(3, 1, 1),), dnssec=Dnssec.SECURE),
+    _sts("unsigned.test", txt=False, policy=False, tlsa=(Tlsa(3, 1, 1),)),
+    _sts("unsigned-sts.test", tlsa=(Tlsa(3, 1, 1),)),
+))
+
+
+def _probed(obs: DomainObservations) -> tuple[bool, tuple[str, ...], tuple[str, ...] | None]:
+    """Whether the policy was fetched, the MX hosts probed over SMTP, the hosts whose TLSA
+    records were looked up (None: not looked up)."""
+    return (obs.policy_fetch is not None, tuple(p.host for p in obs.smtp),
+            None if obs.dane is None else tuple(d.host for d in obs.dane))
+
+
+@trio_test
+async def test_observe_asks_only_what_the_answers_call_for(tmp_path: Path) -> None:
+    """The funnel's rules (module docstring, ``observe``): the policy is fetched when the
+    ``_mta-sts`` TXT record exists or the policy host has an address (RFC 8461 §3.3); with
+    ``--smtp`` the MX hosts are probed when the TXT record exists or a policy was fetched; TLSA
+    is looked up for a secure MX answer (RFC 7672 §2.2.1), or for any MX with ``--tlsa all``; a
+    chain is checked only against records a DANE sender uses (secure ones), and a host with
+    such records is probed even without MTA-STS. The row's time is now, in UTC."""
+    async with trio.open_nursery() as nursery:
+        world = await nursery.start(functools.partial(run_world, OBSERVED, tmp_path))
+
+        def scan_config(tlsa: str) -> ScanConfig:
+            return ScanConfig(RunContext("observe", "test"), (world.resolver,), smtp=True,
+                              tlsa=tlsa, https_port=world.https_port,
+                              smtp_port=world.smtp_port, ca_bundle=world.ca_bundle,
+                              allow_private=True, dns_timeout=10.0, timeout=10.0)
+
+        async with funnel.open_probes(scan_config("secure")) as probes:
+            secure = {d: await funnel.observe(d, probes) for d in (
+                "sts.test", "txtonly.test", "policyonly.test", "plain.test", "dane.test")}
+        async with funnel.open_probes(scan_config("all")) as probes:
+            every = {d: await funnel.observe(d, probes, tlsa="all") for d in (
+                "unsigned.test", "unsigned-sts.test")}
+        nursery.cancel_scope.cancel()
+
+    assert {d: _probed(o) for d, o in secure.items()} == {
+        "sts.test": (True, ("mx.sts.test",), None),
+        "txtonly.test": (True, ("mx.txtonly.test",), None),  # the TXT record alone
+        "policyonly.test": (True, ("mx.policyonly.test",), None),  # the policy alone
+        "plain.test": (False, (), None),
+        "dane.test": (False, ("mx.dane.test",), ("mx.dane.test",)),  # a usable TLSA record
+    }
+    txtonly = secure["txtonly.test"].policy_fetch
+    assert txtonly is not None and txtonly.body is None  # asked, nothing there
+    [dane] = secure["dane.test"].dane or ()
+    assert dane.smtp_dane == "valid" and dane.tlsa.tlsa and dane.address_dnssec == "secure"
+    assert {d: _probed(o) for d, o in every.items()} == {
+        "unsigned.test": (False, (), ("mx.unsigned.test",)),  # records no sender uses
+        "unsigned-sts.test": (True, ("mx.unsigned-sts.test",), ("mx.unsigned-sts.test",)),
+    }
+    for obs in every.values():
+        [host] = obs.dane or ()
+        assert host.tlsa.tlsa and host.smtp_dane is None  # found, but not secure: not checked
+
+    before = dt.datetime.now(dt.UTC)
+    row, status = funnel.row_for(ToplistEntry(7, "sts.test"), secure["sts.test"],
+                                 RunContext("observe", "test"))
+    after = dt.datetime.now(dt.UTC)
+    assert status == "enforce" and row["rank"] == 7 and row["domain"] == "sts.test"
+    assert before <= row["scanned_at"] <= after  # aware: a naive time cannot be compared
