@@ -11,19 +11,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import trio
 
-from survey.core.observations import DnsResult, DnsStatus, DomainObservations, MxRecord
+from survey.core.observations import (
+    DnsResult,
+    DnsStatus,
+    DomainObservations,
+    HttpsFetch,
+    MxRecord,
+)
 from survey.dataset.schema import RunContext
 from survey.probes.dns import DnsClient, encode_qname
 from survey.scan import funnel
 from survey.scan.config import ScanConfig
 from survey.sim.catalogue import policy_body
-from survey.sim.scenario import Dnssec, MxHost, PolicyHost, Scenario, Tlsa, World
+from survey.sim.scenario import CertKind, Dnssec, MxHost, PolicyHost, Scenario, Tlsa, World
 from survey.sim.world import run_world
 from survey.toplist.reader import ToplistEntry
 from tests.conftest import trio_test
-from tests.probes.test_probe_dns import answer, config, dns_server
+from tests.probes.test_probe_dns import Reply, answer, config, dns_server
 
 
 def each_name_encoded(domain: str) -> list[bytes]:
@@ -124,13 +135,14 @@ async def test_a_domain_that_cannot_be_encoded_is_asked_name_by_name() -> None:
 
 # --- observe: which probes a domain's answers call for, on the test internet ------------------
 
-def _sts(domain: str, *, txt: bool = True, policy: bool = True, **kw: Any) -> Scenario:
-    """A domain with one MX host (``mx.<domain>``), the ``_mta-sts`` TXT record and the policy
-    host as asked; the policy is ``enforce`` and lists the MX host."""
-    mx = MxHost(f"mx.{domain}", tlsa=kw.pop("tlsa", ()))
-    return Scenario(domain, mx=(mx,), sts_txt=(("v=STSv1; id=1",),) if txt else (),
-                    policy_host=PolicyHost(body=policy_body("enforce", (mx.name,)))
-                    if policy else None, **kw)
+def _sts(domain: str, *, txt: bool = True, policy: bool = True,
+         mx: tuple[MxHost, ...] | None = None, **kw: Any) -> Scenario:
+    """A domain with its MX hosts (default: ``mx.<domain>``), the ``_mta-sts`` TXT record and
+    the policy host as asked; the policy is ``enforce`` and lists the MX hosts."""
+    hosts = mx or (MxHost(f"mx.{domain}", tlsa=kw.pop("tlsa", ())),)
+    return Scenario(domain, mx=hosts, sts_txt=(("v=STSv1; id=1",),) if txt else (),
+                    policy_host=PolicyHost(body=policy_body("enforce", tuple(
+                        h.name for h in hosts))) if policy else None, **kw)
 
 
 OBSERVED = World((
@@ -141,6 +153,10 @@ OBSERVED = World((
     _sts("dane.test", txt=False, policy=False, tlsa=(Tlsa(3, 1, 1),), dnssec=Dnssec.SECURE),
     _sts("unsigned.test", txt=False, policy=False, tlsa=(Tlsa(3, 1, 1),)),
     _sts("unsigned-sts.test", tlsa=(Tlsa(3, 1, 1),)),
+    _sts("ta.test", txt=False, policy=False, tlsa=(Tlsa(2, 0, 1),), dnssec=Dnssec.SECURE),
+    _sts("wrong-ta.test", txt=False, policy=False, dnssec=Dnssec.SECURE, mx=(MxHost(
+        "mx.wrong-ta.test", cert=CertKind.WRONG_NAME, tlsa=(Tlsa(2, 0, 1),)),)),
+    _sts("two.test", mx=(MxHost("mx2.two.test", preference=20), MxHost("mx1.two.test"))),
 ))
 
 
@@ -170,7 +186,9 @@ async def test_observe_asks_only_what_the_answers_call_for(tmp_path: Path) -> No
 
         async with funnel.open_probes(scan_config("secure")) as probes:
             secure = {d: await funnel.observe(d, probes) for d in (
-                "sts.test", "txtonly.test", "policyonly.test", "plain.test", "dane.test")}
+                "sts.test", "txtonly.test", "policyonly.test", "plain.test", "dane.test",
+                "ta.test", "wrong-ta.test")}
+            capped = await funnel.observe("two.test", probes, max_mx=1)
         async with funnel.open_probes(scan_config("all")) as probes:
             every = {d: await funnel.observe(d, probes, tlsa="all") for d in (
                 "unsigned.test", "unsigned-sts.test")}
@@ -182,11 +200,18 @@ async def test_observe_asks_only_what_the_answers_call_for(tmp_path: Path) -> No
         "policyonly.test": (True, ("mx.policyonly.test",), None),  # the policy alone
         "plain.test": (False, (), None),
         "dane.test": (False, ("mx.dane.test",), ("mx.dane.test",)),  # a usable TLSA record
+        "ta.test": (False, ("mx.ta.test",), ("mx.ta.test",)),
+        "wrong-ta.test": (False, ("mx.wrong-ta.test",), ("mx.wrong-ta.test",)),
     }
+    assert _probed(capped) == (True, ("mx1.two.test",), None)  # max_mx=1: the preferred one
     txtonly = secure["txtonly.test"].policy_fetch
     assert txtonly is not None and txtonly.body is None  # asked, nothing there
     [dane] = secure["dane.test"].dane or ()
     assert dane.smtp_dane == "valid" and dane.tlsa.tlsa and dane.address_dnssec == "secure"
+    # DANE-TA: the CA matches, and the leaf must present a reference identifier (the TLSA base
+    # domain, the MX host or the recipient domain: RFC 7672 §3.2.3)
+    assert [h.smtp_dane for h in secure["ta.test"].dane or ()] == ["valid"]
+    assert [h.smtp_dane for h in secure["wrong-ta.test"].dane or ()] == ["mismatch"]
     assert {d: _probed(o) for d, o in every.items()} == {
         "unsigned.test": (False, (), ("mx.unsigned.test",)),  # records no sender uses
         "unsigned-sts.test": (True, ("mx.unsigned-sts.test",), ("mx.unsigned-sts.test",)),
@@ -201,3 +226,79 @@ async def test_observe_asks_only_what_the_answers_call_for(tmp_path: Path) -> No
     after = dt.datetime.now(dt.UTC)
     assert status == "enforce" and row["rank"] == 7 and row["domain"] == "sts.test"
     assert before <= row["scanned_at"] <= after  # aware: a naive time cannot be compared
+
+
+def test_mx_hosts_by_preference_without_null_mx_or_repeats() -> None:
+    """RFC 5321 §5.1: the lowest preference first; RFC 7505: the null MX ("0 .") is no host;
+    a host listed twice is probed once."""
+    mx = DnsResult("d.example", "MX", DnsStatus.NOERROR, 0, mx=(
+        MxRecord(30, "c.d.example"), MxRecord(20, "b.d.example"), MxRecord(0, ""),
+        MxRecord(10, "a.d.example"), MxRecord(40, "b.d.example")))
+    assert funnel.mx_hosts(mx, 10) == ["a.d.example", "b.d.example", "c.d.example"]
+    assert funnel.mx_hosts(mx, 2) == ["a.d.example", "b.d.example"]
+
+
+#: A validating resolver's view of two signed domains: one MX host is a CNAME.
+SIGNED: dict[tuple[str, str], list[str]] = {
+    ("cname.example.", "MX"): ["10 mx.cname.example."],
+    ("mx.cname.example.", "CNAME"): ["mx.target.example."],
+    ("mx.target.example.", "A"): ["192.0.2.25"],
+    ("_25._tcp.mx.target.example.", "TLSA"): ["3 1 1 " + "aa" * 32],
+    ("_25._tcp.mx.cname.example.", "TLSA"): ["3 1 1 " + "bb" * 32],
+    ("direct.example.", "MX"): ["10 mx.direct.example."],
+    ("mx.direct.example.", "A"): ["192.0.2.26"],
+    ("_25._tcp.mx.direct.example.", "TLSA"): ["3 1 1 " + "cc" * 32],
+}
+
+
+class SignedServer:
+    """Answers from ``SIGNED`` with the AD flag (a secure answer), following CNAMEs; NXDOMAIN
+    for other names. Keeps every question it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, query: dns.message.Message, _tcp: bool = False) -> list[Reply]:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AD
+        name, rdtype = query.question[0].name, dns.rdatatype.to_text(query.question[0].rdtype)
+        self.asked.append((name.to_text(), rdtype))
+        while (name.to_text(), "CNAME") in SIGNED and rdtype != "CNAME":
+            rrset = dns.rrset.from_text_list(name, 300, "IN", "CNAME", SIGNED[
+                name.to_text(), "CNAME"])
+            response.answer.append(rrset)
+            name = rrset[0].target
+        if (name.to_text(), rdtype) in SIGNED:
+            response.answer.append(dns.rrset.from_text_list(name, 300, "IN", rdtype, SIGNED[
+                name.to_text(), rdtype]))
+        elif not any(key == name.to_text() for key, _ in SIGNED):
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        return [Reply(response.to_wire())]
+
+
+class NoFetch:
+    """Neither domain publishes MTA-STS: a fetch would be a bug of the funnel."""
+
+    async def fetch(self, domain: str, addresses: tuple[str, ...]) -> HttpsFetch:
+        raise AssertionError(f"policy fetch for {domain}")
+
+
+@trio_test
+async def test_tlsa_of_a_secure_mx_at_the_cname_target_and_no_question_twice() -> None:
+    """RFC 7672 §2.2.2: the TLSA records of an MX host whose secure address answer came through
+    a CNAME are looked up at the expanded name first; the lookup at the host's own name goes out
+    with its addresses and is not asked again."""
+    server = SignedServer()
+    async with dns_server(server) as address, DnsClient(config(address)) as client:
+        probes = funnel.Probes(client, NoFetch(), None)
+        cname = await funnel.observe("cname.example", probes)
+        direct = await funnel.observe("direct.example", probes)
+    [via] = cname.dane or ()
+    assert (via.host, via.tlsa.qname) == ("mx.cname.example", "_25._tcp.mx.target.example")
+    assert [r.data for r in via.tlsa.tlsa] == [bytes.fromhex("aa" * 32)]
+    [own] = direct.dane or ()
+    assert (own.host, own.tlsa.qname) == ("mx.direct.example", "_25._tcp.mx.direct.example")
+    assert [r.data for r in own.tlsa.tlsa] == [bytes.fromhex("cc" * 32)]
+    assert own.address_dnssec == "secure" and own.smtp_dane is None  # no prober
+    assert len(server.asked) == len(set(server.asked)), server.asked
+    assert ("_25._tcp.mx.target.example.", "TLSA") in server.asked
