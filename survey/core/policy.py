@@ -507,7 +507,7 @@ def _is_host_pattern(value: str) -> bool:
     no trailing dot (the ABNF has none).
     """
     domain = value[2:] if value.startswith("*.") else value
-    if not 0 < len(domain) <= 253:
+    if len(domain) > 253:  # an empty one is one empty label, refused below
         return False
     return all(0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
                and all(c in _LDH for c in label) for label in domain.split("."))
@@ -744,7 +744,6 @@ def parse_policy(body: bytes, profile: SenderProfile = RFC8461) -> Policy:
                                  _fatal(profile.mode_value_case, "insensitive")
                                  if case_only else True))
         mode = folded if case_only and profile.mode_value_case == "insensitive" else mode
-    seconds = None
     if max_age is None:
         errors.append(ParseError("max_age_missing", "no max_age field",
                                  _fatal(profile.missing_max_age, "default")))
