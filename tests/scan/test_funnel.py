@@ -29,6 +29,7 @@ from survey.dataset.schema import RunContext
 from survey.probes.dns import DnsClient, encode_qname
 from survey.scan import funnel
 from survey.scan.config import ScanConfig
+from survey.sim.ca import WRONG_NAME
 from survey.sim.catalogue import policy_body
 from survey.sim.scenario import CertKind, Dnssec, MxHost, PolicyHost, Scenario, Tlsa, World
 from survey.sim.world import run_world
@@ -252,26 +253,27 @@ SIGNED: dict[tuple[str, str], list[str]] = {
 
 
 class SignedServer:
-    """Answers from ``SIGNED`` with the AD flag (a secure answer), following CNAMEs; NXDOMAIN
+    """Answers from ``zone`` with the AD flag (a secure answer), following CNAMEs; NXDOMAIN
     for other names. Keeps every question it was asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, zone: dict[tuple[str, str], list[str]] | None = None) -> None:
         self.asked: list[tuple[str, str]] = []
+        self.zone = SIGNED if zone is None else zone
 
     def __call__(self, query: dns.message.Message, _tcp: bool = False) -> list[Reply]:
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AD
         name, rdtype = query.question[0].name, dns.rdatatype.to_text(query.question[0].rdtype)
         self.asked.append((name.to_text(), rdtype))
-        while (name.to_text(), "CNAME") in SIGNED and rdtype != "CNAME":
-            rrset = dns.rrset.from_text_list(name, 300, "IN", "CNAME", SIGNED[
+        while (name.to_text(), "CNAME") in self.zone and rdtype != "CNAME":
+            rrset = dns.rrset.from_text_list(name, 300, "IN", "CNAME", self.zone[
                 name.to_text(), "CNAME"])
             response.answer.append(rrset)
             name = rrset[0].target
-        if (name.to_text(), rdtype) in SIGNED:
-            response.answer.append(dns.rrset.from_text_list(name, 300, "IN", rdtype, SIGNED[
+        if (name.to_text(), rdtype) in self.zone:
+            response.answer.append(dns.rrset.from_text_list(name, 300, "IN", rdtype, self.zone[
                 name.to_text(), rdtype]))
-        elif not any(key == name.to_text() for key, _ in SIGNED):
+        elif not any(key == name.to_text() for key, _ in self.zone):
             response.set_rcode(dns.rcode.NXDOMAIN)
         return [Reply(response.to_wire())]
 
@@ -302,3 +304,33 @@ async def test_tlsa_of_a_secure_mx_at_the_cname_target_and_no_question_twice() -
     assert own.address_dnssec == "secure" and own.smtp_dane is None  # no prober
     assert len(server.asked) == len(set(server.asked)), server.asked
     assert ("_25._tcp.mx.target.example.", "TLSA") in server.asked
+
+
+@trio_test
+async def test_dane_ta_leaf_may_name_the_cname_target_only(tmp_path: Path) -> None:
+    """RFC 7672 §3.2.3: a DANE-TA match also needs the leaf to present a reference
+    identifier, the first of them the TLSA base domain: for an MX host that is a secure CNAME,
+    the expanded name whose TLSA records are used (§2.2.2). Here the leaf names only that
+    target (``wrong.invalid``), not the MX host nor the domain."""
+    host = MxHost("mx.cname.test", cert=CertKind.WRONG_NAME, tlsa=(Tlsa(2, 0, 1),))
+    async with trio.open_nursery() as nursery:
+        world = await nursery.start(functools.partial(
+            run_world, World((Scenario("cname.test", mx=(host,)),)), tmp_path, dns=False))
+        issuer = world.ca.tlsa_data(host.name, CertKind.WRONG_NAME, 2, 0, 1).hex()
+        server = SignedServer({
+            ("cname.test.", "MX"): ["10 mx.cname.test."],
+            ("mx.cname.test.", "CNAME"): [f"{WRONG_NAME}."],
+            (f"{WRONG_NAME}.", "A"): [world.plan.smtp_addresses()[0]],
+            (f"_25._tcp.{WRONG_NAME}.", "TLSA"): [f"2 0 1 {issuer}"],
+        })
+        async with dns_server(server) as address:
+            cfg = ScanConfig(RunContext("observe", "test"), (address,), smtp=True,
+                             smtp_port=world.smtp_port, ca_bundle=world.ca_bundle,
+                             allow_private=True, dns_timeout=10.0, timeout=10.0)
+            async with funnel.open_probes(cfg) as probes:
+                obs = await funnel.observe("cname.test", probes)
+        nursery.cancel_scope.cancel()
+    [dane] = obs.dane or ()
+    assert dane.tlsa.qname == f"_25._tcp.{WRONG_NAME}" and dane.tlsa.tlsa
+    assert [p.host for p in obs.smtp] == ["mx.cname.test"]
+    assert dane.smtp_dane == "valid"
