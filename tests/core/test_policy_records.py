@@ -404,8 +404,12 @@ def test_the_displaced_first_field_keeps_its_place(text: str, knobs: dict[str, s
 
 @pytest.mark.parametrize(("knob", "fatal"), [("enforce", True), ("shape", True),
                                              ("ignore", False), ("unknown", None)])
+@pytest.mark.parametrize("text", ["v=STSv1; id=1; x", "v=STSv1; x; id=1", "v=STSv1;x;id=1;"])
 def test_a_field_that_is_not_name_value_is_judged_by_the_extension_knob(
-        knob: str, fatal: bool | None) -> None:
-    """txt_extension_abnf: every sts-field is ``name=value``; shape rejects exactly these."""
-    assert sts_errors("v=STSv1; id=1; x", profile(txt_extension_abnf=knob)) == [
+        text: str, knob: str, fatal: bool | None) -> None:
+    """txt_extension_abnf: every sts-field is ``name=value``; shape rejects exactly these. The
+    fields after it are read all the same."""
+    record = parse_sts_record([text], profile(txt_extension_abnf=knob))
+    assert [(e.code, e.message, e.fatal) for e in record.errors] == [
         ("field_invalid", "field 'x' is not name=value", fatal)]
+    assert record.id == "1"
