@@ -239,26 +239,48 @@ def test_every_code_is_documented() -> None:
         assert f"``{reason}``" in doc, reason
 
 
-@pytest.mark.slow
-def test_large_adversarial_inputs_parse_in_linear_time() -> None:
-    n = POLICY_MAX_BYTES
-    calls: list[Callable[[], object]] = [
-        partial(parse_policy, b"mx: " + b"a." * (n // 2 - 3) + b"\n"),
-        partial(parse_policy, b"x:" * (n // 2)),
-        partial(parse_policy, b"\n" * n),
-        partial(parse_policy, (b"mx: a.b\n" * (n // 8))[:n]),
-        partial(parse_sts_record, ["v=STSv1;" + "a=b;" * (n // 4)]),
-        partial(parse_sts_record, ["v=STSv1" + " " * n]),
-        partial(parse_sts_record, ["v=STSv1 " + "x" * n + "; id=" + "y" * n + "; z" * n]),
-        partial(parse_tlsrpt_record, ["v=TLSRPTv1; rua=mailto:" + "a" * n]),
-        partial(parse_policy, b"mode: " + b"x" * n),
-        partial(parse_tlsrpt_record, ["v=TLSRPTv1; rua=" + "mailto:a@b," * (n // 11)]),
-        partial(select_sts_record, [["v=STSv1;" * (n // 8)]] * 10),
-        partial(mx_matches, "*." + "a." * n + "b", "c." + "a." * n + "b"),
-    ]
-    for call in calls:
-        start = time.process_time()  # CPU time: a loaded CI machine does not make it flaky
+# Inputs that would make a careless parser superlinear, each built at a given size.
+ADVERSARIAL_INPUTS: dict[str, Callable[[int], Callable[[], object]]] = {
+    "long mx name": lambda n: partial(parse_policy, b"mx: " + b"a." * (n // 2 - 3) + b"\n"),
+    "colons": lambda n: partial(parse_policy, b"x:" * (n // 2)),
+    "line breaks": lambda n: partial(parse_policy, b"\n" * n),
+    "many mx lines": lambda n: partial(parse_policy, (b"mx: a.b\n" * (n // 8))[:n]),
+    "long mode": lambda n: partial(parse_policy, b"mode: " + b"x" * n),
+    "sts fields": lambda n: partial(parse_sts_record, ["v=STSv1;" + "a=b;" * (n // 4)]),
+    "sts spaces": lambda n: partial(parse_sts_record, ["v=STSv1" + " " * n]),
+    "sts long values": lambda n: partial(
+        parse_sts_record, ["v=STSv1 " + "x" * n + "; id=" + "y" * n + "; z" * n]),
+    "long rua": lambda n: partial(parse_tlsrpt_record, ["v=TLSRPTv1; rua=mailto:" + "a" * n]),
+    "many ruas": lambda n: partial(
+        parse_tlsrpt_record, ["v=TLSRPTv1; rua=" + "mailto:a@b," * (n // 11)]),
+    "sts selection": lambda n: partial(select_sts_record, [["v=STSv1;" * (n // 8)]] * 10),
+    "mx match": lambda n: partial(mx_matches, "*." + "a." * n + "b", "c." + "a." * n + "b"),
+}
+
+# Slack for calls too fast to time: a quadratic parser still this fast at the full size costs
+# nothing worth catching (16 x t(n/4) < 8 x t(n/4) + slack means t(n/4) < 6 ms, t(n) < 0.1 s).
+LINEAR_SLACK_S = 0.05
+
+
+def _cpu_seconds(call: Callable[[], object]) -> tuple[float, object]:
+    """Best of three, in CPU time: neither a busy machine nor one collector pause makes it fail."""
+    best, result = float("inf"), None
+    for _ in range(3):
+        start = time.process_time()
         result = call()
-        assert time.process_time() - start < 1.0, call
-        errors = getattr(result, "errors", [])
-        assert all(len(e.message) < 200 for e in errors), errors  # quoted input is shortened
+        best = min(best, time.process_time() - start)
+    return best, result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(ADVERSARIAL_INPUTS))
+def test_large_adversarial_inputs_parse_in_linear_time(name: str) -> None:
+    # Four times the input may cost four times the CPU (twice that, for noise), never the sixteen
+    # times of a quadratic parser. A ratio, not a wall-clock bound: the same on a slow machine,
+    # under load, or under mutmut's instrumentation, which slows both sizes alike.
+    build, n = ADVERSARIAL_INPUTS[name], POLICY_MAX_BYTES
+    small, _ = _cpu_seconds(build(n // 4))
+    full, result = _cpu_seconds(build(n))
+    assert full <= 8 * small + LINEAR_SLACK_S, (name, small, full)
+    errors = getattr(result, "errors", [])
+    assert all(len(e.message) < 200 for e in errors), errors  # quoted input is shortened
