@@ -41,7 +41,8 @@ TLS-RPT only:
     ``rua_duplicate``     W  more than one ``rua=`` field: the ABNF lets ``tlsrpt-field``
                              repeat; the URIs of all of them are joined, in order
     ``rua_invalid_uri``   F  an empty or malformed URI, a mailto without ``local@domain``, an
-                             https URI without a host (or with a malformed ``[IP-literal]``)
+                             https URI without a host (or with a malformed ``[IP-literal]``, or
+                             a port that is not digits)
     ``rua_scheme``        F  a well-formed URI whose scheme is neither ``mailto`` nor ``https``
 
 ``select_sts_record`` / ``select_tlsrpt_record`` reasons: ``no_record``, ``multiple_records``;
@@ -429,7 +430,7 @@ def _is_ip_literal(text: str) -> bool:
 
 
 def _is_port(text: str) -> bool:
-    """What may follow an IP-literal host: nothing, or ``":" *DIGIT`` (RFC 3986 §3.2.3)."""
+    """What may follow a host: nothing, or ``":" *DIGIT`` (RFC 3986 §3.2.3)."""
     return not text or (text[0] == ":" and all(c in string.digits for c in text[1:]))
 
 
@@ -458,8 +459,9 @@ def _uri_error(uri: str) -> ParseError | None:
         if host.startswith("["):  # IP-literal, then nothing or ":" port (RFC 3986 §3.2.2)
             literal, close, port = host[1:].partition("]")
             host = literal if close and _is_ip_literal(literal) and _is_port(port) else ""
-        else:
-            host = host.partition(":")[0]
+        else:  # reg-name or IPv4address, then nothing or ":" port
+            name, colon, port = host.partition(":")
+            host = name if _is_port(colon + port) else ""
         if not host:
             return ParseError("rua_invalid_uri", f"{_show(uri)}: https URI without a host")
         return None
@@ -661,7 +663,7 @@ def _mx_error(value: str, profile: SenderProfile) -> ParseError | None:
 
 def _not_a_policy(text: str) -> ParseError:
     """What a body without any policy field is: HTML, RTF, a pasted DNS record, or prose."""
-    start = text.lstrip(" \t\r\n").lower()
+    start = text.lstrip(" \t\n\f\r").lower()  # HTML's ASCII whitespace
     if start.startswith("<"):
         return ParseError("body_html", "the body is an HTML or XML document, not a policy")
     if start.startswith("{\\rtf"):

@@ -164,6 +164,7 @@ def test_mx_trailing_dot_only_on_an_otherwise_valid_pattern(mx: str, code: str) 
     ("\x0b<html></html>", "body_prose"),  # VT: not whitespace before an HTML document
     ("\u00a0v=STSv1; id=1", "body_prose"),
     ("\r\n \t<html></html>", "body_html"),
+    ("\x0c<html></html>", "body_html"),  # FF is HTML whitespace (and SP, HTAB, LF, CR)
 ])
 def test_what_a_body_without_a_policy_field_is(body: str, code: str) -> None:
     found = [c for c in codes(body.encode()) if c.startswith("body_")]

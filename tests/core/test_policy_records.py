@@ -249,6 +249,7 @@ def test_a_mailto_uri_needs_local_at_domain_before_its_query(uri: str) -> None:
     "https://example.com/tlsrpt", "https://X.example/", "HTTPS://XN--BCHER-KVA.EXAMPLE/TLSRPT",
     "https://user@example.com:443/x?y#z", "https://[::1]/", "https://[::1]:8443/tlsrpt", "https://[::1]:/",
     "https://[2001:db8::1]", "https://[1:2:3:4:5:6:7:8]/", "https://[::ffff:192.0.2.1]/",
+    "https://example.com:/", "https://192.0.2.1:8443/r", "https://example.com:0443?x",
     "https://[v1.fe80::a+en1]/", "https://[V7.x]/", "https://[vF.a.b]/",
 ])
 def test_well_formed_report_uris_are_accepted(uri: str) -> None:
@@ -262,10 +263,12 @@ def test_well_formed_report_uris_are_accepted(uri: str) -> None:
     "https://[::1]:443]/", "https://[::1]:1:2/", "https://[::1]]/", "https://[::g]/",
     "https://[v.x]/", "https://[v1x]/", "https://[v1.]/", "https://[vg.x]/", "https://[v1.x/y]/",
     "https://[v1.[]/", "https:///x", "https://user@/x", "https://:443/",
+    "https://example.com:x/", "https://example.com:443x/", "https://example.com:-1/",
+    "https://example.com:44:3/", "https://192.0.2.1:x/", "https://user@example.com:x?y",
 ])
 def test_an_https_uri_without_a_valid_host_is_invalid(uri: str) -> None:
     """RFC 3986 §3.2.2: host = IP-literal / IPv4address / reg-name; IP-literal = "[" (IPv6address
-    / IPvFuture) "]", and only ":" port (port = *DIGIT) may follow it."""
+    / IPvFuture) "]", and only ":" port (port = *DIGIT) may follow any host."""
     assert rua_errors(uri) == [("rua_invalid_uri", f"{uri!r}: https URI without a host")]
 
 
