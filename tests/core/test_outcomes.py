@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -167,3 +168,25 @@ def test_reusing_classifys_facts_changes_no_outcome(o: DomainObservations) -> No
     assert sender_outcomes(o, facts=facts) == sender_outcomes(o)
     verdict = classify(o)  # an error verdict has no outcomes (its lookups failed)
     assert verdict.sender_outcomes == (() if verdict.status is Status.ERROR else sender_outcomes(o))
+
+
+def test_classify_hands_its_facts_to_the_rfc_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """classify's outcomes parse the record and the policy once per profile but the RFC's, whose
+    reading is classify's own parse (the outcomes are the same either way: only the cost
+    tells a second parse apart)."""
+    import survey.core.outcomes as outcomes_module
+
+    calls: list[str] = []
+    for name in ("select_sts_record", "parse_policy"):
+        original = getattr(outcomes_module, name)
+
+        def counted(*args: Any, _name: str = name, _original: Any = original,
+                    **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(outcomes_module, name, counted)
+    verdict = classify(obs())
+    assert verdict.status is Status.ENFORCE
+    others = len(PROFILES) - 1
+    assert sorted(calls) == ["parse_policy"] * others + ["select_sts_record"] * others
