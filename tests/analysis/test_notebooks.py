@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -38,6 +39,9 @@ def test_notebook_is_stored_without_outputs_and_has_parameters(notebook: Path) -
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
+    # nbformat 4.5 wants a unique id per cell (a missing one warns now, errors in future nbformat)
+    ids = [c.get("id") for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids)
 
 
 @pytest.mark.slow
