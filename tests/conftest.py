@@ -9,8 +9,10 @@ import os
 import signal
 import ssl
 import subprocess
-from collections.abc import Awaitable, Callable, Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -34,6 +36,20 @@ def trio_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
         trio.run(functools.partial(fn, *args, **kwargs))
 
     return run
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, calls: Counter[str], name: str,
+                modules: Iterable[ModuleType]) -> None:
+    """Replace ``name`` in each of ``modules`` by a wrapper that adds one to ``calls[name]`` and
+    then runs the function it replaced: how the parse-once tests see a second parse."""
+    for module in modules:
+        original = getattr(module, name)
+
+        def counted(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
 
 
 def pem_sha256(pem: bytes) -> str:

@@ -9,7 +9,6 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -28,6 +27,7 @@ from survey.core.observations import (
 )
 from survey.core.verdict import Grade, Status, Verdict
 from survey.dataset.schema import COLUMNS, SCHEMA, SCHEMA_VERSION, RunContext, rows_to_table, to_row
+from tests.conftest import count_calls
 
 NOW = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
 BODY = b"version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 604800\r\n"
@@ -96,18 +96,11 @@ def counted_parsers(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     calls: Counter[str] = Counter()
     for name in PARSERS:
         original = getattr(policy_module, name)
-
-        def counted(*args: Any, _name: str = name, _original: Callable[..., Any] = original,
-                    **kwargs: Any) -> Any:
-            calls[_name] += 1
-            return _original(*args, **kwargs)
-
         holders = [m for m in list(sys.modules.values()) if m is not None
                    and m.__name__.startswith("survey.") and m.__name__ != "survey.core.outcomes"
                    and getattr(m, name, None) is original]
         assert holders  # the parser is still called from somewhere
-        for module in holders:
-            monkeypatch.setattr(module, name, counted)
+        count_calls(monkeypatch, calls, name, holders)
     return calls
 
 
